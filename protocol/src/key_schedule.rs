@@ -1,0 +1,272 @@
+//! §5 Key schedule: ephemeral keys, the transcript hash, the PRK and everything derived from it.
+
+use crate::codec::put_nick;
+use crate::nick::Nick;
+use crate::primitives::{self, CryptoError, sha256};
+use core::fmt;
+use rand_core::CryptoRngCore;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// §5.2 transcript label.
+const TRANSCRIPT_LABEL: &[u8] = b"cryptully/2 transcript";
+/// §5.4 labels.
+const LABEL_CHAIN_I2R: &[u8] = b"cryptully/2 chain i2r";
+const LABEL_CHAIN_R2I: &[u8] = b"cryptully/2 chain r2i";
+const LABEL_SESSION_ID: &[u8] = b"cryptully/2 session id";
+const LABEL_SAFETY_CODE: &[u8] = b"cryptully/2 safety code";
+const LABEL_FINGERPRINT: &[u8] = b"cryptully/2 fingerprint";
+
+/// An ephemeral X25519 key pair (§5.1). The private half is erased on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct EphemeralKeyPair {
+    private: [u8; 32],
+    #[zeroize(skip)]
+    public: [u8; 32],
+}
+
+impl EphemeralKeyPair {
+    /// Draws a fresh key pair from `rng` (§5.1).
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        let mut private = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut *private);
+        Self::from_private_bytes(*private)
+    }
+
+    /// The key pair with this private key, as drawn by another random source (vectors, tests).
+    pub fn from_private_bytes(private: [u8; 32]) -> Self {
+        let public = primitives::x25519_public(&private);
+        Self { private, public }
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    /// The HELO commitment to this key, `SHA-256(public)` (§4.2).
+    pub fn commitment(&self) -> [u8; 32] {
+        commitment(&self.public)
+    }
+
+    /// `X25519(private, peer)`, refusing the all-zero result (§4.4).
+    pub fn diffie_hellman(&self, peer: &[u8; 32]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        primitives::x25519(&self.private, peer)
+    }
+}
+
+impl fmt::Debug for EphemeralKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EphemeralKeyPair")
+            .field("private", &"<redacted>")
+            .field("public", &Hex(&self.public))
+            .finish()
+    }
+}
+
+/// `SHA-256(public key)`: the HELO commitment (§4.2).
+pub fn commitment(public: &[u8; 32]) -> [u8; 32] {
+    sha256(&[public])
+}
+
+/// The public inputs of the transcript hash (§5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transcript {
+    /// The initiator's nickname; canonicalised when hashed.
+    pub initiator: Nick,
+    /// The responder's nickname; canonicalised when hashed.
+    pub responder: Nick,
+    /// From HELO.
+    pub commitment: [u8; 32],
+    /// From REDY.
+    pub responder_public: [u8; 32],
+    /// From PUB_KEY.
+    pub initiator_public: [u8; 32],
+}
+
+impl Transcript {
+    /// `TH` (§5.2).
+    pub fn hash(&self) -> [u8; 32] {
+        let mut nicks = Vec::with_capacity(66);
+        put_nick(&mut nicks, &self.initiator.canonical());
+        put_nick(&mut nicks, &self.responder.canonical());
+        sha256(&[
+            TRANSCRIPT_LABEL,
+            &nicks,
+            &self.commitment,
+            &self.responder_public,
+            &self.initiator_public,
+        ])
+    }
+}
+
+/// Everything §5.4 derives from one handshake. Secrets are erased on drop; the session moves the
+/// chain keys out and drops the rest, so the PRK does not outlive the handshake.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct KeySchedule {
+    prk: [u8; 32],
+    chain_i2r: [u8; 32],
+    chain_r2i: [u8; 32],
+    session_id: [u8; 32],
+    #[zeroize(skip)]
+    safety_code: SafetyCode,
+    #[zeroize(skip)]
+    fingerprint: Fingerprint,
+}
+
+impl KeySchedule {
+    /// §5.3–§5.4: `PRK = HKDF-Extract(TH, shared)`, then every output.
+    pub fn derive(transcript_hash: &[u8; 32], shared: &[u8; 32]) -> Result<Self, CryptoError> {
+        let prk = primitives::hkdf_extract(transcript_hash, shared);
+        let expand = |label: &[u8], out: &mut [u8]| primitives::hkdf_expand(&*prk, label, out);
+        let mut ks = KeySchedule {
+            prk: *prk,
+            chain_i2r: [0; 32],
+            chain_r2i: [0; 32],
+            session_id: [0; 32],
+            safety_code: SafetyCode(0),
+            fingerprint: Fingerprint([0; 16]),
+        };
+        expand(LABEL_CHAIN_I2R, &mut ks.chain_i2r)?;
+        expand(LABEL_CHAIN_R2I, &mut ks.chain_r2i)?;
+        expand(LABEL_SESSION_ID, &mut ks.session_id)?;
+        let mut seed = [0u8; 8];
+        expand(LABEL_SAFETY_CODE, &mut seed)?;
+        // §5.5: the bias of 2^64 mod 10^6 is below 10^-13.
+        ks.safety_code = SafetyCode((u64::from_be_bytes(seed) % 1_000_000) as u32);
+        expand(LABEL_FINGERPRINT, &mut ks.fingerprint.0)?;
+        Ok(ks)
+    }
+
+    /// The 32-byte session id (§5.4), public to the two peers; SMP binds to it (§8.2).
+    pub fn session_id(&self) -> &[u8; 32] {
+        &self.session_id
+    }
+
+    /// The safety code (§5.5).
+    pub fn safety_code(&self) -> SafetyCode {
+        self.safety_code
+    }
+
+    /// The fingerprint (§5.6).
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// The PRK. Secret: only for golden vectors and their tests.
+    pub fn dangerous_prk(&self) -> &[u8; 32] {
+        &self.prk
+    }
+
+    /// The first chain keys `(i2r, r2i)`. Secret: only for golden vectors and their tests.
+    pub fn dangerous_chain_keys(&self) -> (&[u8; 32], &[u8; 32]) {
+        (&self.chain_i2r, &self.chain_r2i)
+    }
+}
+
+impl fmt::Debug for KeySchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySchedule")
+            .field("prk", &"<redacted>")
+            .field("chain_i2r", &"<redacted>")
+            .field("chain_r2i", &"<redacted>")
+            .field("session_id", &Hex(&self.session_id))
+            .field("safety_code", &self.safety_code)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+/// The 6-digit safety code people read aloud (§5.5), shown as `"042 917"`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SafetyCode(u32);
+
+impl SafetyCode {
+    /// The number, 0 to 999 999.
+    pub fn value(self) -> u32 {
+        self.0
+    }
+
+    /// Six digits without the space, e.g. `"042917"`.
+    pub fn digits(self) -> String {
+        format!("{:06}", self.0)
+    }
+}
+
+impl fmt::Display for SafetyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:03} {:03}", self.0 / 1000, self.0 % 1000)
+    }
+}
+
+impl fmt::Debug for SafetyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SafetyCode({self})")
+    }
+}
+
+/// The 128-bit fingerprint for auditors (§5.6), shown as 8 groups of 4 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 16]);
+
+impl Fingerprint {
+    /// The 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, pair) in self.0.chunks(2).enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            for b in pair {
+                write!(f, "{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+/// Lowercase hex for `Debug` of public values.
+pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_schedule_5_5_safety_code_keeps_leading_zeros() {
+        assert_eq!(SafetyCode(42_917).to_string(), "042 917");
+        assert_eq!(SafetyCode(7).digits(), "000007");
+    }
+
+    #[test]
+    fn key_schedule_5_2_transcript_binds_canonical_nicknames() {
+        let t = |i: &str| Transcript {
+            initiator: Nick::new(i).unwrap(),
+            responder: Nick::new("bob").unwrap(),
+            commitment: [1; 32],
+            responder_public: [2; 32],
+            initiator_public: [3; 32],
+        };
+        assert_eq!(t("Alice").hash(), t("alice").hash());
+        assert_ne!(t("alice").hash(), t("alicf").hash());
+    }
+}

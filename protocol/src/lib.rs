@@ -1,0 +1,51 @@
+//! # cryptully-protocol
+//!
+//! The Cryptully wire protocol, version 2, as specified in `spec/`. Each module is one section of
+//! the spec, named after it; every public item cites its section.
+//!
+//! | § | Module |
+//! |---|--------|
+//! | 2 | [`framing`], [`codec`] (decoding rules) |
+//! | 3 | [`relay`], [`nick`] |
+//! | 4 | [`handshake`] (peer messages), [`session`] (states) |
+//! | 5 | [`key_schedule`] |
+//! | 6 | [`records`] |
+//! | 7 | [`inner`] |
+//! | 8 | [`smp`] |
+//! | 9 | [`errors`] |
+//! | 10 | [`limits`] |
+//! | 11 | [`versioning`] |
+//!
+//! The crate is sans-IO: no sockets, no clock, no threads, and no hidden randomness. Functions
+//! that need randomness take a [`rand_core::CryptoRngCore`], so tests and golden vectors are
+//! deterministic. Nothing here panics on any input.
+
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod errors;
+pub mod framing;
+pub mod handshake;
+pub mod inner;
+pub mod key_schedule;
+pub mod limits;
+pub mod nick;
+pub mod primitives;
+pub mod records;
+pub mod relay;
+pub mod session;
+pub mod smp;
+pub mod versioning;
+
+pub use codec::DecodeError;
+pub use errors::{ErrorCode, RejectReason};
+pub use framing::FrameError;
+pub use handshake::PeerMessage;
+pub use inner::{InnerMessage, TypingState};
+pub use key_schedule::{Fingerprint, SafetyCode};
+pub use nick::Nick;
+pub use records::RecordError;
+pub use relay::{ClientMessage, RelayMessage};
+pub use session::{Event, Session, SessionError, Warning};
+pub use smp::{SmpError, SmpOutcome};
+pub use rand_core;
