@@ -98,7 +98,10 @@ impl<'a> Reader<'a> {
     }
 
     /// `nick?` (§2.3): length 0 is absent.
-    pub(crate) fn optional_nick(&mut self, field: &'static str) -> Result<Option<Nick>, DecodeError> {
+    pub(crate) fn optional_nick(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Option<Nick>, DecodeError> {
         let len = usize::from(self.u8(field)?);
         if len == 0 {
             return Ok(None);
@@ -178,6 +181,9 @@ mod tests {
     #[test]
     fn text16_rejects_invalid_utf8() {
         let mut r = Reader::new(&[0, 2, 0xff, 0xfe]);
-        assert_eq!(r.text16("text", 0, 10), Err(DecodeError::InvalidUtf8("text")));
+        assert_eq!(
+            r.text16("text", 0, 10),
+            Err(DecodeError::InvalidUtf8("text"))
+        );
     }
 }

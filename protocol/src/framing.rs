@@ -34,7 +34,10 @@ impl fmt::Display for FrameError {
         match self {
             Self::Length { length: 0, .. } => write!(f, "empty frame: a length of 0 (§2.1)"),
             Self::Length { length, max } => {
-                write!(f, "frame of {length} bytes exceeds the limit of {max} (§2.1)")
+                write!(
+                    f,
+                    "frame of {length} bytes exceeds the limit of {max} (§2.1)"
+                )
             }
         }
     }
@@ -53,7 +56,10 @@ pub fn check_frame(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> 
     let length = u32::from_be_bytes(*prefix);
     let body_len = usize::try_from(length).unwrap_or(usize::MAX);
     if length == 0 || body_len > max.min(MAX_FRAME) {
-        return Err(FrameError::Length { length, max: max.min(MAX_FRAME) });
+        return Err(FrameError::Length {
+            length,
+            max: max.min(MAX_FRAME),
+        });
     }
     if buf.len() - LENGTH_PREFIX < body_len {
         return Ok(None);
@@ -85,7 +91,10 @@ mod tests {
     fn framing_2_1_waits_for_a_whole_frame() {
         assert_eq!(check_frame(&[0, 0], MAX_FRAME), Ok(None));
         assert_eq!(check_frame(&[0, 0, 0, 3, 1, 2], MAX_FRAME), Ok(None));
-        assert_eq!(check_frame(&[0, 0, 0, 3, 1, 2, 3, 9], MAX_FRAME), Ok(Some(3)));
+        assert_eq!(
+            check_frame(&[0, 0, 0, 3, 1, 2, 3, 9], MAX_FRAME),
+            Ok(Some(3))
+        );
         assert_eq!(
             split_frame(&[0, 0, 0, 1, 7, 9], MAX_FRAME),
             Ok(Some((&[7u8][..], &[9u8][..])))
@@ -96,15 +105,24 @@ mod tests {
     fn framing_2_1_rejects_zero_and_oversize_lengths_from_the_prefix_alone() {
         assert_eq!(
             check_frame(&[0, 0, 0, 0], MAX_FRAME),
-            Err(FrameError::Length { length: 0, max: MAX_FRAME })
+            Err(FrameError::Length {
+                length: 0,
+                max: MAX_FRAME
+            })
         );
         assert_eq!(
             check_frame(&[0, 1, 0, 1], MAX_FRAME),
-            Err(FrameError::Length { length: 65537, max: MAX_FRAME })
+            Err(FrameError::Length {
+                length: 65537,
+                max: MAX_FRAME
+            })
         );
         assert_eq!(
             check_frame(&[0xff, 0xff, 0xff, 0xff], MAX_FRAME),
-            Err(FrameError::Length { length: u32::MAX, max: MAX_FRAME })
+            Err(FrameError::Length {
+                length: u32::MAX,
+                max: MAX_FRAME
+            })
         );
         assert_eq!(check_frame(&[0, 1, 0, 0], MAX_FRAME), Ok(None));
         assert!(check_frame(&[0, 0, 0, 17], 16).is_err());
@@ -115,6 +133,9 @@ mod tests {
         let mut out = Vec::new();
         encode_frame(b"abc", &mut out);
         assert_eq!(out, [0, 0, 0, 3, b'a', b'b', b'c']);
-        assert_eq!(split_frame(&out, MAX_FRAME), Ok(Some((&b"abc"[..], &[][..]))));
+        assert_eq!(
+            split_frame(&out, MAX_FRAME),
+            Ok(Some((&b"abc"[..], &[][..])))
+        );
     }
 }

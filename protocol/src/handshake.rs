@@ -53,10 +53,19 @@ impl PeerMessage {
     pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(payload);
         let msg = match r.u8("type").map_err(|_| DecodeError::Empty)? {
-            ty::HELO => Self::Helo { version: r.u16("version")?, commitment: r.array("commitment")? },
-            ty::REDY => Self::Redy { public_key: r.array("public key")? },
-            ty::REJ => Self::Rej { reason: RejectReason::from_u8(r.u8("reason")?)? },
-            ty::PUB_KEY => Self::PubKey { public_key: r.array("public key")? },
+            ty::HELO => Self::Helo {
+                version: r.u16("version")?,
+                commitment: r.array("commitment")?,
+            },
+            ty::REDY => Self::Redy {
+                public_key: r.array("public key")?,
+            },
+            ty::REJ => Self::Rej {
+                reason: RejectReason::from_u8(r.u8("reason")?)?,
+            },
+            ty::PUB_KEY => Self::PubKey {
+                public_key: r.array("public key")?,
+            },
             RECORD_TYPE => Self::Record(Record::read(&mut r)?),
             other => return Err(DecodeError::UnknownType(other)),
         };
@@ -67,7 +76,10 @@ impl PeerMessage {
     /// Appends the payload encoding to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Helo { version, commitment } => {
+            Self::Helo {
+                version,
+                commitment,
+            } => {
                 out.push(ty::HELO);
                 out.extend_from_slice(&version.to_be_bytes());
                 out.extend_from_slice(commitment);
@@ -113,12 +125,18 @@ mod tests {
 
     #[test]
     fn handshake_4_2_helo_layout() {
-        let m = PeerMessage::Helo { version: 2, commitment: [0xab; 32] };
+        let m = PeerMessage::Helo {
+            version: 2,
+            commitment: [0xab; 32],
+        };
         let b = m.to_bytes();
         assert_eq!(b.len(), 35);
         assert_eq!(b[..3], [0x10, 0, 2]);
         assert_eq!(PeerMessage::decode(&b), Ok(m));
-        assert_eq!(PeerMessage::decode(&b[..34]), Err(DecodeError::Truncated("commitment")));
+        assert_eq!(
+            PeerMessage::decode(&b[..34]),
+            Err(DecodeError::Truncated("commitment"))
+        );
     }
 
     #[test]

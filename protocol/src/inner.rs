@@ -111,10 +111,14 @@ impl InnerMessage {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(match r.u8("type").map_err(|_| DecodeError::Empty)? {
-            ty::MSG => Self::Msg { text: r.text16("text", 1, MAX_MSG_TEXT)? },
+            ty::MSG => Self::Msg {
+                text: r.text16("text", 1, MAX_MSG_TEXT)?,
+            },
             ty::TYPING => Self::Typing(TypingState::from_u8(r.u8("state")?)?),
             ty::ACK => Self::Ack { seq: r.u64("seq")? },
-            ty::SMP0 => Self::Smp0 { question: r.text16("question", 0, MAX_SMP_QUESTION)? },
+            ty::SMP0 => Self::Smp0 {
+                question: r.text16("question", 0, MAX_SMP_QUESTION)?,
+            },
             ty::SMP1 => Self::Smp1(Smp1::read(r)?),
             ty::SMP2 => Self::Smp2(Smp2::read(r)?),
             ty::SMP3 => Self::Smp3(Smp3::read(r)?),
@@ -202,16 +206,25 @@ mod tests {
         assert_eq!(p.len(), 64);
         assert_eq!(p[..9], [0x03, 0, 0, 0, 0, 0, 0, 0, 5]);
         assert!(p[9..].iter().all(|b| *b == 0));
-        assert_eq!(InnerMessage::decode_padded(&p), Ok(InnerMessage::Ack { seq: 5 }));
+        assert_eq!(
+            InnerMessage::decode_padded(&p),
+            Ok(InnerMessage::Ack { seq: 5 })
+        );
     }
 
     #[test]
     fn inner_7_1_rejects_nonzero_or_long_padding() {
         let mut p = InnerMessage::End.encode_padded().to_vec();
         p[63] = 1;
-        assert_eq!(InnerMessage::decode_padded(&p), Err(DecodeError::InvalidValue("padding")));
+        assert_eq!(
+            InnerMessage::decode_padded(&p),
+            Err(DecodeError::InvalidValue("padding"))
+        );
         let long = [&[0x20u8][..], &[0; 127]].concat();
-        assert_eq!(InnerMessage::decode_padded(&long), Err(DecodeError::InvalidValue("padding")));
+        assert_eq!(
+            InnerMessage::decode_padded(&long),
+            Err(DecodeError::InvalidValue("padding"))
+        );
         assert!(InnerMessage::decode_padded(&[0x20; 63]).is_err());
     }
 
@@ -223,7 +236,10 @@ mod tests {
         assert_eq!(InnerMessage::decode_padded(&m.encode_padded()), Ok(m));
         let mut over = vec![0x01, 0x40, 0x01];
         over.extend(std::iter::repeat_n(b'x', MAX_MSG_TEXT + 1));
-        assert_eq!(InnerMessage::decode(&over), Err(DecodeError::InvalidValue("text")));
+        assert_eq!(
+            InnerMessage::decode(&over),
+            Err(DecodeError::InvalidValue("text"))
+        );
     }
 
     #[test]

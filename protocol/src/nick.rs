@@ -108,7 +108,11 @@ mod tests {
     #[test]
     fn nick_3_2_rejects_empty_long_and_other_characters() {
         for bad in ["", &"a".repeat(33), "al ice", "é", "bob!", "a.b"] {
-            assert_eq!(Nick::new(bad).map(|_| ()), Err(DecodeError::InvalidNick), "{bad:?}");
+            assert_eq!(
+                Nick::new(bad).map(|_| ()),
+                Err(DecodeError::InvalidNick),
+                "{bad:?}"
+            );
         }
     }
 

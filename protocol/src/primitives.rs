@@ -2,8 +2,8 @@
 //! once. The protocol calls only these wrappers, and the Wycheproof tests run every vector
 //! through the same wrappers.
 
-use aes::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, KeyInit, KeyIvInit};
 use aes::cipher::block_padding::Pkcs7;
+use aes::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, KeyInit, KeyIvInit};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -84,7 +84,8 @@ pub fn cbc_encrypt<C>(key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>
 where
     C: BlockEncryptMut + BlockCipher + KeyInit,
 {
-    let enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::InvalidLength)?;
+    let enc =
+        cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::InvalidLength)?;
     Ok(enc.encrypt_padded_vec_mut::<Pkcs7>(plaintext))
 }
 
@@ -97,7 +98,8 @@ pub fn cbc_decrypt<C>(
 where
     C: BlockDecryptMut + BlockCipher + KeyInit,
 {
-    let dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::InvalidLength)?;
+    let dec =
+        cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::InvalidLength)?;
     dec.decrypt_padded_vec_mut::<Pkcs7>(ciphertext)
         .map(Zeroizing::new)
         .map_err(|_| CryptoError::Decrypt)

@@ -63,7 +63,10 @@ impl fmt::Display for RecordError {
             }
             Self::BadPadding => write!(f, "the peer sent a record with invalid padding (§6.4)"),
             Self::SequenceExhausted => {
-                write!(f, "this session sent the most records it can; start a new one (§6.2)")
+                write!(
+                    f,
+                    "this session sent the most records it can; start a new one (§6.2)"
+                )
             }
         }
     }
@@ -97,7 +100,11 @@ impl Record {
         }
         let ciphertext = r.take(ct_len, "ciphertext")?.to_vec();
         let tag = r.array("tag")?;
-        Ok(Self { seq, ciphertext, tag })
+        Ok(Self {
+            seq,
+            ciphertext,
+            tag,
+        })
     }
 
     /// Appends the whole RECORD, type byte included.
@@ -155,7 +162,11 @@ impl RecordKeys {
         let mut okm = Zeroizing::new([0u8; 80]);
         // 80 bytes from a 32-byte PRK is always within HKDF's bounds.
         let _ = primitives::hkdf_expand(mk, RECORD_KEYS_LABEL, &mut *okm);
-        let mut keys = RecordKeys { enc: [0; 32], mac: [0; 32], iv: [0; 16] };
+        let mut keys = RecordKeys {
+            enc: [0; 32],
+            mac: [0; 32],
+            iv: [0; 16],
+        };
         let (enc, rest) = okm.split_at(32);
         let (mac, iv) = rest.split_at(32);
         keys.enc.copy_from_slice(enc);
@@ -196,12 +207,17 @@ impl SendChain {
         }
         let (mk, next) = self.chain.step();
         let keys = RecordKeys::from_message_key(&mk);
-        let ciphertext = primitives::cbc_encrypt::<aes::Aes256>(&keys.enc, &keys.iv, padded_plaintext)
-            .map_err(|_| RecordError::BadPadding)?;
+        let ciphertext =
+            primitives::cbc_encrypt::<aes::Aes256>(&keys.enc, &keys.iv, padded_plaintext)
+                .map_err(|_| RecordError::BadPadding)?;
         let tag = keys.tag(seq, &ciphertext);
         self.chain = next;
         self.next_seq = seq + 1;
-        Ok(Record { seq, ciphertext, tag })
+        Ok(Record {
+            seq,
+            ciphertext,
+            tag,
+        })
     }
 }
 
@@ -236,10 +252,16 @@ impl ReceiveChain {
     pub fn open(&mut self, record: &Record) -> Result<Opened, RecordError> {
         let expected = self.next_seq;
         let Some(skip) = record.seq.checked_sub(expected) else {
-            return Err(RecordError::Replayed { seq: record.seq, expected });
+            return Err(RecordError::Replayed {
+                seq: record.seq,
+                expected,
+            });
         };
         if skip > MAX_SKIP {
-            return Err(RecordError::TooFarAhead { seq: record.seq, expected });
+            return Err(RecordError::TooFarAhead {
+                seq: record.seq,
+                expected,
+            });
         }
         // Walk forward on copies: nothing changes until the tag has been checked.
         let mut chain = self.chain.clone();
@@ -250,17 +272,25 @@ impl ReceiveChain {
         let keys = RecordKeys::from_message_key(&mk);
         let tag_ok = primitives::hmac_sha256_verify(
             &keys.mac,
-            &[&[RECORD_TYPE], &record.seq.to_be_bytes(), &record.ciphertext],
+            &[
+                &[RECORD_TYPE],
+                &record.seq.to_be_bytes(),
+                &record.ciphertext,
+            ],
             &record.tag,
         );
         if !tag_ok && !cfg!(fuzzing) {
             return Err(RecordError::BadTag { seq: record.seq });
         }
-        let plaintext = primitives::cbc_decrypt::<aes::Aes256>(&keys.enc, &keys.iv, &record.ciphertext)
-            .map_err(|_| RecordError::BadPadding)?;
+        let plaintext =
+            primitives::cbc_decrypt::<aes::Aes256>(&keys.enc, &keys.iv, &record.ciphertext)
+                .map_err(|_| RecordError::BadPadding)?;
         self.chain = next;
         self.next_seq = record.seq.saturating_add(1);
-        Ok(Opened { plaintext, deleted: skip })
+        Ok(Opened {
+            plaintext,
+            deleted: skip,
+        })
     }
 }
 
@@ -269,7 +299,10 @@ mod tests {
     use super::*;
 
     fn pair() -> (SendChain, ReceiveChain) {
-        (SendChain::new(ChainKey::new([9; 32])), ReceiveChain::new(ChainKey::new([9; 32])))
+        (
+            SendChain::new(ChainKey::new([9; 32])),
+            ReceiveChain::new(ChainKey::new([9; 32])),
+        )
     }
 
     #[test]
@@ -304,7 +337,13 @@ mod tests {
         let (mut tx, mut rx) = pair();
         let rec = tx.seal(&[1; 64]).unwrap();
         rx.open(&rec).unwrap();
-        assert_eq!(rx.open(&rec).unwrap_err(), RecordError::Replayed { seq: 0, expected: 1 });
+        assert_eq!(
+            rx.open(&rec).unwrap_err(),
+            RecordError::Replayed {
+                seq: 0,
+                expected: 1
+            }
+        );
     }
 
     #[test]
@@ -314,16 +353,29 @@ mod tests {
         let _lost2 = tx.seal(&[2; 64]).unwrap();
         let third = tx.seal(&[3; 64]).unwrap();
         assert_eq!(rx.open(&third).unwrap().deleted, 2);
-        assert_eq!(rx.open(&_lost1).unwrap_err(), RecordError::Replayed { seq: 0, expected: 3 });
+        assert_eq!(
+            rx.open(&_lost1).unwrap_err(),
+            RecordError::Replayed {
+                seq: 0,
+                expected: 3
+            }
+        );
     }
 
     #[test]
     fn records_6_4_too_far_ahead_is_refused_without_moving() {
         let (_, mut rx) = pair();
-        let rec = Record { seq: MAX_SKIP + 1, ciphertext: vec![0; 80], tag: [0; 32] };
+        let rec = Record {
+            seq: MAX_SKIP + 1,
+            ciphertext: vec![0; 80],
+            tag: [0; 32],
+        };
         assert_eq!(
             rx.open(&rec).unwrap_err(),
-            RecordError::TooFarAhead { seq: MAX_SKIP + 1, expected: 0 }
+            RecordError::TooFarAhead {
+                seq: MAX_SKIP + 1,
+                expected: 0
+            }
         );
         assert_eq!(rx.next_seq(), 0);
     }

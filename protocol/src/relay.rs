@@ -7,7 +7,6 @@ use crate::codec::{DecodeError, Reader, put_nick};
 use crate::errors::ErrorCode;
 use crate::nick::Nick;
 
-
 /// Message type codes (§3.1).
 mod ty {
     pub(super) const HELLO: u8 = 0x01;
@@ -93,13 +92,19 @@ impl ClientMessage {
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let msg = match r.u8("type").map_err(|_| DecodeError::Empty)? {
-            ty::HELLO => Self::Hello { version: r.u16("version")? },
-            ty::REGISTER => Self::Register { nick: r.nick("nick")? },
+            ty::HELLO => Self::Hello {
+                version: r.u16("version")?,
+            },
+            ty::REGISTER => Self::Register {
+                nick: r.nick("nick")?,
+            },
             ty::RELAY => Self::Relay {
                 destination: r.nick("destination")?,
                 payload: r.rest_nonempty("payload")?.to_vec(),
             },
-            ty::PING => Self::Ping { token: r.u64("token")? },
+            ty::PING => Self::Ping {
+                token: r.u64("token")?,
+            },
             ty::BYE => Self::Bye,
             other => return Err(DecodeError::UnknownType(other)),
         };
@@ -118,7 +123,10 @@ impl ClientMessage {
                 out.push(ty::REGISTER);
                 put_nick(out, nick);
             }
-            Self::Relay { destination, payload } => {
+            Self::Relay {
+                destination,
+                payload,
+            } => {
                 out.push(ty::RELAY);
                 put_nick(out, destination);
                 out.extend_from_slice(payload);
@@ -155,7 +163,9 @@ impl RelayMessage {
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let msg = match r.u8("type").map_err(|_| DecodeError::Empty)? {
-            ty::REGISTERED => Self::Registered { nick: r.nick("nick")? },
+            ty::REGISTERED => Self::Registered {
+                nick: r.nick("nick")?,
+            },
             ty::DELIVER => Self::Deliver {
                 source: r.nick("source")?,
                 payload: r.rest_nonempty("payload")?.to_vec(),
@@ -164,8 +174,12 @@ impl RelayMessage {
                 code: ErrorCode::from_u8(r.u8("code")?)?,
                 nick: r.optional_nick("nick")?,
             },
-            ty::PONG => Self::Pong { token: r.u64("token")? },
-            ty::PEER_GONE => Self::PeerGone { nick: r.nick("nick")? },
+            ty::PONG => Self::Pong {
+                token: r.u64("token")?,
+            },
+            ty::PEER_GONE => Self::PeerGone {
+                nick: r.nick("nick")?,
+            },
             ty::SHUTDOWN => Self::Shutdown,
             other => return Err(DecodeError::UnknownType(other)),
         };
@@ -235,7 +249,10 @@ mod tests {
 
     #[test]
     fn relay_3_5_relay_layout_matches_the_table() {
-        let m = ClientMessage::Relay { destination: nick("Bob"), payload: vec![0x10, 0xaa] };
+        let m = ClientMessage::Relay {
+            destination: nick("Bob"),
+            payload: vec![0x10, 0xaa],
+        };
         assert_eq!(m.to_bytes(), [0x03, 3, b'B', b'o', b'b', 0x10, 0xaa]);
         assert_eq!(ClientMessage::decode(&m.to_bytes()), Ok(m));
     }
@@ -250,25 +267,40 @@ mod tests {
 
     #[test]
     fn relay_3_1_rejects_direction_mismatch_as_unknown_type() {
-        assert_eq!(RelayMessage::decode(&[0x05]), Err(DecodeError::UnknownType(0x05)));
-        assert_eq!(ClientMessage::decode(&[0x86]), Err(DecodeError::UnknownType(0x86)));
+        assert_eq!(
+            RelayMessage::decode(&[0x05]),
+            Err(DecodeError::UnknownType(0x05))
+        );
+        assert_eq!(
+            ClientMessage::decode(&[0x86]),
+            Err(DecodeError::UnknownType(0x86))
+        );
     }
 
     #[test]
     fn relay_3_6_error_nick_is_optional_and_code_must_be_known() {
-        let m = RelayMessage::Error { code: ErrorCode::Malformed, nick: None };
+        let m = RelayMessage::Error {
+            code: ErrorCode::Malformed,
+            nick: None,
+        };
         assert_eq!(m.to_bytes(), [0x83, 0x02, 0]);
         assert_eq!(RelayMessage::decode(&[0x83, 0x02, 0]), Ok(m));
         assert_eq!(
             RelayMessage::decode(&[0x83, 0x00, 0]),
             Err(DecodeError::InvalidValue("error code"))
         );
-        assert_eq!(RelayMessage::decode(&[0x83, 0x02]), Err(DecodeError::Truncated("nick")));
+        assert_eq!(
+            RelayMessage::decode(&[0x83, 0x02]),
+            Err(DecodeError::Truncated("nick"))
+        );
     }
 
     #[test]
     fn relay_3_3_rejects_trailing_bytes() {
-        assert_eq!(ClientMessage::decode(&[0x01, 0, 2, 0]), Err(DecodeError::TrailingBytes));
+        assert_eq!(
+            ClientMessage::decode(&[0x01, 0, 2, 0]),
+            Err(DecodeError::TrailingBytes)
+        );
         assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
     }
 }

@@ -5,17 +5,19 @@
 //! send and events to show. Randomness comes in as an argument. A fatal error leaves the session
 //! in `Failed`, and every later input returns that same error.
 
+use crate::DecodeError;
 use crate::errors::RejectReason;
 use crate::handshake::PeerMessage;
 use crate::inner::{InnerMessage, TypingState};
-use crate::key_schedule::{self, EphemeralKeyPair, Fingerprint, KeySchedule, SafetyCode, Transcript};
+use crate::key_schedule::{
+    self, EphemeralKeyPair, Fingerprint, KeySchedule, SafetyCode, Transcript,
+};
 use crate::limits::{MAX_MSG_TEXT, MAX_SMP_QUESTION};
 use crate::nick::Nick;
 use crate::primitives::CryptoError;
-use crate::records::{ChainKey, Record, RecordError, ReceiveChain, SendChain};
+use crate::records::{ChainKey, ReceiveChain, Record, RecordError, SendChain};
 use crate::smp::{self, Smp, SmpError, SmpOutcome, SmpOutput};
 use crate::versioning::PEER_VERSION;
-use crate::DecodeError;
 use core::fmt;
 use rand_core::CryptoRngCore;
 use std::collections::BTreeSet;
@@ -237,9 +239,16 @@ struct Established {
 }
 
 enum State {
-    ExpectRedy { keys: EphemeralKeyPair },
-    ExpectDecision { commitment: [u8; 32] },
-    ExpectPubKey { keys: EphemeralKeyPair, commitment: [u8; 32] },
+    ExpectRedy {
+        keys: EphemeralKeyPair,
+    },
+    ExpectDecision {
+        commitment: [u8; 32],
+    },
+    ExpectPubKey {
+        keys: EphemeralKeyPair,
+        commitment: [u8; 32],
+    },
     Established(Box<Established>),
     Closed,
     Failed(SessionError),
@@ -293,24 +302,43 @@ impl Session {
 
     /// [`Session::initiate`] with a given key pair (vectors and tests).
     pub fn initiate_with(local: Nick, peer: Nick, keys: EphemeralKeyPair) -> (Self, PeerMessage) {
-        let helo = PeerMessage::Helo { version: PEER_VERSION, commitment: keys.commitment() };
-        let session = Self { local, peer, role: Role::Initiator, state: State::ExpectRedy { keys } };
+        let helo = PeerMessage::Helo {
+            version: PEER_VERSION,
+            commitment: keys.commitment(),
+        };
+        let session = Self {
+            local,
+            peer,
+            role: Role::Initiator,
+            state: State::ExpectRedy { keys },
+        };
         (session, helo)
     }
 
     /// A HELO arrived from `peer` (§4.3). With a supported version the step holds
     /// [`Event::Request`]; otherwise the session is failed and the step holds REJ.
     pub fn respond(local: Nick, peer: Nick, helo: &PeerMessage) -> (Self, Step) {
-        let mut session =
-            Self { local, peer: peer.clone(), role: Role::Responder, state: State::Closed };
+        let mut session = Self {
+            local,
+            peer: peer.clone(),
+            role: Role::Responder,
+            state: State::Closed,
+        };
         let mut step = Step::default();
         match helo {
-            PeerMessage::Helo { version, commitment } if *version == PEER_VERSION => {
-                session.state = State::ExpectDecision { commitment: *commitment };
+            PeerMessage::Helo {
+                version,
+                commitment,
+            } if *version == PEER_VERSION => {
+                session.state = State::ExpectDecision {
+                    commitment: *commitment,
+                };
                 step.events.push(Event::Request { peer });
             }
             PeerMessage::Helo { version, .. } => {
-                step.send.push(PeerMessage::Rej { reason: RejectReason::UnsupportedVersion });
+                step.send.push(PeerMessage::Rej {
+                    reason: RejectReason::UnsupportedVersion,
+                });
                 session.state = State::Failed(SessionError::UnsupportedVersion(*version));
             }
             other => {
@@ -369,6 +397,22 @@ impl Session {
         }
     }
 
+    /// The session id (§5.4), once established. Not secret: SMP binds to it (§8.2).
+    pub fn session_id(&self) -> Option<[u8; 32]> {
+        match &self.state {
+            State::Established(e) => Some(e.session_id),
+            _ => None,
+        }
+    }
+
+    /// The handshake's public keys `(initiator, responder)`, once established (§5.2, §8.2).
+    pub fn public_keys(&self) -> Option<([u8; 32], [u8; 32])> {
+        match &self.state {
+            State::Established(e) => Some((e.initiator_public, e.responder_public)),
+            _ => None,
+        }
+    }
+
     /// Sequence numbers of sent messages not yet acknowledged (§7.4).
     pub fn unacknowledged(&self) -> Vec<u64> {
         match &self.state {
@@ -386,22 +430,33 @@ impl Session {
     pub fn accept_with(&mut self, keys: EphemeralKeyPair) -> Result<Step, SessionError> {
         self.check_live()?;
         let State::ExpectDecision { commitment } = self.state else {
-            return Err(SessionError::NotEstablished { state: self.state.name() });
+            return Err(SessionError::NotEstablished {
+                state: self.state.name(),
+            });
         };
-        let redy = PeerMessage::Redy { public_key: *keys.public() };
+        let redy = PeerMessage::Redy {
+            public_key: *keys.public(),
+        };
         self.state = State::ExpectPubKey { keys, commitment };
-        Ok(Step { send: vec![redy], events: Vec::new() })
+        Ok(Step {
+            send: vec![redy],
+            events: Vec::new(),
+        })
     }
 
     /// The person rejects the request (§4.3): REJ DECLINED.
     pub fn reject(&mut self) -> Result<Step, SessionError> {
         self.check_live()?;
         if !matches!(self.state, State::ExpectDecision { .. }) {
-            return Err(SessionError::NotEstablished { state: self.state.name() });
+            return Err(SessionError::NotEstablished {
+                state: self.state.name(),
+            });
         }
         self.state = State::Closed;
         Ok(Step {
-            send: vec![PeerMessage::Rej { reason: RejectReason::Declined }],
+            send: vec![PeerMessage::Rej {
+                reason: RejectReason::Declined,
+            }],
             events: Vec::new(),
         })
     }
@@ -420,7 +475,10 @@ impl Session {
             }
             (State::ExpectRedy { .. }, PeerMessage::Rej { reason }) => {
                 self.state = State::Closed;
-                Ok(Step { send: Vec::new(), events: vec![Event::Rejected(reason)] })
+                Ok(Step {
+                    send: Vec::new(),
+                    events: vec![Event::Rejected(reason)],
+                })
             }
             (State::ExpectPubKey { keys, commitment }, PeerMessage::PubKey { public_key }) => {
                 self.on_pub_key(keys, commitment, public_key)
@@ -434,11 +492,15 @@ impl Session {
                 })
             }
             (State::Closed, msg) => {
-                return Err(SessionError::UnexpectedMessage { state: "Closed", got: msg.name() });
+                return Err(SessionError::UnexpectedMessage {
+                    state: "Closed",
+                    got: msg.name(),
+                });
             }
-            (state, msg) => {
-                Err(SessionError::UnexpectedMessage { state: state.name(), got: msg.name() })
-            }
+            (state, msg) => Err(SessionError::UnexpectedMessage {
+                state: state.name(),
+                got: msg.name(),
+            }),
         };
         if let Err(e) = &result {
             self.state = State::Failed(e.clone());
@@ -454,7 +516,12 @@ impl Session {
         }
         let est = self.established()?;
         let seq = est.send.next_seq();
-        let record = seal(est, &InnerMessage::Msg { text: text.to_owned() });
+        let record = seal(
+            est,
+            &InnerMessage::Msg {
+                text: text.to_owned(),
+            },
+        );
         if record.is_ok() {
             est.unacked.insert(seq);
         }
@@ -476,11 +543,16 @@ impl Session {
         rng: &mut impl CryptoRngCore,
     ) -> Result<Step, SessionError> {
         if question.len() > MAX_SMP_QUESTION {
-            return Err(SessionError::QuestionTooLong { len: question.len() });
+            return Err(SessionError::QuestionTooLong {
+                len: question.len(),
+            });
         }
         let est = self.established()?;
         let x = smp_secret(est, answer);
-        let out = est.smp.start(question.to_owned(), x, rng).map_err(SessionError::Smp)?;
+        let out = est
+            .smp
+            .start(question.to_owned(), x, rng)
+            .map_err(SessionError::Smp)?;
         self.smp_step(out)
     }
 
@@ -552,7 +624,9 @@ impl Session {
         match &mut self.state {
             State::Established(e) => Ok(e),
             State::Failed(e) => Err(e.clone()),
-            other => Err(SessionError::NotEstablished { state: other.name() }),
+            other => Err(SessionError::NotEstablished {
+                state: other.name(),
+            }),
         }
     }
 
@@ -569,7 +643,11 @@ impl Session {
         self.fail_on_err(step)
     }
 
-    fn on_redy(&mut self, keys: EphemeralKeyPair, responder_public: [u8; 32]) -> Result<Step, SessionError> {
+    fn on_redy(
+        &mut self,
+        keys: EphemeralKeyPair,
+        responder_public: [u8; 32],
+    ) -> Result<Step, SessionError> {
         let transcript = Transcript {
             initiator: self.local.clone(),
             responder: self.peer.clone(),
@@ -577,11 +655,18 @@ impl Session {
             responder_public,
             initiator_public: *keys.public(),
         };
-        let shared = keys.diffie_hellman(&responder_public).map_err(crypto_error)?;
+        let shared = keys
+            .diffie_hellman(&responder_public)
+            .map_err(crypto_error)?;
         let schedule = KeySchedule::derive(&transcript.hash(), &shared).map_err(crypto_error)?;
-        let pub_key = PeerMessage::PubKey { public_key: *keys.public() };
+        let pub_key = PeerMessage::PubKey {
+            public_key: *keys.public(),
+        };
         let event = self.establish(&schedule, &transcript);
-        Ok(Step { send: vec![pub_key], events: vec![event] })
+        Ok(Step {
+            send: vec![pub_key],
+            events: vec![event],
+        })
     }
 
     fn on_pub_key(
@@ -601,10 +686,15 @@ impl Session {
             responder_public: *keys.public(),
             initiator_public,
         };
-        let shared = keys.diffie_hellman(&initiator_public).map_err(crypto_error)?;
+        let shared = keys
+            .diffie_hellman(&initiator_public)
+            .map_err(crypto_error)?;
         let schedule = KeySchedule::derive(&transcript.hash(), &shared).map_err(crypto_error)?;
         let event = self.establish(&schedule, &transcript);
-        Ok(Step { send: Vec::new(), events: vec![event] })
+        Ok(Step {
+            send: Vec::new(),
+            events: vec![event],
+        })
     }
 
     fn establish(&mut self, schedule: &KeySchedule, t: &Transcript) -> Event {
@@ -651,19 +741,27 @@ fn on_record(
             return Ok((step, false));
         }
         Err(RecordError::BadPadding) => {
-            return Err(SessionError::InvalidInnerMessage(DecodeError::InvalidValue("padding")));
+            return Err(SessionError::InvalidInnerMessage(
+                DecodeError::InvalidValue("padding"),
+            ));
         }
         Err(RecordError::SequenceExhausted) => return Err(SessionError::SequenceExhausted),
     };
     if opened.deleted > 0 {
-        step.events.push(Event::Warning(Warning::Deleted { count: opened.deleted }));
+        step.events.push(Event::Warning(Warning::Deleted {
+            count: opened.deleted,
+        }));
     }
-    let inner =
-        InnerMessage::decode_padded(&opened.plaintext).map_err(SessionError::InvalidInnerMessage)?;
+    let inner = InnerMessage::decode_padded(&opened.plaintext)
+        .map_err(SessionError::InvalidInnerMessage)?;
     match inner {
         InnerMessage::Msg { text } => {
-            step.send.push(seal(est, &InnerMessage::Ack { seq: record.seq })?);
-            step.events.push(Event::Message { seq: record.seq, text });
+            step.send
+                .push(seal(est, &InnerMessage::Ack { seq: record.seq })?);
+            step.events.push(Event::Message {
+                seq: record.seq,
+                text,
+            });
         }
         InnerMessage::Typing(state) => step.events.push(Event::Typing(state)),
         InnerMessage::Ack { seq } => {
@@ -697,7 +795,12 @@ fn seal(est: &mut Established, inner: &InnerMessage) -> Result<PeerMessage, Sess
 }
 
 fn smp_secret(est: &Established, answer: &str) -> smp::SecretInt {
-    smp::secret(&est.initiator_public, &est.responder_public, &est.session_id, answer)
+    smp::secret(
+        &est.initiator_public,
+        &est.responder_public,
+        &est.session_id,
+        answer,
+    )
 }
 
 fn smp_output(est: &mut Established, out: SmpOutput) -> Result<Step, SessionError> {

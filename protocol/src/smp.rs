@@ -55,7 +55,10 @@ impl fmt::Display for SmpError {
                 "verification failed: the friend's proof {v} does not check out; someone may be in the middle (§8.5)"
             ),
             Self::Unexpected { expected, got } => {
-                write!(f, "verification aborted: got {got} while waiting for {expected} (§8.6)")
+                write!(
+                    f,
+                    "verification aborted: got {got} while waiting for {expected} (§8.6)"
+                )
             }
             Self::NotNow(what) => write!(f, "cannot {what} now (§8.6)"),
         }
@@ -88,7 +91,11 @@ fn read_mpis<const N: usize>(r: &mut Reader<'_>) -> Result<[BigUint; N], DecodeE
 }
 
 fn put_mpi(out: &mut Vec<u8>, v: &BigUint) {
-    let bytes = if v.bits() == 0 { Vec::new() } else { v.to_bytes_be() };
+    let bytes = if v.bits() == 0 {
+        Vec::new()
+    } else {
+        v.to_bytes_be()
+    };
     out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
     out.extend_from_slice(&bytes);
 }
@@ -262,7 +269,12 @@ impl Step1Random {
     /// Draws every exponent from `rng`.
     pub fn draw(rng: &mut impl CryptoRngCore) -> Self {
         let mut e = || SecretInt::random_exponent(rng);
-        Self { a2: e(), a3: e(), r2: e(), r3: e() }
+        Self {
+            a2: e(),
+            a3: e(),
+            r2: e(),
+            r3: e(),
+        }
     }
 }
 
@@ -270,7 +282,15 @@ impl Step2Random {
     /// Draws every exponent from `rng`.
     pub fn draw(rng: &mut impl CryptoRngCore) -> Self {
         let mut e = || SecretInt::random_exponent(rng);
-        Self { b2: e(), b3: e(), r2: e(), r3: e(), r4: e(), r5: e(), r6: e() }
+        Self {
+            b2: e(),
+            b3: e(),
+            r2: e(),
+            r3: e(),
+            r4: e(),
+            r5: e(),
+            r6: e(),
+        }
     }
 }
 
@@ -278,14 +298,21 @@ impl Step3Random {
     /// Draws every exponent from `rng`.
     pub fn draw(rng: &mut impl CryptoRngCore) -> Self {
         let mut e = || SecretInt::random_exponent(rng);
-        Self { r4: e(), r5: e(), r6: e(), r7: e() }
+        Self {
+            r4: e(),
+            r5: e(),
+            r6: e(),
+            r7: e(),
+        }
     }
 }
 
 impl Step4Random {
     /// Draws the exponent from `rng`.
     pub fn draw(rng: &mut impl CryptoRngCore) -> Self {
-        Self { r7: SecretInt::random_exponent(rng) }
+        Self {
+            r7: SecretInt::random_exponent(rng),
+        }
     }
 }
 
@@ -325,15 +352,27 @@ pub struct AskerAfterSmp3 {
 }
 
 fn element(v: &BigUint, name: &'static str) -> Result<(), SmpError> {
-    if group().is_element(v) { Ok(()) } else { Err(SmpError::InvalidGroupElement(name)) }
+    if group().is_element(v) {
+        Ok(())
+    } else {
+        Err(SmpError::InvalidGroupElement(name))
+    }
 }
 
 fn exponent(v: &BigUint, name: &'static str) -> Result<(), SmpError> {
-    if group().is_exponent(v) { Ok(()) } else { Err(SmpError::InvalidExponent(name)) }
+    if group().is_exponent(v) {
+        Ok(())
+    } else {
+        Err(SmpError::InvalidExponent(name))
+    }
 }
 
 fn proof(ok: bool, name: &'static str) -> Result<(), SmpError> {
-    if ok { Ok(()) } else { Err(SmpError::BadProof(name)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(SmpError::BadProof(name))
+    }
 }
 
 fn div(a: &BigUint, b: &BigUint, name: &'static str) -> Result<BigUint, SmpError> {
@@ -374,8 +413,22 @@ pub fn step1(x: SecretInt, rand: Step1Random) -> (AskerAfterSmp1, Smp1) {
     let g = group();
     let (c2, d2) = log_proof(1, &rand.a2, &rand.r2);
     let (c3, d3) = log_proof(2, &rand.a3, &rand.r3);
-    let msg = Smp1 { g2a: g.pow_g(&rand.a2.0), c2, d2, g3a: g.pow_g(&rand.a3.0), c3, d3 };
-    (AskerAfterSmp1 { x, a2: rand.a2, a3: rand.a3 }, msg)
+    let msg = Smp1 {
+        g2a: g.pow_g(&rand.a2.0),
+        c2,
+        d2,
+        g3a: g.pow_g(&rand.a3.0),
+        c3,
+        d3,
+    };
+    (
+        AskerAfterSmp1 {
+            x,
+            a2: rand.a2,
+            a3: rand.a3,
+        },
+        msg,
+    )
 }
 
 /// Step 2 checks, answerer: run as soon as SMP1 arrives (§8.5).
@@ -386,7 +439,10 @@ pub fn check_smp1(m: &Smp1) -> Result<CheckedSmp1, SmpError> {
     exponent(&m.d3, "D3")?;
     proof(check_log_proof(1, &m.g2a, &m.c2, &m.d2), "c2")?;
     proof(check_log_proof(2, &m.g3a, &m.c3, &m.d3), "c3")?;
-    Ok(CheckedSmp1 { g2a: m.g2a.clone(), g3a: m.g3a.clone() })
+    Ok(CheckedSmp1 {
+        g2a: m.g2a.clone(),
+        g3a: m.g3a.clone(),
+    })
 }
 
 /// Step 2, answerer, once its person answered: SMP2 (§8.5).
@@ -418,7 +474,14 @@ pub fn step2(m: &CheckedSmp1, y: SecretInt, rand: Step2Random) -> (AnswererAfter
         d5,
         d6,
     };
-    let state = AnswererAfterSmp2 { b3: rand.b3, g2, g3, g3a: m.g3a.clone(), pb, qb };
+    let state = AnswererAfterSmp2 {
+        b3: rand.b3,
+        g2,
+        g3,
+        g3a: m.g3a.clone(),
+        pb,
+        qb,
+    };
     (state, msg)
 }
 
@@ -443,7 +506,10 @@ pub fn step3(
     let expected_cp = hash(
         5,
         &g.mul(&g.pow(&g3, &m.d5), &g.pow(&m.pb, &m.cp)),
-        Some(&g.mul(&g.mul(&g.pow_g(&m.d5), &g.pow(&g2, &m.d6)), &g.pow(&m.qb, &m.cp))),
+        Some(&g.mul(
+            &g.mul(&g.pow_g(&m.d5), &g.pow(&g2, &m.d6)),
+            &g.pow(&m.qb, &m.cp),
+        )),
     );
     proof(expected_cp == m.cp, "cP")?;
 
@@ -458,20 +524,34 @@ pub fn step3(
     let d6 = g.proof_exponent(&rand.r6.0, &s.x.0, &cp);
     let qa_over_qb = div(&qa, &m.qb, "Qb")?;
     let ra = g.pow(&qa_over_qb, &s.a3.0);
-    let cr = hash(7, &g.pow_g(&rand.r7.0), Some(&g.pow(&qa_over_qb, &rand.r7.0)));
+    let cr = hash(
+        7,
+        &g.pow_g(&rand.r7.0),
+        Some(&g.pow(&qa_over_qb, &rand.r7.0)),
+    );
     let d7 = g.proof_exponent(&rand.r7.0, &s.a3.0, &cr);
     let pa_over_pb = div(&pa, &m.pb, "Pb")?;
-    let msg = Smp3 { pa, qa, cp, d5, d6, ra, cr, d7 };
-    let state = AskerAfterSmp3 { a3: s.a3, g3b: m.g3b.clone(), pa_over_pb, qa_over_qb };
+    let msg = Smp3 {
+        pa,
+        qa,
+        cp,
+        d5,
+        d6,
+        ra,
+        cr,
+        d7,
+    };
+    let state = AskerAfterSmp3 {
+        a3: s.a3,
+        g3b: m.g3b.clone(),
+        pa_over_pb,
+        qa_over_qb,
+    };
     Ok((state, msg))
 }
 
 /// Step 4, answerer: checks SMP3, answers SMP4 and learns whether the answers matched (§8.5).
-pub fn step4(
-    s: AnswererAfterSmp2,
-    m: &Smp3,
-    rand: Step4Random,
-) -> Result<(bool, Smp4), SmpError> {
+pub fn step4(s: AnswererAfterSmp2, m: &Smp3, rand: Step4Random) -> Result<(bool, Smp4), SmpError> {
     let g = group();
     element(&m.pa, "Pa")?;
     element(&m.qa, "Qa")?;
@@ -482,7 +562,10 @@ pub fn step4(
     let expected_cp = hash(
         6,
         &g.mul(&g.pow(&s.g3, &m.d5), &g.pow(&m.pa, &m.cp)),
-        Some(&g.mul(&g.mul(&g.pow_g(&m.d5), &g.pow(&s.g2, &m.d6)), &g.pow(&m.qa, &m.cp))),
+        Some(&g.mul(
+            &g.mul(&g.pow_g(&m.d5), &g.pow(&s.g2, &m.d6)),
+            &g.pow(&m.qa, &m.cp),
+        )),
     );
     proof(expected_cp == m.cp, "cP")?;
     let qa_over_qb = div(&m.qa, &s.qb, "Qa")?;
@@ -494,7 +577,11 @@ pub fn step4(
     proof(expected_cr == m.cr, "cR")?;
 
     let rb = g.pow(&qa_over_qb, &s.b3.0);
-    let cr = hash(8, &g.pow_g(&rand.r7.0), Some(&g.pow(&qa_over_qb, &rand.r7.0)));
+    let cr = hash(
+        8,
+        &g.pow_g(&rand.r7.0),
+        Some(&g.pow(&qa_over_qb, &rand.r7.0)),
+    );
     let d7 = g.proof_exponent(&rand.r7.0, &s.b3.0, &cr);
     let rab = g.pow(&m.ra, &s.b3.0);
     let matched = ct_equal(&rab, &div(&m.pa, &s.pb, "Pa")?);
@@ -595,7 +682,9 @@ impl Smp {
         rng: &mut impl CryptoRngCore,
     ) -> Result<SmpOutput, SmpError> {
         if self.is_running() {
-            return Err(SmpError::NotNow("start a verification while one is running"));
+            return Err(SmpError::NotNow(
+                "start a verification while one is running",
+            ));
         }
         let (state, smp1) = step1(x, Step1Random::draw(rng));
         *self = Self::ExpectSmp2(state);
@@ -616,7 +705,10 @@ impl Smp {
         };
         let (state, smp2) = step2(smp1, y, Step2Random::draw(rng));
         *self = Self::ExpectSmp3(state);
-        Ok(SmpOutput { send: vec![InnerMessage::Smp2(smp2)], ..SmpOutput::default() })
+        Ok(SmpOutput {
+            send: vec![InnerMessage::Smp2(smp2)],
+            ..SmpOutput::default()
+        })
     }
 
     /// The person aborts: SMP_ABORT, unless nothing runs.
@@ -625,7 +717,10 @@ impl Smp {
             return SmpOutput::default();
         }
         *self = Self::Idle;
-        SmpOutput { send: vec![InnerMessage::SmpAbort], ..SmpOutput::default() }
+        SmpOutput {
+            send: vec![InnerMessage::SmpAbort],
+            ..SmpOutput::default()
+        }
     }
 
     /// An SMP inner message from the peer (SMP0..SMP4, SMP_ABORT). Failures abort the run and
@@ -662,35 +757,57 @@ impl Smp {
             },
             got: msg.name(),
         };
-        let done = |outcome| SmpOutput { outcome: Some(outcome), ..SmpOutput::default() };
+        let done = |outcome| SmpOutput {
+            outcome: Some(outcome),
+            ..SmpOutput::default()
+        };
         match (state, msg) {
             (Self::Idle, InnerMessage::SmpAbort) => Ok(SmpOutput::default()),
             (_, InnerMessage::SmpAbort) => Ok(done(SmpOutcome::AbortedByPeer)),
             (Self::Idle, InnerMessage::Smp0 { question }) => {
-                *self = Self::ExpectSmp1 { question: question.clone() };
+                *self = Self::ExpectSmp1 {
+                    question: question.clone(),
+                };
                 Ok(SmpOutput::default())
             }
             (Self::ExpectSmp1 { question }, InnerMessage::Smp1(m)) => {
                 let smp1 = check_smp1(m)?;
-                *self = Self::ExpectAnswer { question: question.clone(), smp1 };
-                Ok(SmpOutput { question: Some(question), ..SmpOutput::default() })
+                *self = Self::ExpectAnswer {
+                    question: question.clone(),
+                    smp1,
+                };
+                Ok(SmpOutput {
+                    question: Some(question),
+                    ..SmpOutput::default()
+                })
             }
             (Self::ExpectSmp2(s), InnerMessage::Smp2(m)) => {
                 let (next, smp3) = step3(s, m, Step3Random::draw(rng))?;
                 *self = Self::ExpectSmp4(next);
-                Ok(SmpOutput { send: vec![InnerMessage::Smp3(smp3)], ..SmpOutput::default() })
+                Ok(SmpOutput {
+                    send: vec![InnerMessage::Smp3(smp3)],
+                    ..SmpOutput::default()
+                })
             }
             (Self::ExpectSmp3(s), InnerMessage::Smp3(m)) => {
                 let (matched, smp4) = step4(s, m, Step4Random::draw(rng))?;
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp4(smp4)],
                     question: None,
-                    outcome: Some(if matched { SmpOutcome::Matched } else { SmpOutcome::Mismatched }),
+                    outcome: Some(if matched {
+                        SmpOutcome::Matched
+                    } else {
+                        SmpOutcome::Mismatched
+                    }),
                 })
             }
             (Self::ExpectSmp4(s), InnerMessage::Smp4(m)) => {
                 let matched = step5(s, m)?;
-                Ok(done(if matched { SmpOutcome::Matched } else { SmpOutcome::Mismatched }))
+                Ok(done(if matched {
+                    SmpOutcome::Matched
+                } else {
+                    SmpOutcome::Mismatched
+                }))
             }
             (state, _) => Err(unexpected(&state)),
         }
@@ -727,7 +844,10 @@ mod tests {
     #[test]
     fn smp_8_5_forged_proof_is_rejected() {
         let mut rng = ChaCha20Rng::seed_from_u64(2);
-        let (_, mut m1) = step1(secret(&[1; 32], &[2; 32], &[3; 32], "a"), Step1Random::draw(&mut rng));
+        let (_, mut m1) = step1(
+            secret(&[1; 32], &[2; 32], &[3; 32], "a"),
+            Step1Random::draw(&mut rng),
+        );
         m1.c2 += 1u32;
         assert_eq!(check_smp1(&m1).unwrap_err(), SmpError::BadProof("c2"));
     }
@@ -735,18 +855,33 @@ mod tests {
     #[test]
     fn smp_8_1_rejects_out_of_range_elements() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let (_, mut m1) = step1(secret(&[1; 32], &[2; 32], &[3; 32], "a"), Step1Random::draw(&mut rng));
+        let (_, mut m1) = step1(
+            secret(&[1; 32], &[2; 32], &[3; 32], "a"),
+            Step1Random::draw(&mut rng),
+        );
         m1.g2a = BigUint::from(1u32);
-        assert_eq!(check_smp1(&m1).unwrap_err(), SmpError::InvalidGroupElement("g2a"));
+        assert_eq!(
+            check_smp1(&m1).unwrap_err(),
+            SmpError::InvalidGroupElement("g2a")
+        );
     }
 
     #[test]
     fn smp_8_3_rejects_leading_zero_and_wrong_count() {
         let mut r = Reader::new(&[0, 0, 0, 3, 0, 0, 0, 1, 0]);
-        assert_eq!(Smp4::read(&mut r), Err(DecodeError::InvalidValue("mpi leading zero")));
+        assert_eq!(
+            Smp4::read(&mut r),
+            Err(DecodeError::InvalidValue("mpi leading zero"))
+        );
         let mut r = Reader::new(&[0, 0, 0, 2]);
-        assert_eq!(Smp4::read(&mut r), Err(DecodeError::InvalidValue("mpi count")));
+        assert_eq!(
+            Smp4::read(&mut r),
+            Err(DecodeError::InvalidValue("mpi count"))
+        );
         let mut r = Reader::new(&[0, 0, 0, 3, 0, 0, 0, 193]);
-        assert_eq!(Smp4::read(&mut r), Err(DecodeError::InvalidValue("mpi length")));
+        assert_eq!(
+            Smp4::read(&mut r),
+            Err(DecodeError::InvalidValue("mpi length"))
+        );
     }
 }

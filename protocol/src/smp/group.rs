@@ -47,7 +47,12 @@ pub(crate) fn group() -> &'static Group {
         let p = BigUint::from_bytes_be(&P_BYTES);
         let q = (&p - 1u32) >> 1u32;
         let p_minus_2 = &p - 2u32;
-        Group { p, q, p_minus_2, table: OnceLock::new() }
+        Group {
+            p,
+            q,
+            p_minus_2,
+            table: OnceLock::new(),
+        }
     })
 }
 
@@ -96,7 +101,8 @@ impl Group {
             }
             let index = i * PER_DIGIT + usize::from(digit) - 1;
             if let Some(entry) = table.get(index) {
-                acc = self.mul(&acc, entry);
+                acc *= entry;
+                acc %= &self.p;
             }
         }
         acc

@@ -1,0 +1,448 @@
+//! §4.5 Two sessions driven in memory through every phase, and a relay in the middle (§1.3).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use cryptully_protocol::handshake::PeerMessage;
+use cryptully_protocol::inner::TypingState;
+use cryptully_protocol::session::{EndReason, Event, Session, SessionError, Step, Warning};
+use cryptully_protocol::{Nick, RejectReason, SmpOutcome};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+fn nick(s: &str) -> Nick {
+    Nick::new(s).unwrap()
+}
+
+/// Two sessions and an in-memory wire between them (quinn's `Pair`, without a clock).
+struct Pair {
+    a: Session,
+    b: Session,
+    rng: ChaCha20Rng,
+}
+
+impl Pair {
+    /// A full handshake: alice initiates, bob accepts.
+    fn established(seed: u64) -> (Self, Vec<Event>, Vec<Event>) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let (a, helo) = Session::initiate(nick("alice"), nick("Bob"), &mut rng);
+        let (mut b, step) = Session::respond(nick("bob"), nick("alice"), &helo);
+        assert_eq!(
+            step.events,
+            vec![Event::Request {
+                peer: nick("alice")
+            }]
+        );
+        let accept = b.accept(&mut rng).unwrap();
+        let mut pair = Pair { a, b, rng };
+        let (ea, eb) = pair.deliver_b_to_a(accept);
+        (pair, ea, eb)
+    }
+
+    /// Delivers `step.send` from a to b, then whatever that makes each side send, until quiet.
+    /// Returns the events each side saw.
+    fn deliver_a_to_b(&mut self, step: Step) -> (Vec<Event>, Vec<Event>) {
+        self.pump(step.send, true)
+    }
+
+    fn deliver_b_to_a(&mut self, step: Step) -> (Vec<Event>, Vec<Event>) {
+        self.pump(step.send, false)
+    }
+
+    fn pump(&mut self, first: Vec<PeerMessage>, from_a: bool) -> (Vec<Event>, Vec<Event>) {
+        let (mut ea, mut eb) = (Vec::new(), Vec::new());
+        let mut queue: Vec<(bool, PeerMessage)> = first.into_iter().map(|m| (from_a, m)).collect();
+        while !queue.is_empty() {
+            let (from_a, msg) = queue.remove(0);
+            // Every message crosses the wire as bytes, as through a relay.
+            let msg = PeerMessage::decode(&msg.to_bytes()).unwrap();
+            let (to, events) = if from_a {
+                (&mut self.b, &mut eb)
+            } else {
+                (&mut self.a, &mut ea)
+            };
+            let step = to.handle(msg, &mut self.rng).unwrap();
+            events.extend(step.events);
+            queue.extend(step.send.into_iter().map(|m| (!from_a, m)));
+        }
+        (ea, eb)
+    }
+}
+
+fn established_code(events: &[Event]) -> String {
+    match events
+        .iter()
+        .find(|e| matches!(e, Event::Established { .. }))
+    {
+        Some(Event::Established { safety_code, .. }) => safety_code.to_string(),
+        _ => panic!("not established: {events:?}"),
+    }
+}
+
+#[test]
+fn session_4_5_handshake_gives_both_sides_the_same_safety_code() {
+    let (pair, ea, eb) = Pair::established(1);
+    assert_eq!(established_code(&ea), established_code(&eb));
+    assert_eq!(pair.a.fingerprint(), pair.b.fingerprint());
+    assert!(pair.a.is_established() && pair.b.is_established());
+}
+
+#[test]
+fn session_7_messages_both_ways_with_delivery_receipts() {
+    let (mut pair, _, _) = Pair::established(2);
+    let (seq, record) = pair.a.send_message("hello bob").unwrap();
+    let (ea, eb) = pair.deliver_a_to_b(Step {
+        send: vec![record],
+        events: vec![],
+    });
+    assert_eq!(
+        eb,
+        vec![Event::Message {
+            seq,
+            text: "hello bob".into()
+        }]
+    );
+    assert_eq!(ea, vec![Event::Delivered { seq }]);
+    assert!(pair.a.unacknowledged().is_empty());
+
+    let (seq_b, record) = pair.b.send_message("hi alice ✓").unwrap();
+    let (ea, eb) = pair.deliver_b_to_a(Step {
+        send: vec![record],
+        events: vec![],
+    });
+    assert_eq!(
+        ea,
+        vec![Event::Message {
+            seq: seq_b,
+            text: "hi alice ✓".into()
+        }]
+    );
+    assert_eq!(eb, vec![Event::Delivered { seq: seq_b }]);
+}
+
+#[test]
+fn session_7_5_typing_states_arrive() {
+    let (mut pair, _, _) = Pair::established(3);
+    for state in [
+        TypingState::Typing,
+        TypingState::StoppedWithText,
+        TypingState::StoppedEmpty,
+    ] {
+        let rec = pair.a.send_typing(state).unwrap();
+        let (_, eb) = pair.deliver_a_to_b(Step {
+            send: vec![rec],
+            events: vec![],
+        });
+        assert_eq!(eb, vec![Event::Typing(state)]);
+    }
+}
+
+fn run_smp(pair: &mut Pair, asker_answer: &str, answerer_answer: &str) -> (Vec<Event>, Vec<Event>) {
+    let start = pair
+        .a
+        .start_smp("Where did we meet?", asker_answer, &mut pair.rng.clone())
+        .unwrap();
+    assert_eq!(start.send.len(), 2, "SMP0 and SMP1");
+    let (_, eb) = pair.deliver_a_to_b(start);
+    assert_eq!(
+        eb,
+        vec![Event::SmpQuestion {
+            question: "Where did we meet?".into()
+        }]
+    );
+    assert_eq!(pair.b.pending_question(), Some("Where did we meet?"));
+    let mut rng = ChaCha20Rng::seed_from_u64(99);
+    let answer = pair.b.answer_smp(answerer_answer, &mut rng).unwrap();
+    pair.deliver_b_to_a(answer)
+}
+
+#[test]
+fn session_8_smp_with_the_same_answer_matches_on_both_sides() {
+    let (mut pair, _, _) = Pair::established(4);
+    let (ea, eb) = run_smp(&mut pair, "the lake", " the lake ");
+    assert_eq!(ea, vec![Event::SmpResult(SmpOutcome::Matched)]);
+    assert_eq!(eb, vec![Event::SmpResult(SmpOutcome::Matched)]);
+}
+
+#[test]
+fn session_8_smp_with_a_different_answer_fails_on_both_sides() {
+    let (mut pair, _, _) = Pair::established(5);
+    let (ea, eb) = run_smp(&mut pair, "the lake", "the beach");
+    assert_eq!(ea, vec![Event::SmpResult(SmpOutcome::Mismatched)]);
+    assert_eq!(eb, vec![Event::SmpResult(SmpOutcome::Mismatched)]);
+    // The session goes on after a failed verification.
+    let (seq, rec) = pair.a.send_message("still here").unwrap();
+    let (_, eb) = pair.deliver_a_to_b(Step {
+        send: vec![rec],
+        events: vec![],
+    });
+    assert_eq!(
+        eb,
+        vec![Event::Message {
+            seq,
+            text: "still here".into()
+        }]
+    );
+}
+
+#[test]
+fn session_8_6_abort_is_reported_to_the_peer() {
+    let (mut pair, _, _) = Pair::established(6);
+    let start = pair.a.start_smp("q?", "a", &mut pair.rng.clone()).unwrap();
+    let _ = pair.deliver_a_to_b(start);
+    let abort = pair.b.abort_smp().unwrap();
+    let (ea, _) = pair.deliver_b_to_a(abort);
+    assert_eq!(ea, vec![Event::SmpResult(SmpOutcome::AbortedByPeer)]);
+    assert!(matches!(
+        pair.b.answer_smp("a", &mut pair.rng.clone()),
+        Err(SessionError::Smp(_))
+    ));
+}
+
+#[test]
+fn session_7_7_end_closes_both_sides_and_reports_undelivered() {
+    let (mut pair, _, _) = Pair::established(7);
+    // bob's message is lost on the way: alice never acknowledges it.
+    let (lost, _record) = pair.b.send_message("lost").unwrap();
+    let end = pair.a.end().unwrap();
+    assert_eq!(end.events, vec![Event::Ended(EndReason::Closed)]);
+    let (_, eb) = pair.deliver_a_to_b(end);
+    assert_eq!(
+        eb,
+        vec![
+            Event::Undelivered { seqs: vec![lost] },
+            Event::Ended(EndReason::PeerClosed)
+        ]
+    );
+    assert!(pair.a.is_over() && pair.b.is_over());
+    assert!(matches!(
+        pair.a.send_message("x"),
+        Err(SessionError::NotEstablished { .. })
+    ));
+}
+
+#[test]
+fn session_3_9_peer_gone_reports_unacknowledged_messages() {
+    let (mut pair, _, _) = Pair::established(8);
+    let (s1, _) = pair.a.send_message("one").unwrap();
+    let (s2, _) = pair.a.send_message("two").unwrap();
+    let step = pair.a.terminate(EndReason::PeerGone);
+    assert_eq!(
+        step.events,
+        vec![
+            Event::Undelivered { seqs: vec![s1, s2] },
+            Event::Ended(EndReason::PeerGone)
+        ]
+    );
+}
+
+#[test]
+fn session_4_3_reject_is_reported_to_the_initiator() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let rej = b.reject().unwrap().send.pop().unwrap();
+    assert_eq!(
+        rej,
+        PeerMessage::Rej {
+            reason: RejectReason::Declined
+        }
+    );
+    let step = a.handle(rej, &mut rng).unwrap();
+    assert_eq!(step.events, vec![Event::Rejected(RejectReason::Declined)]);
+    assert!(a.is_over() && b.is_over());
+}
+
+#[test]
+fn session_4_3_unsupported_version_is_rejected_without_asking() {
+    let helo = PeerMessage::Helo {
+        version: 1,
+        commitment: [0; 32],
+    };
+    let (s, step) = Session::respond(nick("bob"), nick("alice"), &helo);
+    assert!(step.events.is_empty());
+    assert_eq!(
+        step.send,
+        vec![PeerMessage::Rej {
+            reason: RejectReason::UnsupportedVersion
+        }]
+    );
+    assert!(s.is_over());
+}
+
+#[test]
+fn session_4_4_commitment_mismatch_is_fatal_and_stays_fatal() {
+    let mut rng = ChaCha20Rng::seed_from_u64(10);
+    let (_, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let _ = b.accept(&mut rng).unwrap();
+    let other = cryptully_protocol::key_schedule::EphemeralKeyPair::generate(&mut rng);
+    let err = b.handle(
+        PeerMessage::PubKey {
+            public_key: *other.public(),
+        },
+        &mut rng,
+    );
+    assert_eq!(err, Err(SessionError::CommitmentMismatch));
+    assert_eq!(
+        b.send_message("x").unwrap_err(),
+        SessionError::CommitmentMismatch
+    );
+    assert_eq!(b.state_name(), "Failed");
+}
+
+#[test]
+fn session_4_4_low_order_key_aborts_before_pub_key() {
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let (mut a, _) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let step = a.handle(
+        PeerMessage::Redy {
+            public_key: [0; 32],
+        },
+        &mut rng,
+    );
+    assert_eq!(step, Err(SessionError::LowOrderKey));
+    assert!(a.is_over());
+}
+
+#[test]
+fn session_4_5_unexpected_message_during_handshake_is_fatal() {
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    assert_eq!(
+        a.handle(helo.clone(), &mut rng),
+        Err(SessionError::UnexpectedMessage {
+            state: "ExpectRedy",
+            got: "HELO"
+        })
+    );
+    assert_eq!(
+        a.handle(
+            PeerMessage::Redy {
+                public_key: [9; 32]
+            },
+            &mut rng
+        ),
+        Err(SessionError::UnexpectedMessage {
+            state: "ExpectRedy",
+            got: "HELO"
+        })
+    );
+}
+
+#[test]
+fn session_6_4_tampered_replayed_and_deleted_records_are_warnings() {
+    let (mut pair, _, _) = Pair::established(13);
+    let (_, r0) = pair.a.send_message("zero").unwrap();
+    let (_, r1) = pair.a.send_message("one").unwrap();
+    let (s2, r2) = pair.a.send_message("two").unwrap();
+    let PeerMessage::Record(mut bad) = r0.clone() else {
+        panic!()
+    };
+    bad.ciphertext[5] ^= 0x40;
+    let step = pair
+        .b
+        .handle(PeerMessage::Record(bad), &mut pair.rng)
+        .unwrap();
+    assert_eq!(
+        step.events,
+        vec![Event::Warning(Warning::Tampered { seq: 0 })]
+    );
+    assert!(step.send.is_empty());
+    // The chain did not move: the genuine record still opens.
+    let step = pair.b.handle(r0.clone(), &mut pair.rng).unwrap();
+    assert!(matches!(step.events[..], [Event::Message { seq: 0, .. }]));
+    let step = pair.b.handle(r0, &mut pair.rng).unwrap();
+    assert_eq!(
+        step.events,
+        vec![Event::Warning(Warning::Replayed { seq: 0 })]
+    );
+    drop(r1); // deleted in transit
+    let step = pair.b.handle(r2, &mut pair.rng).unwrap();
+    assert_eq!(
+        step.events,
+        vec![
+            Event::Warning(Warning::Deleted { count: 1 }),
+            Event::Message {
+                seq: s2,
+                text: "two".into()
+            }
+        ]
+    );
+    assert!(pair.b.is_established());
+}
+
+#[test]
+fn session_7_3_rejects_empty_and_oversize_messages_without_failing() {
+    let (mut pair, _, _) = Pair::established(14);
+    assert_eq!(
+        pair.a.send_message("").unwrap_err(),
+        SessionError::MessageLength { len: 0 }
+    );
+    let long = "x".repeat(16385);
+    assert_eq!(
+        pair.a.send_message(&long).unwrap_err(),
+        SessionError::MessageLength { len: 16385 }
+    );
+    assert!(pair.a.send_message(&"x".repeat(16384)).is_ok());
+}
+
+/// A relay in the middle runs two handshakes: alice↔mallory(as bob) and mallory(as alice)↔bob.
+#[test]
+fn session_1_3_man_in_the_middle_shows_different_codes_and_smp_fails() {
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    // alice → "bob" (really mallory)
+    let (mut alice, helo_a) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut m_as_bob, _) = Session::respond(nick("bob"), nick("alice"), &helo_a);
+    // mallory → bob, in alice's name
+    let (mut m_as_alice, helo_m) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut bob, _) = Session::respond(nick("bob"), nick("alice"), &helo_m);
+
+    let redy = bob.accept(&mut rng).unwrap().send.remove(0);
+    let pub_key = m_as_alice.handle(redy, &mut rng).unwrap().send.remove(0);
+    let bob_events = bob.handle(pub_key, &mut rng).unwrap().events;
+    let redy = m_as_bob.accept(&mut rng).unwrap().send.remove(0);
+    let step = alice.handle(redy, &mut rng).unwrap();
+    let alice_events = step.events;
+    let _ = m_as_bob.handle(step.send[0].clone(), &mut rng).unwrap();
+
+    // What the people read aloud differs.
+    assert_ne!(
+        established_code(&alice_events),
+        established_code(&bob_events)
+    );
+
+    // Both type the right answer. Mallory decrypts each SMP message with one session and
+    // re-encrypts it with the other, so the SMP values flow unchanged between alice and bob:
+    // exactly the pure steps below, with each person's secret bound to their own session.
+    let secret = |s: &Session| {
+        let (i, r) = s.public_keys().unwrap();
+        cryptully_protocol::smp::secret(&i, &r, &s.session_id().unwrap(), "rex")
+    };
+    use cryptully_protocol::smp;
+    let (a, m1) = smp::step1(secret(&alice), smp::Step1Random::draw(&mut rng));
+    let checked = smp::check_smp1(&m1).unwrap();
+    let (b, m2) = smp::step2(&checked, secret(&bob), smp::Step2Random::draw(&mut rng));
+    let (a, m3) = smp::step3(a, &m2, smp::Step3Random::draw(&mut rng)).unwrap();
+    let (bob_matched, m4) = smp::step4(b, &m3, smp::Step4Random::draw(&mut rng)).unwrap();
+    let alice_matched = smp::step5(a, &m4).unwrap();
+    assert!(
+        !alice_matched && !bob_matched,
+        "SMP must fail through a relay in the middle"
+    );
+
+    // Without mallory, the same answer matches (the control experiment).
+    let (mut pair, _, _) = Pair::established(16);
+    let (ea, eb) = run_smp(&mut pair, "rex", "rex");
+    assert_eq!(
+        (ea, eb),
+        (
+            vec![Event::SmpResult(SmpOutcome::Matched)],
+            vec![Event::SmpResult(SmpOutcome::Matched)]
+        )
+    );
+}
