@@ -67,8 +67,11 @@ pub fn check_frame(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> 
     Ok(Some(body_len))
 }
 
+/// One frame's body and the bytes after it.
+pub type Split<'a> = (&'a [u8], &'a [u8]);
+
 /// Splits one whole frame off the front of `buf`: `(body, rest)`, or `None` when incomplete.
-pub fn split_frame(buf: &[u8], max: usize) -> Result<Option<(&[u8], &[u8])>, FrameError> {
+pub fn split_frame(buf: &[u8], max: usize) -> Result<Option<Split<'_>>, FrameError> {
     Ok(check_frame(buf, max)?.and_then(|len| {
         let after_prefix = buf.get(LENGTH_PREFIX..)?;
         Some(after_prefix.split_at(len))

@@ -94,7 +94,7 @@ impl Record {
             .checked_sub(TAG_LEN)
             .ok_or(DecodeError::Truncated("tag"))?;
         // §6.3: c = 64k + 16, 1 <= k <= 257.
-        let valid = ct_len >= 80 && ct_len <= MAX_PADDED_INNER + 16 && (ct_len - 16) % 64 == 0;
+        let valid = (80..=MAX_PADDED_INNER + 16).contains(&ct_len) && (ct_len - 16) % 64 == 0;
         if !valid {
             return Err(DecodeError::InvalidValue("ciphertext length"));
         }
@@ -177,6 +177,35 @@ impl RecordKeys {
 
     fn tag(&self, seq: u64, ciphertext: &[u8]) -> [u8; 32] {
         *hmac_sha256(&self.mac, &[&[RECORD_TYPE], &seq.to_be_bytes(), ciphertext])
+    }
+}
+
+/// Every value §6.2 derives from one chain key. All secret: for golden vectors, and for people
+/// debugging another implementation against them.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct DangerousKeyMaterial {
+    /// `MK_i`.
+    pub message_key: [u8; 32],
+    /// `CK_{i+1}`.
+    pub next_chain_key: [u8; 32],
+    /// The AES-256 key.
+    pub enc_key: [u8; 32],
+    /// The HMAC-SHA256 key.
+    pub mac_key: [u8; 32],
+    /// The CBC IV.
+    pub iv: [u8; 16],
+}
+
+/// §6.2 for one chain key, through the same code that seals and opens records.
+pub fn dangerous_key_material(chain_key: &[u8; 32]) -> DangerousKeyMaterial {
+    let (mk, next) = ChainKey(*chain_key).step();
+    let keys = RecordKeys::from_message_key(&mk);
+    DangerousKeyMaterial {
+        message_key: *mk,
+        next_chain_key: next.0,
+        enc_key: keys.enc,
+        mac_key: keys.mac,
+        iv: keys.iv,
     }
 }
 

@@ -162,6 +162,13 @@ smp_message!(
     Smp4, 3, [rb, cr, d7]
 );
 
+/// `2^e mod p` through the fixed-base table (`table`) or plain `modpow`: for the benchmark that
+/// compares the two in one run. Not part of the API.
+#[doc(hidden)]
+pub fn __bench_pow_g(e: &BigUint, table: bool) -> BigUint {
+    if table { group().pow_g(e) } else { group().pow(&BigUint::from(2u32), e) }
+}
+
 // ---------------------------------------------------------------------------------------------
 // §8.2 Secret, §8.1 exponents
 
