@@ -8,7 +8,13 @@
 //! handshake, both sides (§4–§5); one full SMP run, both sides on one thread (§8), against plain
 //! `modpow` for every exponentiation.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use cryptully_protocol::inner::InnerMessage;
 use cryptully_protocol::nick::Nick;

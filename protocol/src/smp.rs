@@ -166,7 +166,11 @@ smp_message!(
 /// compares the two in one run. Not part of the API.
 #[doc(hidden)]
 pub fn __bench_pow_g(e: &BigUint, table: bool) -> BigUint {
-    if table { group().pow_g(e) } else { group().pow(&BigUint::from(2u32), e) }
+    if table {
+        group().pow_g(e)
+    } else {
+        group().pow(&BigUint::from(2u32), e)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
