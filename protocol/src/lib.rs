@@ -16,6 +16,9 @@
 //! | 10 | [`limits`] |
 //! | 11 | [`versioning`] |
 //!
+//! With the `tokio` feature, `net` reads and writes frames over async streams and `connection`
+//! is the client side of §3 and §4 over TCP; the core modules stay free of I/O.
+//!
 //! The crate is sans-IO: no sockets, no clock, no threads, and no hidden randomness. Functions
 //! that need randomness take a [`rand_core::CryptoRngCore`], so tests and golden vectors are
 //! deterministic. Nothing here panics on any input.
@@ -29,6 +32,8 @@ pub mod handshake;
 pub mod inner;
 pub mod key_schedule;
 pub mod limits;
+#[cfg(feature = "tokio")]
+pub mod net;
 pub mod nick;
 pub mod primitives;
 pub mod records;

@@ -17,13 +17,18 @@ impl Nick {
         Self::from_bytes(s.as_bytes())
     }
 
-    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let valid = !bytes.is_empty()
+    /// Whether `bytes` is a valid nickname (§3.2), without allocating.
+    pub fn is_valid(bytes: &[u8]) -> bool {
+        !bytes.is_empty()
             && bytes.len() <= MAX_NICK
             && bytes
                 .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
-        if !valid {
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+    }
+
+    /// Parses a nickname from the bytes of a `nick` field (§2.3).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if !Self::is_valid(bytes) {
             return Err(DecodeError::InvalidNick);
         }
         // Only ASCII passed the check above, so this never replaces anything.

@@ -1,4 +1,219 @@
-//! The Cryptully reference relay (spec §3). Placeholder: the relay is built in its own issue; this
-//! crate exists so the workspace layout is in place.
+//! # cryptully-relay
+//!
+//! The reference relay (spec §3): it registers nicknames and forwards opaque payloads between
+//! them, rewriting the source so nobody can speak as someone else. It never sees plaintext, and at
+//! the default log level it logs neither payloads nor who talks to whom.
+//!
+//! Every limit of spec §10.2 is a field of [`Config`]. [`spawn`] runs a relay in the background
+//! (tests, the desktop client's embedded relay); [`serve`] runs one until a shutdown future
+//! resolves (the `cryptully-relay` binary).
 
 #![forbid(unsafe_code)]
+
+mod bucket;
+mod conn;
+pub mod peer;
+pub mod router;
+
+use router::{MemoryRouter, Router};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// The relay's limits (§10.2), each with the spec's default.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest frame body accepted (§2.1); at most 65536.
+    pub max_frame: usize,
+    /// Connections held at once; more get ERROR SERVER_FULL.
+    pub max_connections: usize,
+    /// Time from connect to REGISTERED before ERROR TIMEOUT.
+    pub register_timeout: Duration,
+    /// Time without a frame from a registered client before ERROR TIMEOUT.
+    pub idle_timeout: Duration,
+    /// Messages per second per connection (token bucket rate).
+    pub rate_messages: f64,
+    /// Messages a connection may send in a burst.
+    pub rate_messages_burst: f64,
+    /// Bytes per second per connection.
+    pub rate_bytes: f64,
+    /// Bytes a connection may send in a burst.
+    pub rate_bytes_burst: f64,
+    /// Bytes queued for one connection before it is dropped as a slow consumer.
+    pub queue_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_frame: cryptully_protocol::limits::MAX_FRAME,
+            max_connections: 10_000,
+            register_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            rate_messages: 200.0,
+            rate_messages_burst: 400.0,
+            rate_bytes: 1024.0 * 1024.0,
+            rate_bytes_burst: 2.0 * 1024.0 * 1024.0,
+            queue_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// State shared by every connection of one relay.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) router: Arc<dyn Router>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    connections: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+/// Serves `listener` until `shutdown` resolves, then sends SHUTDOWN to every client (§3.8) and
+/// returns once they are closed (or after 5 seconds).
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with(
+        listener,
+        config,
+        Arc::new(MemoryRouter::default()),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with another routing backend.
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    router: Arc<dyn Router>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (tx, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        config,
+        router,
+        shutdown: tx,
+        connections: AtomicUsize::new(0),
+        next_id: AtomicU64::new(1),
+    });
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff = Duration::from_millis(5);
+                    accept(&shared, &mut tasks, stream);
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, then go on serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    tracing::info!(
+        connections = shared.connections.load(Ordering::Relaxed),
+        "shutting down"
+    );
+    let _ = shared.shutdown.send(true);
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while tasks.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tasks.abort_all();
+    }
+    Ok(())
+}
+
+fn accept(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, stream: TcpStream) {
+    let count = shared.connections.fetch_add(1, Ordering::AcqRel);
+    if count >= shared.config.max_connections {
+        shared.connections.fetch_sub(1, Ordering::AcqRel);
+        tasks.spawn(server_full(stream));
+        return;
+    }
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let shared = shared.clone();
+    tasks.spawn(async move {
+        conn::serve(shared.clone(), stream, id).await;
+        shared.connections.fetch_sub(1, Ordering::AcqRel);
+    });
+}
+
+async fn server_full(mut stream: TcpStream) {
+    use cryptully_protocol::errors::ErrorCode;
+    use cryptully_protocol::relay::RelayMessage;
+    let msg = RelayMessage::Error {
+        code: ErrorCode::ServerFull,
+        nick: None,
+    };
+    let body = msg.to_bytes();
+    let write = cryptully_protocol::net::write_frame(&mut stream, &body);
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+}
+
+/// A relay running in the background.
+#[derive(Debug)]
+pub struct RelayHandle {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RelayHandle {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops it as SIGTERM would: SHUTDOWN to every client, then close.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds a listening socket with a deep accept queue: many clients connecting at once (a
+/// relay restart, a load test) must not overflow the default backlog of 1024.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // The kernel caps this at its own limit (net.core.somaxconn on Linux).
+    socket.listen(8192)
+}
+
+/// Binds `addr` (port 0 for any free port) and serves in a background task.
+pub async fn spawn(addr: SocketAddr, config: Config) -> std::io::Result<RelayHandle> {
+    let listener = bind(addr)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    Ok(RelayHandle {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}

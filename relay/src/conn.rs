@@ -1,0 +1,311 @@
+//! One client connection: the relay states of §3.10, the limits of §10.2, routing (§3.5) and the
+//! PEER_GONE notices of §3.9.
+
+use crate::bucket::TokenBucket;
+use crate::peer::{Peer, PushError, slow_consumer};
+use crate::{Config, Shared};
+use bytes::BytesMut;
+use cryptully_protocol::Nick;
+use cryptully_protocol::codec::DecodeError;
+use cryptully_protocol::errors::ErrorCode;
+use cryptully_protocol::framing::{FrameError, LENGTH_PREFIX, check_frame};
+use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use cryptully_protocol::versioning::RELAY_VERSION;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::time::{Instant, sleep_until};
+
+/// RELAY's type byte (§3.1): the hot path parses it without allocating.
+const RELAY: u8 = 0x03;
+/// BYE's type byte (§3.1).
+const BYE: u8 = 0x05;
+/// DELIVER's type byte (§3.1).
+const DELIVER: u8 = 0x82;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    ExpectHello,
+    ExpectRegister,
+    Registered,
+}
+
+/// What handling one frame asks of the read loop.
+enum Next {
+    Continue,
+    Close,
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+    state: State,
+    /// DELIVER's header for frames from this connection: `type || len8(nick) || nick`.
+    deliver_header: Vec<u8>,
+    /// Destinations looked up before, by the exact bytes the client used (§3.5).
+    routes: HashMap<Box<[u8]>, Arc<Peer>>,
+    messages: TokenBucket,
+    bytes: TokenBucket,
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let peer = Peer::new(id, shared.config.queue_bytes);
+    let writer_task = tokio::spawn(peer.clone().write_loop(writer));
+    let now = Instant::now();
+    let config: &Config = &shared.config;
+    let mut conn = Conn {
+        messages: TokenBucket::new(config.rate_messages, config.rate_messages_burst, now),
+        bytes: TokenBucket::new(config.rate_bytes, config.rate_bytes_burst, now),
+        shared: shared.clone(),
+        peer: peer.clone(),
+        state: State::ExpectHello,
+        deliver_header: Vec::new(),
+        routes: HashMap::new(),
+    };
+    conn.read_loop(reader).await;
+    conn.finish();
+    let _ = writer_task.await;
+}
+
+impl Conn {
+    async fn read_loop(&mut self, reader: OwnedReadHalf) {
+        let mut shutdown = self.shared.shutdown.subscribe();
+        let register_deadline = Instant::now() + self.shared.config.register_timeout;
+        let mut deadline = register_deadline;
+        let mut buf = BytesMut::new();
+        loop {
+            let now = Instant::now();
+            // Every whole frame buffered, before waiting again.
+            loop {
+                match check_frame(&buf, self.shared.config.max_frame) {
+                    Ok(Some(len)) => {
+                        let frame = buf.split_to(LENGTH_PREFIX + len);
+                        let body = frame.get(LENGTH_PREFIX..).unwrap_or_default();
+                        if let Next::Close = self.frame(body, now) {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(FrameError::Length { length: 0, .. }) => {
+                        return self.fail(ErrorCode::Malformed);
+                    }
+                    Err(_) => return self.fail(ErrorCode::FrameTooLarge),
+                }
+            }
+            if self.state == State::Registered {
+                deadline = now + self.shared.config.idle_timeout;
+            }
+            if buf.is_empty() {
+                // Idle: hold no read buffer while waiting (memory per idle connection).
+                buf = BytesMut::new();
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    self.peer.close(Some(&RelayMessage::Shutdown), false);
+                    return;
+                }
+                () = self.peer.closed() => return,
+                () = sleep_until(deadline) => return self.fail(ErrorCode::Timeout),
+                ready = reader.readable() => {
+                    if ready.is_err() {
+                        return;
+                    }
+                    buf.reserve(16 * 1024);
+                    match reader.try_read_buf(&mut buf) {
+                        Ok(0) => return,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends ERROR `code` and closes (§9.1).
+    fn fail(&self, code: ErrorCode) {
+        self.peer
+            .close(Some(&RelayMessage::Error { code, nick: None }), false);
+    }
+
+    /// Queues a message for this connection; if its own queue is full it is a slow consumer.
+    fn reply(&self, msg: &RelayMessage) {
+        if self.peer.push(msg) == Err(PushError::Full) {
+            self.peer.close(Some(&slow_consumer()), true);
+        }
+    }
+
+    fn frame(&mut self, body: &[u8], now: Instant) -> Next {
+        // §10.2 rate limits: the frame is dropped and the client told. BYE only ends the
+        // connection, so it is never held back.
+        let limited = body.first() != Some(&BYE)
+            && (!self.messages.take(1.0, now) || !self.bytes.take(body.len() as f64, now));
+        if limited {
+            self.reply(&RelayMessage::Error {
+                code: ErrorCode::RateLimited,
+                nick: None,
+            });
+            return Next::Continue;
+        }
+        if self.state == State::Registered && body.first() == Some(&RELAY) {
+            return self.relay(body);
+        }
+        let msg = match ClientMessage::decode(body) {
+            Ok(msg) => msg,
+            Err(DecodeError::InvalidNick) if self.state == State::ExpectRegister => {
+                self.reply(&RelayMessage::Error {
+                    code: ErrorCode::InvalidNick,
+                    nick: None,
+                });
+                return Next::Continue;
+            }
+            Err(_) => {
+                self.fail(ErrorCode::Malformed);
+                return Next::Close;
+            }
+        };
+        match (self.state, msg) {
+            (State::ExpectHello, ClientMessage::Hello { version }) => {
+                if version != RELAY_VERSION {
+                    self.fail(ErrorCode::UnsupportedVersion);
+                    return Next::Close;
+                }
+                self.state = State::ExpectRegister;
+            }
+            (State::ExpectRegister, ClientMessage::Register { nick }) => self.register(nick),
+            (State::ExpectRegister | State::Registered, ClientMessage::Ping { token }) => {
+                self.reply(&RelayMessage::Pong { token });
+            }
+            (_, ClientMessage::Bye) => {
+                self.peer.close(None, false);
+                return Next::Close;
+            }
+            _ => {
+                self.fail(ErrorCode::UnexpectedMessage);
+                return Next::Close;
+            }
+        }
+        Next::Continue
+    }
+
+    fn register(&mut self, nick: Nick) {
+        let canonical = nick.canonical();
+        if !self.shared.router.register(&canonical, &self.peer) {
+            self.reply(&RelayMessage::Error {
+                code: ErrorCode::NickInUse,
+                nick: Some(canonical),
+            });
+            return;
+        }
+        tracing::debug!(conn = self.peer.id(), "registered");
+        let bytes = canonical.as_str().as_bytes();
+        self.deliver_header = Vec::with_capacity(2 + bytes.len());
+        self.deliver_header.push(DELIVER);
+        self.deliver_header.push(bytes.len() as u8);
+        self.deliver_header.extend_from_slice(bytes);
+        self.peer.set_nick(canonical.clone());
+        self.state = State::Registered;
+        self.reply(&RelayMessage::Registered { nick: canonical });
+    }
+
+    /// §3.5: RELAY becomes DELIVER with the registered source.
+    fn relay(&mut self, body: &[u8]) -> Next {
+        let nick_len = usize::from(body.get(1).copied().unwrap_or(0));
+        let (Some(dest), Some(payload)) = (body.get(2..2 + nick_len), body.get(2 + nick_len..))
+        else {
+            self.fail(ErrorCode::Malformed);
+            return Next::Close;
+        };
+        if payload.is_empty() {
+            self.fail(ErrorCode::Malformed);
+            return Next::Close;
+        }
+        if !Nick::is_valid(dest) {
+            self.reply(&RelayMessage::Error {
+                code: ErrorCode::InvalidNick,
+                nick: None,
+            });
+            return Next::Continue;
+        }
+        let Some(target) = self.route(dest) else {
+            let nick = Nick::from_bytes(dest).ok().map(|n| n.canonical());
+            self.reply(&RelayMessage::Error {
+                code: ErrorCode::NickNotFound,
+                nick,
+            });
+            return Next::Continue;
+        };
+        let header = &self.deliver_header;
+        let len = header.len() + payload.len();
+        let pushed = target.push_with(LENGTH_PREFIX + len, |buf| {
+            buf.extend_from_slice(&(len as u32).to_be_bytes());
+            buf.extend_from_slice(header);
+            buf.extend_from_slice(payload);
+        });
+        match pushed {
+            Ok(()) => {}
+            Err(PushError::Full) => {
+                // §10.2: the destination could not keep up; it is dropped, the sender told.
+                target.close(Some(&slow_consumer()), true);
+                self.routes.remove(dest);
+                let nick = target.nick().cloned();
+                self.reply(&RelayMessage::Error {
+                    code: ErrorCode::SlowConsumer,
+                    nick,
+                });
+            }
+            Err(PushError::Closed) => {
+                self.routes.remove(dest);
+                let nick = target.nick().cloned();
+                self.reply(&RelayMessage::Error {
+                    code: ErrorCode::NickNotFound,
+                    nick,
+                });
+            }
+        }
+        Next::Continue
+    }
+
+    /// The live connection for `dest`, from the cache or the router; records the contact both
+    /// ways on first use (§3.9).
+    fn route(&mut self, dest: &[u8]) -> Option<Arc<Peer>> {
+        if let Some(p) = self.routes.get(dest) {
+            if !p.is_closed() {
+                return Some(p.clone());
+            }
+        }
+        let nick = Nick::from_bytes(dest).ok()?.canonical();
+        let target = self.shared.router.lookup(&nick)?;
+        if let Some(own) = self.peer.nick() {
+            self.peer.add_contact(&nick, target.id());
+            target.add_contact(own, self.peer.id());
+        }
+        if self.routes.len() >= 1024 {
+            self.routes.clear();
+        }
+        self.routes.insert(dest.into(), target.clone());
+        Some(target)
+    }
+
+    /// The connection is over: release the nickname and tell those it chatted with (§3.9).
+    fn finish(&mut self) {
+        self.peer.close(None, false);
+        let Some(nick) = self.peer.nick().cloned() else {
+            return;
+        };
+        self.shared.router.unregister(&nick, &self.peer);
+        for (other, id) in self.peer.take_contacts() {
+            if let Some(p) = self.shared.router.lookup(&other) {
+                if p.id() == id {
+                    let _ = p.push(&RelayMessage::PeerGone { nick: nick.clone() });
+                }
+            }
+        }
+        tracing::debug!(conn = self.peer.id(), "unregistered");
+    }
+}

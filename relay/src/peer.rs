@@ -1,0 +1,234 @@
+//! One connection as others see it: its nickname, its outbound queue and its contacts.
+//!
+//! The outbound queue is one byte buffer (§10.2 "outbound queue"): senders append whole frames
+//! under a short lock, and the connection's writer task swaps the buffer out and writes everything
+//! queued in one call. That batches writes to a busy connection and bounds the memory a reader
+//! that stops reading can make the relay hold: past the limit the connection is dropped with
+//! ERROR SLOW_CONSUMER and nobody else is affected.
+
+use bytes::BytesMut;
+use cryptully_protocol::Nick;
+use cryptully_protocol::errors::ErrorCode;
+use cryptully_protocol::net::put_frame;
+use cryptully_protocol::relay::RelayMessage;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
+
+/// Why a frame could not be queued for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The connection is closing.
+    Closed,
+    /// The queue would exceed its limit.
+    Full,
+}
+
+#[derive(Default)]
+struct Outbox {
+    buf: BytesMut,
+    closing: bool,
+    /// Written after everything queued, then the connection closes.
+    last: Option<BytesMut>,
+}
+
+/// The shared handle of one connection.
+pub struct Peer {
+    id: u64,
+    nick: OnceLock<Nick>,
+    limit: usize,
+    out: Mutex<Outbox>,
+    wake_writer: Notify,
+    closed: AtomicBool,
+    closed_notify: Notify,
+    aborted: AtomicBool,
+    abort_notify: Notify,
+    /// Nicknames this connection exchanged frames with, and their connection ids (§3.9).
+    contacts: Mutex<HashMap<Nick, u64>>,
+}
+
+impl Peer {
+    pub(crate) fn new(id: u64, limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            nick: OnceLock::new(),
+            limit,
+            out: Mutex::new(Outbox::default()),
+            wake_writer: Notify::new(),
+            closed: AtomicBool::new(false),
+            closed_notify: Notify::new(),
+            aborted: AtomicBool::new(false),
+            abort_notify: Notify::new(),
+            contacts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A number unique to this connection within the relay process.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The canonical nickname, once registered.
+    pub fn nick(&self) -> Option<&Nick> {
+        self.nick.get()
+    }
+
+    pub(crate) fn set_nick(&self, nick: Nick) {
+        let _ = self.nick.set(nick);
+    }
+
+    /// Whether the connection is closing or closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the connection is closing.
+    pub(crate) async fn closed(&self) {
+        let notified = self.closed_notify.notified();
+        if self.is_closed() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Resolves once the connection is closed with its queue discarded.
+    async fn aborted(&self) {
+        let notified = self.abort_notify.notified();
+        if self.aborted.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Queues `len` bytes written by `write` (one or more whole frames).
+    pub(crate) fn push_with(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), PushError> {
+        let was_empty = {
+            let Ok(mut out) = self.out.lock() else {
+                return Err(PushError::Closed);
+            };
+            if out.closing {
+                return Err(PushError::Closed);
+            }
+            if out.buf.len() + len > self.limit {
+                return Err(PushError::Full);
+            }
+            let was_empty = out.buf.is_empty();
+            out.buf.reserve(len);
+            write(&mut out.buf);
+            was_empty
+        };
+        if was_empty {
+            self.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues one relay message.
+    pub(crate) fn push(&self, msg: &RelayMessage) -> Result<(), PushError> {
+        let body = msg.to_bytes();
+        self.push_with(body.len() + 4, |buf| put_frame(buf, &body))
+    }
+
+    /// Starts closing: `last` (if any) is written after what is queued, unless `discard` drops
+    /// the queue first (a slow consumer's queue is dropped: it would not be read in time).
+    pub(crate) fn close(&self, last: Option<&RelayMessage>, discard: bool) {
+        if let Ok(mut out) = self.out.lock() {
+            if !out.closing {
+                out.closing = true;
+                if discard {
+                    out.buf = BytesMut::new();
+                }
+                out.last = last.map(|m| {
+                    let mut b = BytesMut::new();
+                    put_frame(&mut b, &m.to_bytes());
+                    b
+                });
+            }
+        }
+        if discard {
+            self.aborted.store(true, Ordering::Release);
+            self.abort_notify.notify_waiters();
+        }
+        self.closed.store(true, Ordering::Release);
+        self.closed_notify.notify_waiters();
+        self.wake_writer.notify_one();
+    }
+
+    /// Records that this connection and `other` exchanged frames (§3.9).
+    pub(crate) fn add_contact(&self, nick: &Nick, id: u64) {
+        if let Ok(mut c) = self.contacts.lock() {
+            c.insert(nick.clone(), id);
+        }
+    }
+
+    pub(crate) fn take_contacts(&self) -> HashMap<Nick, u64> {
+        self.contacts
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
+    /// Writes what is queued until the connection closes. Runs as the connection's writer task.
+    pub(crate) async fn write_loop(self: Arc<Self>, mut w: OwnedWriteHalf) {
+        let mut batch = BytesMut::new();
+        loop {
+            self.wake_writer.notified().await;
+            let (closing, last) = {
+                let Ok(mut out) = self.out.lock() else { break };
+                std::mem::swap(&mut out.buf, &mut batch);
+                (out.closing, out.last.take())
+            };
+            if !batch.is_empty() {
+                tokio::select! {
+                    written = w.write_all(&batch) => if written.is_err() {
+                        self.close(None, true);
+                        break;
+                    },
+                    // A slow consumer blocks this write; dropping it is the point.
+                    () = self.aborted() => {},
+                }
+            }
+            if self.aborted.load(Ordering::Acquire) {
+                let last = self
+                    .out
+                    .lock()
+                    .ok()
+                    .and_then(|mut o| o.last.take())
+                    .or(last);
+                if let Some(last) = last {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
+                }
+                let _ = w.shutdown().await;
+                break;
+            }
+            batch.clear();
+            if batch.capacity() > 64 * 1024 {
+                batch = BytesMut::new();
+            }
+            if closing {
+                if let Some(last) = last {
+                    // The peer may not be reading (a slow consumer): do not wait for it long.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
+                }
+                let _ = w.shutdown().await;
+                break;
+            }
+        }
+    }
+}
+
+/// The ERROR a slow connection gets before it is dropped (§9.1 SLOW_CONSUMER, no nick).
+pub(crate) fn slow_consumer() -> RelayMessage {
+    RelayMessage::Error {
+        code: ErrorCode::SlowConsumer,
+        nick: None,
+    }
+}

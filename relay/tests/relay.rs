@@ -1,0 +1,513 @@
+//! The relay over real TCP on 127.0.0.1 (spec §3, §9.1, §10.2), speaking raw frames.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use cryptully_protocol::Nick;
+use cryptully_protocol::errors::ErrorCode;
+use cryptully_protocol::framing::MAX_FRAME;
+use cryptully_protocol::net::{FrameReader, write_frame};
+use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use cryptully_relay::{Config, RelayHandle, spawn};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+fn nick(s: &str) -> Nick {
+    Nick::new(s).unwrap()
+}
+
+async fn relay(config: Config) -> RelayHandle {
+    spawn("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+/// A client that speaks raw frames.
+struct Raw {
+    r: FrameReader<OwnedReadHalf>,
+    w: OwnedWriteHalf,
+}
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Self {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Raw {
+            r: FrameReader::new(r, MAX_FRAME),
+            w,
+        }
+    }
+
+    async fn registered(addr: SocketAddr, name: &str) -> Self {
+        let mut c = Self::connect(addr).await;
+        c.send(ClientMessage::Hello { version: 2 }).await;
+        c.send(ClientMessage::Register { nick: nick(name) }).await;
+        assert_eq!(
+            c.recv().await,
+            RelayMessage::Registered {
+                nick: nick(name).canonical()
+            }
+        );
+        c
+    }
+
+    async fn send(&mut self, m: ClientMessage) {
+        write_frame(&mut self.w, &m.to_bytes()).await.unwrap();
+    }
+
+    async fn relay(&mut self, to: &str, payload: &[u8]) {
+        self.send(ClientMessage::Relay {
+            destination: nick(to),
+            payload: payload.to_vec(),
+        })
+        .await;
+    }
+
+    async fn recv(&mut self) -> RelayMessage {
+        let frame = tokio::time::timeout(Duration::from_secs(30), self.r.next_frame())
+            .await
+            .expect("a frame within 30 s")
+            .unwrap()
+            .expect("a frame, not the end of the stream");
+        RelayMessage::decode(&frame).unwrap()
+    }
+
+    /// The next frame, then the end of the stream.
+    async fn recv_then_closed(&mut self) -> RelayMessage {
+        let m = self.recv().await;
+        self.closed().await;
+        m
+    }
+
+    async fn closed(&mut self) {
+        let end = tokio::time::timeout(Duration::from_secs(30), self.r.next_frame())
+            .await
+            .unwrap();
+        assert!(
+            matches!(end, Ok(None) | Err(_)),
+            "expected the relay to close, got {end:?}"
+        );
+    }
+}
+
+fn error(code: ErrorCode, nick_name: Option<&str>) -> RelayMessage {
+    RelayMessage::Error {
+        code,
+        nick: nick_name.map(nick),
+    }
+}
+
+#[tokio::test]
+async fn relay_3_5_deliver_carries_the_registered_source() {
+    let r = relay(Config::default()).await;
+    let mut alice = Raw::registered(r.local_addr(), "Alice").await;
+    let mut bob = Raw::registered(r.local_addr(), "bob").await;
+    alice.relay("BOB", b"\x10hello").await;
+    assert_eq!(
+        bob.recv().await,
+        RelayMessage::Deliver {
+            source: nick("alice"),
+            payload: b"\x10hello".to_vec()
+        }
+    );
+    bob.relay("alice", b"back").await;
+    assert_eq!(
+        alice.recv().await,
+        RelayMessage::Deliver {
+            source: nick("bob"),
+            payload: b"back".to_vec()
+        }
+    );
+}
+
+#[tokio::test]
+async fn relay_3_5_spoofing_is_impossible_source_is_always_the_sender() {
+    let r = relay(Config::default()).await;
+    let mut mallory = Raw::registered(r.local_addr(), "mallory").await;
+    let mut bob = Raw::registered(r.local_addr(), "bob").await;
+    // A client has no field to name a source; a DELIVER sent by a client is not a client message.
+    let forged = RelayMessage::Deliver {
+        source: nick("alice"),
+        payload: b"x".to_vec(),
+    };
+    mallory.relay("bob", &forged.to_bytes()).await;
+    let got = bob.recv().await;
+    assert_eq!(
+        got,
+        RelayMessage::Deliver {
+            source: nick("mallory"),
+            payload: forged.to_bytes()
+        }
+    );
+    write_frame(&mut mallory.w, &forged.to_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        mallory.recv_then_closed().await,
+        error(ErrorCode::Malformed, None)
+    );
+}
+
+#[tokio::test]
+async fn relay_3_4_nick_in_use_is_case_insensitive_and_the_connection_stays() {
+    let r = relay(Config::default()).await;
+    let _alice = Raw::registered(r.local_addr(), "alice").await;
+    let mut other = Raw::connect(r.local_addr()).await;
+    other.send(ClientMessage::Hello { version: 2 }).await;
+    other
+        .send(ClientMessage::Register {
+            nick: nick("ALICE"),
+        })
+        .await;
+    assert_eq!(
+        other.recv().await,
+        error(ErrorCode::NickInUse, Some("alice"))
+    );
+    other
+        .send(ClientMessage::Register {
+            nick: nick("alice2"),
+        })
+        .await;
+    assert_eq!(
+        other.recv().await,
+        RelayMessage::Registered {
+            nick: nick("alice2")
+        }
+    );
+}
+
+#[tokio::test]
+async fn relay_3_4_invalid_nick_gets_invalid_nick_and_may_retry() {
+    let r = relay(Config::default()).await;
+    let mut c = Raw::connect(r.local_addr()).await;
+    c.send(ClientMessage::Hello { version: 2 }).await;
+    write_frame(&mut c.w, &[0x02, 3, b'a', b' ', b'b'])
+        .await
+        .unwrap();
+    assert_eq!(c.recv().await, error(ErrorCode::InvalidNick, None));
+    c.send(ClientMessage::Register { nick: nick("a_b") }).await;
+    assert_eq!(
+        c.recv().await,
+        RelayMessage::Registered { nick: nick("a_b") }
+    );
+}
+
+#[tokio::test]
+async fn relay_3_3_version_mismatch_is_refused_and_closed() {
+    let r = relay(Config::default()).await;
+    let mut c = Raw::connect(r.local_addr()).await;
+    c.send(ClientMessage::Hello { version: 1 }).await;
+    assert_eq!(
+        c.recv_then_closed().await,
+        error(ErrorCode::UnsupportedVersion, None)
+    );
+}
+
+#[tokio::test]
+async fn relay_3_10_relay_before_register_is_unexpected() {
+    let r = relay(Config::default()).await;
+    let mut c = Raw::connect(r.local_addr()).await;
+    c.send(ClientMessage::Hello { version: 2 }).await;
+    c.relay("bob", b"x").await;
+    assert_eq!(
+        c.recv_then_closed().await,
+        error(ErrorCode::UnexpectedMessage, None)
+    );
+    let mut d = Raw::connect(r.local_addr()).await;
+    d.send(ClientMessage::Register { nick: nick("d") }).await;
+    assert_eq!(
+        d.recv_then_closed().await,
+        error(ErrorCode::UnexpectedMessage, None)
+    );
+}
+
+#[tokio::test]
+async fn relay_3_5_unknown_destination_is_named_in_nick_not_found() {
+    let r = relay(Config::default()).await;
+    let mut alice = Raw::registered(r.local_addr(), "alice").await;
+    alice.relay("Nobody", b"x").await;
+    assert_eq!(
+        alice.recv().await,
+        error(ErrorCode::NickNotFound, Some("nobody"))
+    );
+    write_frame(&mut alice.w, &[0x03, 2, b'!', b'!', 0x10])
+        .await
+        .unwrap();
+    assert_eq!(alice.recv().await, error(ErrorCode::InvalidNick, None));
+    alice.send(ClientMessage::Ping { token: 5 }).await;
+    assert_eq!(alice.recv().await, RelayMessage::Pong { token: 5 });
+}
+
+#[tokio::test]
+async fn relay_3_9_peer_gone_reaches_those_who_chatted() {
+    let r = relay(Config::default()).await;
+    let mut alice = Raw::registered(r.local_addr(), "alice").await;
+    let mut bob = Raw::registered(r.local_addr(), "bob").await;
+    let mut carol = Raw::registered(r.local_addr(), "carol").await;
+    alice.relay("bob", b"hi").await;
+    let _ = bob.recv().await;
+    bob.send(ClientMessage::Bye).await;
+    bob.closed().await;
+    assert_eq!(
+        alice.recv().await,
+        RelayMessage::PeerGone { nick: nick("bob") }
+    );
+    // carol never chatted with bob: she hears nothing, and the nickname is free again.
+    carol.send(ClientMessage::Ping { token: 1 }).await;
+    assert_eq!(carol.recv().await, RelayMessage::Pong { token: 1 });
+    let _bob_again = Raw::registered(r.local_addr(), "bob").await;
+}
+
+#[tokio::test]
+async fn relay_3_7_ping_is_answered_with_its_token() {
+    let r = relay(Config::default()).await;
+    let mut c = Raw::connect(r.local_addr()).await;
+    c.send(ClientMessage::Hello { version: 2 }).await;
+    c.send(ClientMessage::Ping { token: u64::MAX }).await;
+    assert_eq!(c.recv().await, RelayMessage::Pong { token: u64::MAX });
+}
+
+#[tokio::test]
+async fn relay_2_2_malformed_and_oversize_frames_close_only_their_connection() {
+    let r = relay(Config::default()).await;
+    let mut alice = Raw::registered(r.local_addr(), "alice").await;
+    let mut bob = Raw::registered(r.local_addr(), "bob").await;
+
+    let mut bad = Raw::registered(r.local_addr(), "bad").await;
+    write_frame(&mut bad.w, &[0x77, 1, 2, 3]).await.unwrap();
+    assert_eq!(
+        bad.recv_then_closed().await,
+        error(ErrorCode::Malformed, None)
+    );
+
+    let mut huge = Raw::registered(r.local_addr(), "huge").await;
+    huge.w.write_all(&[0x7f, 0xff, 0xff, 0xff]).await.unwrap();
+    assert_eq!(
+        huge.recv_then_closed().await,
+        error(ErrorCode::FrameTooLarge, None)
+    );
+
+    let mut empty = Raw::registered(r.local_addr(), "empty").await;
+    empty.w.write_all(&[0, 0, 0, 0]).await.unwrap();
+    assert_eq!(
+        empty.recv_then_closed().await,
+        error(ErrorCode::Malformed, None)
+    );
+
+    alice.relay("bob", b"still here").await;
+    assert_eq!(
+        bob.recv().await,
+        RelayMessage::Deliver {
+            source: nick("alice"),
+            payload: b"still here".to_vec()
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn relay_10_2_connections_that_never_register_time_out() {
+    let r = relay(Config::default()).await;
+    let mut c = Raw::connect(r.local_addr()).await;
+    c.send(ClientMessage::Hello { version: 2 }).await;
+    let start = tokio::time::Instant::now();
+    assert_eq!(c.recv_then_closed().await, error(ErrorCode::Timeout, None));
+    assert!(start.elapsed() >= Duration::from_secs(9));
+}
+
+#[tokio::test(start_paused = true)]
+async fn relay_10_2_idle_registered_connections_time_out_and_ping_keeps_them() {
+    let config = Config {
+        idle_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let r = relay(config).await;
+    let mut idle = Raw::registered(r.local_addr(), "idle").await;
+    let mut busy = Raw::registered(r.local_addr(), "busy").await;
+    for token in 0..4 {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        busy.send(ClientMessage::Ping { token }).await;
+        assert_eq!(busy.recv().await, RelayMessage::Pong { token });
+    }
+    assert_eq!(
+        idle.recv_then_closed().await,
+        error(ErrorCode::Timeout, None)
+    );
+}
+
+#[tokio::test]
+async fn relay_10_2_a_flooding_client_is_throttled_and_told() {
+    let config = Config {
+        rate_messages: 0.01,
+        rate_messages_burst: 20.0,
+        ..Config::default()
+    };
+    let r = relay(config).await;
+    let mut flood = Raw::registered(r.local_addr(), "flood").await;
+    let mut bob = Raw::registered(r.local_addr(), "bob").await;
+    // HELLO and REGISTER spent 2 of the 20 tokens; at 0.01 per second nothing refills.
+    for i in 0..100u8 {
+        flood.relay("bob", &[i]).await;
+    }
+    flood.send(ClientMessage::Bye).await;
+    let mut limited = 0;
+    while let Ok(Some(f)) = tokio::time::timeout(Duration::from_secs(60), flood.r.next_frame())
+        .await
+        .unwrap()
+    {
+        assert_eq!(
+            RelayMessage::decode(&f).unwrap(),
+            error(ErrorCode::RateLimited, None)
+        );
+        limited += 1;
+    }
+    let mut delivered = 0;
+    while let Ok(Some(f)) = tokio::time::timeout(Duration::from_secs(60), bob.r.next_frame())
+        .await
+        .unwrap()
+    {
+        match RelayMessage::decode(&f).unwrap() {
+            RelayMessage::Deliver { .. } => delivered += 1,
+            RelayMessage::PeerGone { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(delivered, 18);
+    assert_eq!(
+        limited + delivered,
+        100,
+        "every frame is delivered or reported"
+    );
+}
+
+#[tokio::test]
+async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
+    let config = Config {
+        queue_bytes: 64 * 1024,
+        rate_messages: 1e9,
+        rate_messages_burst: 1e9,
+        rate_bytes: 1e12,
+        rate_bytes_burst: 1e12,
+        ..Config::default()
+    };
+    let r = relay(config).await;
+    // bob registers with a tiny receive buffer and then never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(r.local_addr()).await.unwrap();
+    let (br, bw) = stream.into_split();
+    let mut bob = Raw {
+        r: FrameReader::new(br, MAX_FRAME),
+        w: bw,
+    };
+    bob.send(ClientMessage::Hello { version: 2 }).await;
+    bob.send(ClientMessage::Register { nick: nick("bob") })
+        .await;
+    assert_eq!(
+        bob.recv().await,
+        RelayMessage::Registered { nick: nick("bob") }
+    );
+
+    let alice = Raw::registered(r.local_addr(), "alice").await;
+    let mut carol = Raw::registered(r.local_addr(), "carol").await;
+    let (mut ar, mut aw) = (alice.r, alice.w);
+    let sender = tokio::spawn(async move {
+        let payload = vec![0xab; 16 * 1024];
+        let msg = ClientMessage::Relay {
+            destination: nick("bob"),
+            payload,
+        }
+        .to_bytes();
+        for _ in 0..20_000 {
+            if write_frame(&mut aw, &msg).await.is_err() {
+                break;
+            }
+        }
+        aw
+    });
+    let told = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let f = ar.next_frame().await.unwrap().unwrap();
+            if RelayMessage::decode(&f).unwrap() == error(ErrorCode::SlowConsumer, Some("bob")) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(told.is_ok(), "alice is told that bob could not keep up");
+    sender.abort();
+    // Others keep chatting.
+    carol.send(ClientMessage::Ping { token: 9 }).await;
+    assert_eq!(carol.recv().await, RelayMessage::Pong { token: 9 });
+    // bob's nickname was released: his connection is gone.
+    let _bob_again = Raw::registered(r.local_addr(), "bob").await;
+}
+
+#[tokio::test]
+async fn relay_3_8_shutdown_reaches_every_client() {
+    let r = relay(Config::default()).await;
+    let mut a = Raw::registered(r.local_addr(), "a").await;
+    let mut b = Raw::connect(r.local_addr()).await;
+    b.send(ClientMessage::Hello { version: 2 }).await;
+    b.send(ClientMessage::Ping { token: 0 }).await;
+    assert_eq!(b.recv().await, RelayMessage::Pong { token: 0 });
+    r.shutdown().await.unwrap();
+    assert_eq!(a.recv_then_closed().await, RelayMessage::Shutdown);
+    assert_eq!(b.recv_then_closed().await, RelayMessage::Shutdown);
+}
+
+#[tokio::test]
+async fn relay_10_2_server_full_refuses_the_extra_connection() {
+    let r = relay(Config {
+        max_connections: 2,
+        ..Config::default()
+    })
+    .await;
+    let _a = Raw::registered(r.local_addr(), "a").await;
+    let _b = Raw::registered(r.local_addr(), "b").await;
+    let mut c = Raw::connect(r.local_addr()).await;
+    assert_eq!(
+        c.recv_then_closed().await,
+        error(ErrorCode::ServerFull, None)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_1000_concurrent_connections_each_deliver() {
+    let r = relay(Config::default()).await;
+    let addr = r.local_addr();
+    let n = 1000;
+    let mut clients = Vec::new();
+    for i in 0..n {
+        clients.push(tokio::spawn(async move {
+            Raw::registered(addr, &format!("c{i}")).await
+        }));
+    }
+    let clients: Vec<Raw> = futures_join(clients).await;
+    let mut clients = clients;
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.relay(&format!("c{}", (i + 1) % n), format!("from {i}").as_bytes())
+            .await;
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let from = (i + n - 1) % n;
+        assert_eq!(
+            c.recv().await,
+            RelayMessage::Deliver {
+                source: nick(&format!("c{from}")),
+                payload: format!("from {from}").into_bytes()
+            }
+        );
+    }
+}
+
+async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
