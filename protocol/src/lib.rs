@@ -26,6 +26,8 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+#[cfg(feature = "tokio")]
+pub mod connection;
 pub mod errors;
 pub mod framing;
 pub mod handshake;

@@ -1,0 +1,547 @@
+//! The client side of §3 and §4 over TCP (feature `tokio`): one relay connection, any number of
+//! chats, one [`Session`] per peer.
+//!
+//! [`connect`] returns once the nickname is registered (or says why not, e.g. it is taken). The
+//! connection then runs in its own task: the application sends [`Command`]s through the
+//! [`Handle`] and receives [`ConnEvent`]s. Everything a session produces is forwarded with the
+//! peer's nickname; nothing the person sent is lost silently: messages never acknowledged are
+//! reported as undelivered when their chat ends, however it ends.
+
+use crate::errors::ErrorCode;
+use crate::handshake::PeerMessage;
+use crate::inner::TypingState;
+use crate::net::{FrameReader, NetError, put_frame};
+use crate::nick::Nick;
+use crate::relay::{ClientMessage, RelayMessage};
+use crate::session::{EndReason, Event, Session, SessionError, Step};
+use crate::versioning::RELAY_VERSION;
+use bytes::BytesMut;
+use core::fmt;
+use rand_core::CryptoRngCore;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::mpsc;
+
+/// How often an otherwise quiet client pings the relay (§3.7: half the default idle timeout).
+pub const PING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What the application asks of the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Open a chat with `peer` (§4.2).
+    Open {
+        /// Who to chat with.
+        peer: Nick,
+    },
+    /// Accept `peer`'s request (§4.3).
+    Accept {
+        /// Who asked.
+        peer: Nick,
+    },
+    /// Reject `peer`'s request (§4.3).
+    Reject {
+        /// Who asked.
+        peer: Nick,
+    },
+    /// Send a chat message (§7.3). `id` is the application's own, echoed in [`ConnEvent::Sent`]
+    /// or [`ConnEvent::NotSent`].
+    Send {
+        /// To whom.
+        peer: Nick,
+        /// The application's id for this message.
+        id: u64,
+        /// The text.
+        text: String,
+    },
+    /// Tell `peer` whether the person is typing (§7.5).
+    Typing {
+        /// To whom.
+        peer: Nick,
+        /// The state.
+        state: TypingState,
+    },
+    /// Ask `peer` a question to verify them (§8.5 step 1).
+    StartSmp {
+        /// Whom.
+        peer: Nick,
+        /// The question shown to them.
+        question: String,
+        /// The answer they should give.
+        answer: String,
+    },
+    /// Answer `peer`'s question (§8.5 step 2).
+    AnswerSmp {
+        /// Who asked.
+        peer: Nick,
+        /// The answer.
+        answer: String,
+    },
+    /// Abort a running verification (§8.6).
+    AbortSmp {
+        /// With whom.
+        peer: Nick,
+    },
+    /// Close the chat with `peer` (§7.7).
+    Close {
+        /// With whom.
+        peer: Nick,
+    },
+    /// End every chat, say BYE and disconnect (§3.8).
+    Quit,
+}
+
+/// What the connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnEvent {
+    /// Something happened in the chat with `peer`.
+    Peer {
+        /// The peer, canonical.
+        peer: Nick,
+        /// What happened.
+        event: Event,
+    },
+    /// A message left: `seq` identifies it in later [`Event::Delivered`] / [`Event::Undelivered`].
+    Sent {
+        /// To whom.
+        peer: Nick,
+        /// The application's id from [`Command::Send`].
+        id: u64,
+        /// The record sequence number.
+        seq: u64,
+    },
+    /// A message could not be sent at all.
+    NotSent {
+        /// To whom.
+        peer: Nick,
+        /// The application's id from [`Command::Send`].
+        id: u64,
+        /// Why, for the person.
+        reason: String,
+    },
+    /// Something went wrong that the person should know, about a chat or the connection.
+    Error {
+        /// The chat concerned, if any.
+        peer: Option<Nick>,
+        /// What happened, for the person.
+        message: String,
+    },
+    /// The connection to the relay ended; every chat has ended with it.
+    Disconnected {
+        /// Why, for the person.
+        reason: String,
+    },
+}
+
+/// Why [`connect`] failed.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The relay could not be reached.
+    Unreachable(std::io::Error),
+    /// The relay refused with an ERROR (§9.1): nickname in use, invalid, version, full...
+    Refused(ErrorCode),
+    /// The relay broke the protocol or closed the connection.
+    Protocol(String),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable(e) => write!(f, "cannot reach the relay: {e}"),
+            Self::Refused(ErrorCode::NickInUse) => {
+                f.write_str("that nickname is taken on this relay; pick another")
+            }
+            Self::Refused(ErrorCode::InvalidNick) => {
+                f.write_str("invalid nickname: use 1 to 32 characters of A-Z, a-z, 0-9, _ and -")
+            }
+            Self::Refused(ErrorCode::UnsupportedVersion) => f.write_str(
+                "the relay speaks a different version of Cryptully; one of you should update",
+            ),
+            Self::Refused(code) => write!(f, "the relay refused: {code}"),
+            Self::Protocol(e) => write!(f, "the relay misbehaved: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Sends commands to a running connection. Cloning is cheap.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    nick: Nick,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Handle {
+    /// The nickname the relay registered (canonical).
+    pub fn nick(&self) -> &Nick {
+        &self.nick
+    }
+
+    /// Queues a command; `false` when the connection has ended.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.send(command).is_ok()
+    }
+}
+
+/// Connects to `addr`, registers `nick` and starts the connection task, drawing keys from the
+/// operating system's random source.
+pub async fn connect(
+    addr: impl ToSocketAddrs,
+    nick: Nick,
+) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
+    connect_with_rng(addr, nick, rand_core::OsRng).await
+}
+
+/// [`connect`] with an injected random source (tests).
+pub async fn connect_with_rng<R: CryptoRngCore + Send + 'static>(
+    addr: impl ToSocketAddrs,
+    nick: Nick,
+    rng: R,
+) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(ConnectError::Unreachable)?;
+    let _ = stream.set_nodelay(true);
+    let (r, w) = stream.into_split();
+    let mut reader = FrameReader::new(r, crate::limits::MAX_FRAME);
+    let mut writer = Writer {
+        w,
+        buf: BytesMut::new(),
+    };
+    writer.queue(&ClientMessage::Hello {
+        version: RELAY_VERSION,
+    });
+    writer.queue(&ClientMessage::Register { nick: nick.clone() });
+    writer
+        .flush()
+        .await
+        .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+    let registered = loop {
+        let frame = reader
+            .next_frame()
+            .await
+            .map_err(|e| ConnectError::Protocol(e.to_string()))?
+            .ok_or_else(|| ConnectError::Protocol("the relay closed the connection".into()))?;
+        match RelayMessage::decode(&frame) {
+            Ok(RelayMessage::Registered { nick }) => break nick,
+            Ok(RelayMessage::Error { code, .. }) => return Err(ConnectError::Refused(code)),
+            Ok(RelayMessage::Pong { .. }) => {}
+            Ok(other) => {
+                return Err(ConnectError::Protocol(format!(
+                    "unexpected {}",
+                    other.name()
+                )));
+            }
+            Err(e) => return Err(ConnectError::Protocol(e.to_string())),
+        }
+    };
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (events, event_rx) = mpsc::unbounded_channel();
+    let client = Client {
+        nick: registered.clone(),
+        sessions: HashMap::new(),
+        writer,
+        events,
+        rng,
+    };
+    tokio::spawn(client.run(reader, command_rx));
+    Ok((
+        Handle {
+            nick: registered,
+            commands,
+        },
+        event_rx,
+    ))
+}
+
+struct Writer {
+    w: OwnedWriteHalf,
+    buf: BytesMut,
+}
+
+impl Writer {
+    fn queue(&mut self, msg: &ClientMessage) {
+        put_frame(&mut self.buf, &msg.to_bytes());
+    }
+
+    async fn flush(&mut self) -> Result<(), NetError> {
+        if !self.buf.is_empty() {
+            self.w.write_all(&self.buf).await?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+struct Client<R> {
+    nick: Nick,
+    sessions: HashMap<Nick, Session>,
+    writer: Writer,
+    events: mpsc::UnboundedSender<ConnEvent>,
+    rng: R,
+}
+
+impl<R: CryptoRngCore + Send + 'static> Client<R> {
+    async fn run(
+        mut self,
+        mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        ping.tick().await;
+        let mut token = 0u64;
+        let reason = loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Quit) | None => {
+                        self.quit();
+                        let _ = self.writer.flush().await;
+                        let _ = self.writer.w.shutdown().await;
+                        break "you left".to_string();
+                    }
+                    Some(command) => self.command(command),
+                },
+                frame = reader.next_frame() => match frame {
+                    Ok(Some(body)) => {
+                        if let Some(reason) = self.relay_message(&body) {
+                            break reason;
+                        }
+                    }
+                    Ok(None) => break "the relay closed the connection".to_string(),
+                    Err(e) => break e.to_string(),
+                },
+                _ = ping.tick() => {
+                    token = token.wrapping_add(1);
+                    self.writer.queue(&ClientMessage::Ping { token });
+                }
+            }
+            if let Err(e) = self.writer.flush().await {
+                break e.to_string();
+            }
+        };
+        self.end_all(EndReason::ConnectionLost);
+        let _ = self.events.send(ConnEvent::Disconnected { reason });
+    }
+
+    fn emit(&self, event: ConnEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn error(&self, peer: Option<&Nick>, message: impl fmt::Display) {
+        self.emit(ConnEvent::Error {
+            peer: peer.cloned(),
+            message: message.to_string(),
+        });
+    }
+
+    /// Sends a step's messages to `peer` and reports its events.
+    fn apply(&mut self, peer: &Nick, step: Step) {
+        for msg in step.send {
+            self.writer.queue(&ClientMessage::Relay {
+                destination: peer.clone(),
+                payload: msg.to_bytes(),
+            });
+        }
+        for event in step.events {
+            self.emit(ConnEvent::Peer {
+                peer: peer.clone(),
+                event,
+            });
+        }
+        if self.sessions.get(peer).is_some_and(Session::is_over) {
+            self.sessions.remove(peer);
+        }
+    }
+
+    fn apply_result(&mut self, peer: &Nick, result: Result<Step, SessionError>) {
+        match result {
+            Ok(step) => self.apply(peer, step),
+            Err(e) => {
+                self.error(Some(peer), &e);
+                if self.sessions.get(peer).is_some_and(Session::is_over) {
+                    self.sessions.remove(peer);
+                    self.emit(ConnEvent::Peer {
+                        peer: peer.clone(),
+                        event: Event::Ended(EndReason::Closed),
+                    });
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let rng = &mut self.rng;
+        match command {
+            Command::Open { peer } => {
+                let peer = peer.canonical();
+                if self.sessions.get(&peer).is_some_and(|s| !s.is_over()) {
+                    return self.error(Some(&peer), "a chat with this nickname is already open");
+                }
+                let (session, helo) = Session::initiate(self.nick.clone(), peer.clone(), rng);
+                self.sessions.insert(peer.clone(), session);
+                self.apply(
+                    &peer,
+                    Step {
+                        send: vec![helo],
+                        events: Vec::new(),
+                    },
+                );
+            }
+            Command::Send { peer, id, text } => {
+                let peer = peer.canonical();
+                let Some(session) = self.sessions.get_mut(&peer) else {
+                    let reason = "there is no open chat with this nickname".to_string();
+                    return self.emit(ConnEvent::NotSent { peer, id, reason });
+                };
+                match session.send_message(&text) {
+                    Ok((seq, record)) => {
+                        self.apply(
+                            &peer,
+                            Step {
+                                send: vec![record],
+                                events: Vec::new(),
+                            },
+                        );
+                        self.emit(ConnEvent::Sent { peer, id, seq });
+                    }
+                    Err(e) => self.emit(ConnEvent::NotSent {
+                        peer,
+                        id,
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Command::Typing { peer, state } => {
+                let peer = peer.canonical();
+                if let Some(session) = self.sessions.get_mut(&peer) {
+                    if let Ok(record) = session.send_typing(state) {
+                        self.apply(
+                            &peer,
+                            Step {
+                                send: vec![record],
+                                events: Vec::new(),
+                            },
+                        );
+                    }
+                }
+            }
+            other => self.session_command(other),
+        }
+    }
+
+    /// The commands that map one to one onto a session method.
+    fn session_command(&mut self, command: Command) {
+        let peer = match &command {
+            Command::Accept { peer }
+            | Command::Reject { peer }
+            | Command::StartSmp { peer, .. }
+            | Command::AnswerSmp { peer, .. }
+            | Command::AbortSmp { peer }
+            | Command::Close { peer } => peer.canonical(),
+            _ => return,
+        };
+        let rng = &mut self.rng;
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return self.error(Some(&peer), "there is no chat with this nickname");
+        };
+        let result = match command {
+            Command::Accept { .. } => session.accept(rng),
+            Command::Reject { .. } => session.reject(),
+            Command::StartSmp {
+                question, answer, ..
+            } => session.start_smp(&question, &answer, rng),
+            Command::AnswerSmp { answer, .. } => session.answer_smp(&answer, rng),
+            Command::AbortSmp { .. } => session.abort_smp(),
+            Command::Close { .. } if session.is_established() => session.end(),
+            Command::Close { .. } if session.state_name() == "ExpectDecision" => session.reject(),
+            Command::Close { .. } => Ok(session.terminate(EndReason::Closed)),
+            _ => return,
+        };
+        self.apply_result(&peer, result);
+    }
+
+    /// One frame from the relay; `Some(reason)` when the connection must end.
+    fn relay_message(&mut self, body: &[u8]) -> Option<String> {
+        let msg = match RelayMessage::decode(body) {
+            Ok(msg) => msg,
+            Err(e) => return Some(format!("the relay sent something unreadable: {e}")),
+        };
+        match msg {
+            RelayMessage::Deliver { source, payload } => self.deliver(source.canonical(), &payload),
+            RelayMessage::PeerGone { nick } => {
+                self.end_chat(&nick.canonical(), EndReason::PeerGone)
+            }
+            RelayMessage::Error { code, nick } => return self.relay_error(code, nick),
+            RelayMessage::Shutdown => return Some("the relay is shutting down".into()),
+            RelayMessage::Pong { .. } | RelayMessage::Registered { .. } => {}
+        }
+        None
+    }
+
+    fn relay_error(&mut self, code: ErrorCode, nick: Option<Nick>) -> Option<String> {
+        match (code, nick) {
+            (ErrorCode::NickNotFound | ErrorCode::SlowConsumer, Some(peer)) => {
+                let peer = peer.canonical();
+                self.error(Some(&peer), code);
+                self.end_chat(&peer, EndReason::PeerGone);
+                None
+            }
+            (ErrorCode::RateLimited | ErrorCode::InvalidNick | ErrorCode::NickNotFound, _) => {
+                self.error(None, code);
+                None
+            }
+            (code, _) => Some(code.to_string()),
+        }
+    }
+
+    fn deliver(&mut self, peer: Nick, payload: &[u8]) {
+        let msg = match PeerMessage::decode(payload) {
+            Ok(msg) => msg,
+            Err(e) => {
+                return self.error(Some(&peer), format!("unreadable message from {peer}: {e}"));
+            }
+        };
+        if let PeerMessage::Helo { .. } = msg {
+            // §4.5: a new HELO replaces whatever chat there was with this nickname.
+            if self.sessions.contains_key(&peer) {
+                self.end_chat(&peer, EndReason::PeerClosed);
+            }
+            let (session, step) = Session::respond(self.nick.clone(), peer.clone(), &msg);
+            self.sessions.insert(peer.clone(), session);
+            return self.apply(&peer, step);
+        }
+        let rng = &mut self.rng;
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            // A late record for a chat already closed: nothing to show.
+            return;
+        };
+        let result = session.handle(msg, rng);
+        self.apply_result(&peer, result);
+    }
+
+    fn end_chat(&mut self, peer: &Nick, reason: EndReason) {
+        if let Some(mut session) = self.sessions.remove(peer) {
+            let step = session.terminate(reason);
+            self.apply(peer, step);
+        }
+    }
+
+    fn end_all(&mut self, reason: EndReason) {
+        let peers: Vec<Nick> = self.sessions.keys().cloned().collect();
+        for peer in peers {
+            self.end_chat(&peer, reason);
+        }
+    }
+
+    fn quit(&mut self) {
+        let peers: Vec<Nick> = self.sessions.keys().cloned().collect();
+        for peer in peers {
+            self.session_command(Command::Close { peer });
+        }
+        self.writer.queue(&ClientMessage::Bye);
+    }
+}

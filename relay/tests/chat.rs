@@ -1,0 +1,380 @@
+//! Two clients chat end to end through a real relay over TCP (spec §3–§8), using the client
+//! `Connection` that the desktop client and the conformance shim run on.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use cryptully_protocol::connection::{Command, ConnEvent, ConnectError, Handle, connect_with_rng};
+use cryptully_protocol::errors::ErrorCode;
+use cryptully_protocol::session::{EndReason, Event};
+use cryptully_protocol::{Nick, SmpOutcome, TypingState};
+use cryptully_relay::{Config, RelayHandle, spawn};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn nick(s: &str) -> Nick {
+    Nick::new(s).unwrap()
+}
+
+struct Client {
+    handle: Handle,
+    events: UnboundedReceiver<ConnEvent>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, name: &str, seed: u64) -> Self {
+        let (handle, events) = connect_with_rng(addr, nick(name), ChaCha20Rng::seed_from_u64(seed))
+            .await
+            .unwrap();
+        Client { handle, events }
+    }
+
+    fn cmd(&self, c: Command) {
+        assert!(self.handle.send(c));
+    }
+
+    async fn next(&mut self) -> ConnEvent {
+        tokio::time::timeout(Duration::from_secs(20), self.events.recv())
+            .await
+            .expect("an event within 20 s")
+            .expect("the connection is still running")
+    }
+
+    /// The next event about `peer`'s chat.
+    async fn peer_event(&mut self) -> Event {
+        match self.next().await {
+            ConnEvent::Peer { event, .. } => event,
+            other => panic!("expected a chat event, got {other:?}"),
+        }
+    }
+}
+
+async fn relay() -> RelayHandle {
+    spawn("127.0.0.1:0".parse().unwrap(), Config::default())
+        .await
+        .unwrap()
+}
+
+/// alice opens a chat with bob, bob accepts; returns both and the safety code each sees.
+async fn chatting(addr: SocketAddr) -> (Client, Client, String, String) {
+    let mut alice = Client::connect(addr, "Alice", 1).await;
+    let mut bob = Client::connect(addr, "bob", 2).await;
+    assert_eq!(alice.handle.nick(), &nick("alice"));
+    alice.cmd(Command::Open { peer: nick("BOB") });
+    assert_eq!(
+        bob.peer_event().await,
+        Event::Request {
+            peer: nick("alice")
+        }
+    );
+    bob.cmd(Command::Accept {
+        peer: nick("alice"),
+    });
+    let code = |e: Event| match e {
+        Event::Established { safety_code, .. } => safety_code.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let a = code(alice.peer_event().await);
+    let b = code(bob.peer_event().await);
+    (alice, bob, a, b)
+}
+
+#[tokio::test]
+async fn chat_end_to_end_handshake_messages_typing_receipts_and_end() {
+    let r = relay().await;
+    let (mut alice, mut bob, code_a, code_b) = chatting(r.local_addr()).await;
+    assert_eq!(code_a, code_b, "both people read the same safety code");
+
+    alice.cmd(Command::Typing {
+        peer: nick("bob"),
+        state: TypingState::Typing,
+    });
+    assert_eq!(bob.peer_event().await, Event::Typing(TypingState::Typing));
+
+    alice.cmd(Command::Send {
+        peer: nick("bob"),
+        id: 7,
+        text: "hello bob".into(),
+    });
+    let ConnEvent::Sent { id: 7, seq, .. } = alice.next().await else {
+        panic!()
+    };
+    assert_eq!(
+        bob.peer_event().await,
+        Event::Message {
+            seq,
+            text: "hello bob".into()
+        }
+    );
+    assert_eq!(alice.peer_event().await, Event::Delivered { seq });
+
+    bob.cmd(Command::Send {
+        peer: nick("alice"),
+        id: 1,
+        text: "hi ✓".into(),
+    });
+    let ConnEvent::Sent { seq: bseq, .. } = bob.next().await else {
+        panic!()
+    };
+    assert_eq!(
+        alice.peer_event().await,
+        Event::Message {
+            seq: bseq,
+            text: "hi ✓".into()
+        }
+    );
+    assert_eq!(bob.peer_event().await, Event::Delivered { seq: bseq });
+
+    alice.cmd(Command::Close { peer: nick("bob") });
+    assert_eq!(alice.peer_event().await, Event::Ended(EndReason::Closed));
+    assert_eq!(bob.peer_event().await, Event::Ended(EndReason::PeerClosed));
+}
+
+async fn smp(alice: &mut Client, bob: &mut Client, asked: &str, answered: &str) -> (Event, Event) {
+    alice.cmd(Command::StartSmp {
+        peer: nick("bob"),
+        question: "Where did we meet?".into(),
+        answer: asked.into(),
+    });
+    assert_eq!(
+        bob.peer_event().await,
+        Event::SmpQuestion {
+            question: "Where did we meet?".into()
+        }
+    );
+    bob.cmd(Command::AnswerSmp {
+        peer: nick("alice"),
+        answer: answered.into(),
+    });
+    (alice.peer_event().await, bob.peer_event().await)
+}
+
+#[tokio::test]
+async fn chat_smp_succeeds_with_the_same_answer_and_fails_with_another() {
+    let r = relay().await;
+    let (mut alice, mut bob, _, _) = chatting(r.local_addr()).await;
+    let right = Event::SmpResult(SmpOutcome::Matched);
+    assert_eq!(
+        smp(&mut alice, &mut bob, "the lake", "the lake").await,
+        (right.clone(), right)
+    );
+    let wrong = Event::SmpResult(SmpOutcome::Mismatched);
+    assert_eq!(
+        smp(&mut alice, &mut bob, "the lake", "the sea").await,
+        (wrong.clone(), wrong)
+    );
+}
+
+#[tokio::test]
+async fn chat_reject_is_reported_to_the_initiator() {
+    let r = relay().await;
+    let mut alice = Client::connect(r.local_addr(), "alice", 3).await;
+    let mut bob = Client::connect(r.local_addr(), "bob", 4).await;
+    alice.cmd(Command::Open { peer: nick("bob") });
+    assert_eq!(
+        bob.peer_event().await,
+        Event::Request {
+            peer: nick("alice")
+        }
+    );
+    bob.cmd(Command::Reject {
+        peer: nick("alice"),
+    });
+    assert_eq!(
+        alice.peer_event().await,
+        Event::Rejected(cryptully_protocol::RejectReason::Declined)
+    );
+}
+
+#[tokio::test]
+async fn chat_3_9_peer_gone_reports_undelivered_messages() {
+    let r = relay().await;
+    let addr = r.local_addr();
+    let mut alice = Client::connect(addr, "alice", 10).await;
+    // bob runs on a runtime of his own, which is then dropped: his process "crashes" and his
+    // client sends neither END nor BYE.
+    let (runtime, handle, events) = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (h, e) = rt
+            .block_on(connect_with_rng(
+                addr,
+                nick("bob"),
+                ChaCha20Rng::seed_from_u64(11),
+            ))
+            .unwrap();
+        (rt, h, e)
+    })
+    .await
+    .unwrap();
+    let mut bob = Client { handle, events };
+    alice.cmd(Command::Open { peer: nick("bob") });
+    assert_eq!(
+        bob.peer_event().await,
+        Event::Request {
+            peer: nick("alice")
+        }
+    );
+    bob.cmd(Command::Accept {
+        peer: nick("alice"),
+    });
+    assert!(matches!(
+        alice.peer_event().await,
+        Event::Established { .. }
+    ));
+    tokio::task::spawn_blocking(move || drop(runtime))
+        .await
+        .unwrap();
+
+    alice.cmd(Command::Send {
+        peer: nick("bob"),
+        id: 9,
+        text: "are you there?".into(),
+    });
+    let mut sent = None;
+    let mut undelivered = None;
+    loop {
+        match alice.next().await {
+            ConnEvent::Sent { id: 9, seq, .. } => sent = Some(seq),
+            ConnEvent::NotSent { id: 9, .. } => {}
+            ConnEvent::Error { .. } => {}
+            ConnEvent::Peer {
+                event: Event::Undelivered { seqs },
+                ..
+            } => undelivered = Some(seqs),
+            ConnEvent::Peer {
+                event: Event::Ended(EndReason::PeerGone),
+                ..
+            } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    // Either the message left before the relay noticed bob was gone, and is reported
+    // undelivered, or it could not be sent at all and was reported so: never silently lost.
+    match sent {
+        Some(seq) => assert_eq!(undelivered, Some(vec![seq])),
+        None => assert_eq!(undelivered, None),
+    }
+}
+
+#[tokio::test]
+async fn chat_open_to_nobody_says_so() {
+    let r = relay().await;
+    let mut alice = Client::connect(r.local_addr(), "alice", 5).await;
+    alice.cmd(Command::Open {
+        peer: nick("nobody"),
+    });
+    match alice.next().await {
+        ConnEvent::Error {
+            peer: Some(p),
+            message,
+        } => {
+            assert_eq!(p, nick("nobody"));
+            assert!(message.contains("NICK_NOT_FOUND"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(alice.peer_event().await, Event::Ended(EndReason::PeerGone));
+}
+
+#[tokio::test]
+async fn chat_connect_errors_are_typed() {
+    let r = relay().await;
+    let _alice = Client::connect(r.local_addr(), "alice", 6).await;
+    let taken =
+        connect_with_rng(r.local_addr(), nick("ALICE"), ChaCha20Rng::seed_from_u64(7)).await;
+    assert!(matches!(
+        taken,
+        Err(ConnectError::Refused(ErrorCode::NickInUse))
+    ));
+    let addr = r.local_addr();
+    r.shutdown().await.unwrap();
+    let down = connect_with_rng(addr, nick("x"), ChaCha20Rng::seed_from_u64(8)).await;
+    assert!(
+        matches!(down, Err(ConnectError::Unreachable(_))),
+        "{down:?}"
+    );
+}
+
+#[tokio::test]
+async fn chat_relay_shutdown_disconnects_and_ends_chats() {
+    let r = relay().await;
+    let (mut alice, _bob, _, _) = chatting(r.local_addr()).await;
+    alice.cmd(Command::Send {
+        peer: nick("bob"),
+        id: 1,
+        text: "x".into(),
+    });
+    r.shutdown().await.unwrap();
+    loop {
+        match alice.next().await {
+            ConnEvent::Disconnected { reason } => {
+                assert!(reason.contains("shutting down"), "{reason}");
+                break;
+            }
+            ConnEvent::Peer { .. } | ConnEvent::Sent { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn chat_three_people_two_concurrent_chats() {
+    let r = relay().await;
+    let (mut alice, bob, _, _) = chatting(r.local_addr()).await;
+    let mut carol = Client::connect(r.local_addr(), "carol", 9).await;
+    carol.cmd(Command::Open {
+        peer: nick("alice"),
+    });
+    assert_eq!(
+        alice.peer_event().await,
+        Event::Request {
+            peer: nick("carol")
+        }
+    );
+    alice.cmd(Command::Accept {
+        peer: nick("carol"),
+    });
+    assert!(matches!(
+        carol.peer_event().await,
+        Event::Established { .. }
+    ));
+    assert!(matches!(
+        alice.peer_event().await,
+        Event::Established { .. }
+    ));
+    carol.cmd(Command::Send {
+        peer: nick("alice"),
+        id: 1,
+        text: "from carol".into(),
+    });
+    bob.cmd(Command::Send {
+        peer: nick("alice"),
+        id: 1,
+        text: "from bob".into(),
+    });
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        if let ConnEvent::Peer {
+            peer,
+            event: Event::Message { text, .. },
+        } = alice.next().await
+        {
+            got.push((peer.to_string(), text));
+        }
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("bob".into(), "from bob".into()),
+            ("carol".into(), "from carol".into())
+        ]
+    );
+}
