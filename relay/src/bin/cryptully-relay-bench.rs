@@ -1,0 +1,424 @@
+//! `cryptully-relay-bench`: load for a running relay (BENCHMARKS.md).
+//!
+//! Pair mode: N pairs of registered clients; each direction sends M messages of S bytes with at
+//! most W in flight (the receiver hands credit back in-process, so the wire carries only the
+//! messages). Reports messages per second, p50/p99/max latency, lost messages and the relay's
+//! peak memory. `--rate` paces the senders instead, for latency at a given load.
+//!
+//! Idle mode (`--idle K`): K registered connections that do nothing; reports the relay's memory
+//! per connection.
+//!
+//! Start the relay with limits above the load, e.g. `cryptully-relay --rate-messages 1e9
+//! --rate-burst 1e9 --rate-bytes 1e12 --rate-bytes-burst 1e12 --max-connections 100000`.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::indexing_slicing, clippy::expect_used, clippy::unwrap_used)]
+
+use bytes::BytesMut;
+use clap::Parser;
+use cryptully_protocol::Nick;
+use cryptully_protocol::net::{FrameReader, put_frame, write_frame};
+use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::Notify;
+
+/// Load a running Cryptully relay and measure it.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "cryptully-relay-bench", version)]
+struct Args {
+    /// The relay's address.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    relay: SocketAddr,
+    /// Pairs of clients.
+    #[arg(long, default_value_t = 10)]
+    pairs: usize,
+    /// Messages each client sends to its partner.
+    #[arg(long, default_value_t = 200_000)]
+    messages: u64,
+    /// Payload bytes per message (at least 8: it carries its send time).
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Messages in flight per direction.
+    #[arg(long, default_value_t = 64)]
+    window: u64,
+    /// Total messages per second to pace at (0: as fast as the window allows).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// The relay's process id, to read its peak memory from /proc.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Idle mode: open this many registered connections and report memory per connection.
+    #[arg(long)]
+    idle: Option<usize>,
+    /// Worker threads of the load tool.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Prefix for nicknames, so several runs can share a relay.
+    #[arg(long, default_value = "b")]
+    prefix: String,
+}
+
+/// A log-bucketed latency histogram: 64 sub-buckets per power of two (about 1.6% precision).
+#[derive(Clone)]
+struct Histogram {
+    counts: Vec<u64>,
+    max: u64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Self {
+            counts: vec![0; 64 * 64],
+            max: 0,
+        }
+    }
+
+    fn index(ns: u64) -> usize {
+        if ns < 64 {
+            return ns as usize;
+        }
+        let bits = 63 - ns.leading_zeros() as usize;
+        let sub = ((ns >> (bits - 6)) & 63) as usize;
+        (bits - 5) * 64 + sub
+    }
+
+    fn value(index: usize) -> u64 {
+        if index < 64 {
+            return index as u64;
+        }
+        let bits = index / 64 + 5;
+        let sub = (index % 64) as u64;
+        (64 + sub) << (bits - 6)
+    }
+
+    fn record(&mut self, ns: u64) {
+        self.counts[Self::index(ns).min(64 * 64 - 1)] += 1;
+        self.max = self.max.max(ns);
+    }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.max = self.max.max(other.max);
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    fn percentile(&self, p: f64) -> u64 {
+        let target = ((self.total() as f64) * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= target.max(1) {
+                return Self::value(i);
+            }
+        }
+        self.max
+    }
+}
+
+fn proc_status(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
+}
+
+async fn register(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    name: &str,
+) -> std::io::Result<TcpStream> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let mut stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut out = BytesMut::new();
+    put_frame(&mut out, &ClientMessage::Hello { version: 2 }.to_bytes());
+    let nick = Nick::new(name).map_err(|e| std::io::Error::other(e.to_string()))?;
+    put_frame(&mut out, &ClientMessage::Register { nick }.to_bytes());
+    stream.write_all(&out).await?;
+    let mut reader = FrameReader::new(&mut stream, 1024);
+    let frame = reader
+        .next_frame()
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    match frame.map(|f| RelayMessage::decode(&f)) {
+        Some(Ok(RelayMessage::Registered { .. })) => Ok(stream),
+        other => Err(std::io::Error::other(format!(
+            "registration failed: {other:?}"
+        ))),
+    }
+}
+
+/// One direction's flow control: the receiver returns credit to the sender.
+struct Window {
+    received: AtomicU64,
+    credit: Notify,
+}
+
+async fn sender(
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    to: String,
+    args: Args,
+    window: Arc<Window>,
+    start: Instant,
+) -> tokio::net::tcp::OwnedWriteHalf {
+    let nick = Nick::new(&to).unwrap();
+    let header = {
+        let mut h = ClientMessage::Relay {
+            destination: nick,
+            payload: vec![0],
+        }
+        .to_bytes();
+        h.pop();
+        h
+    };
+    let frame_len = header.len() + args.size;
+    let mut buf = BytesMut::with_capacity((frame_len + 4) * args.window as usize);
+    let per_sender = if args.rate > 0.0 {
+        args.rate / (2.0 * args.pairs as f64)
+    } else {
+        0.0
+    };
+    let mut sent = 0u64;
+    while sent < args.messages {
+        let mut allowed = args.window - (sent - window.received.load(Ordering::Acquire));
+        if per_sender > 0.0 {
+            let due = (start.elapsed().as_secs_f64() * per_sender) as u64;
+            allowed = allowed.min(due.saturating_sub(sent));
+            if allowed == 0 {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                continue;
+            }
+        }
+        if allowed == 0 {
+            let notified = window.credit.notified();
+            if args.window - (sent - window.received.load(Ordering::Acquire)) == 0 {
+                notified.await;
+            }
+            continue;
+        }
+        let n = allowed.min(args.messages - sent);
+        buf.clear();
+        let now = start.elapsed().as_nanos() as u64;
+        for _ in 0..n {
+            buf.extend_from_slice(&(frame_len as u32).to_be_bytes());
+            buf.extend_from_slice(&header);
+            buf.extend_from_slice(&now.to_be_bytes());
+            buf.resize(buf.len() + args.size - 8, 0xab);
+        }
+        if w.write_all(&buf).await.is_err() {
+            break;
+        }
+        sent += n;
+    }
+    // Returned, not dropped: closing it would end the connection (§3.9) while the partner's
+    // messages are still on their way to this client.
+    w
+}
+
+async fn receiver(
+    r: tokio::net::tcp::OwnedReadHalf,
+    expected: u64,
+    window: Arc<Window>,
+    start: Instant,
+) -> (u64, Histogram, u64) {
+    let mut reader = FrameReader::new(r, 65536);
+    let mut hist = Histogram::new();
+    let mut got = 0u64;
+    let mut errors = 0u64;
+    while got < expected {
+        let frame = match tokio::time::timeout(Duration::from_secs(10), reader.next_frame()).await {
+            Ok(Ok(Some(f))) => f,
+            other => {
+                eprintln!("receiver stopped after {got} of {expected}: {other:?}");
+                break;
+            }
+        };
+        if frame.first() != Some(&0x82) {
+            if errors == 0 {
+                eprintln!("receiver got {:?}", RelayMessage::decode(&frame));
+            }
+            errors += 1;
+            continue;
+        }
+        let skip = 2 + usize::from(frame[1]);
+        let ts = u64::from_be_bytes(frame[skip..skip + 8].try_into().unwrap());
+        hist.record((start.elapsed().as_nanos() as u64).saturating_sub(ts));
+        got += 1;
+        window.received.store(got, Ordering::Release);
+        window.credit.notify_one();
+    }
+    (got, hist, errors)
+}
+
+async fn pairs(args: Args) {
+    let start = Instant::now();
+    let mut streams = Vec::new();
+    for i in 0..args.pairs {
+        let a = format!("{}a{i}", args.prefix);
+        let b = format!("{}b{i}", args.prefix);
+        let sa = register(args.relay, None, &a).await.expect("register");
+        let sb = register(args.relay, None, &b).await.expect("register");
+        streams.push((a, sa, b, sb));
+    }
+    let mut tasks = Vec::new();
+    let mut senders = Vec::new();
+    let t0 = Instant::now();
+    for (a, sa, b, sb) in streams {
+        let (ra, wa) = sa.into_split();
+        let (rb, wb) = sb.into_split();
+        let a_to_b = Arc::new(Window {
+            received: AtomicU64::new(0),
+            credit: Notify::new(),
+        });
+        let b_to_a = Arc::new(Window {
+            received: AtomicU64::new(0),
+            credit: Notify::new(),
+        });
+        tasks.push(tokio::spawn(receiver(
+            rb,
+            args.messages,
+            a_to_b.clone(),
+            start,
+        )));
+        tasks.push(tokio::spawn(receiver(
+            ra,
+            args.messages,
+            b_to_a.clone(),
+            start,
+        )));
+        senders.push(tokio::spawn(sender(wa, b, args.clone(), a_to_b, start)));
+        senders.push(tokio::spawn(sender(wb, a, args.clone(), b_to_a, start)));
+    }
+    let mut hist = Histogram::new();
+    let (mut got, mut errors) = (0, 0);
+    for t in tasks {
+        let (g, h, e) = t.await.expect("receiver");
+        got += g;
+        errors += e;
+        hist.merge(&h);
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let _write_halves: Vec<_> = senders;
+    let expected = args.messages * 2 * args.pairs as u64;
+    let us = |ns: u64| ns as f64 / 1000.0;
+    println!(
+        "pairs={} size={} window={} rate={} messages={} delivered={} lost={} errors={} elapsed={:.2}s \
+         throughput={:.0} msg/s p50={:.1}us p99={:.1}us max={:.1}us",
+        args.pairs,
+        args.size,
+        args.window,
+        if args.rate > 0.0 {
+            format!("{:.0}", args.rate)
+        } else {
+            "max".into()
+        },
+        expected,
+        got,
+        expected - got,
+        errors,
+        elapsed,
+        got as f64 / elapsed,
+        us(hist.percentile(0.50)),
+        us(hist.percentile(0.99)),
+        us(hist.max),
+    );
+    if let Some(pid) = args.pid {
+        let peak = proc_status(pid, "VmHWM:").unwrap_or(0);
+        println!(
+            "relay peak memory (VmHWM): {:.1} MiB",
+            peak as f64 / 1048576.0
+        );
+    }
+}
+
+async fn idle(args: Args, count: usize) {
+    let pid = args.pid;
+    let before = pid.and_then(|p| proc_status(p, "VmRSS:"));
+    let mut held = Vec::with_capacity(count);
+    let t0 = Instant::now();
+    let mut failed = false;
+    for chunk in 0..count.div_ceil(500) {
+        if failed {
+            break;
+        }
+        let mut batch = Vec::new();
+        for i in chunk * 500..(chunk * 500 + 500).min(count) {
+            // Spread over 127.0.0.x so 50 000 connections do not run out of ephemeral ports.
+            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % 200) as u8));
+            let name = format!("{}i{i}", args.prefix);
+            batch.push(tokio::spawn(async move {
+                register(args.relay, Some(source), &name).await
+            }));
+        }
+        for b in batch {
+            match b.await.expect("task") {
+                Ok(s) => held.push(s),
+                Err(e) => {
+                    if !failed {
+                        println!("idle: connection {} failed: {e}", held.len());
+                    }
+                    failed = true;
+                }
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = pid.and_then(|p| proc_status(p, "VmRSS:"));
+    println!(
+        "idle: {} of {count} connections registered in {:.1}s",
+        held.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        println!(
+            "relay memory: {:.1} MiB before, {:.1} MiB after: {:.0} bytes per idle registered connection",
+            b as f64 / 1048576.0,
+            a as f64 / 1048576.0,
+            (a.saturating_sub(b)) as f64 / held.len().max(1) as f64
+        );
+    }
+    // Ask the relay to answer one PING on the last connection: it still serves.
+    if let Some(s) = held.last_mut() {
+        let _ = write_frame(s, &ClientMessage::Ping { token: 1 }.to_bytes()).await;
+        let mut r = FrameReader::new(s, 1024);
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(5), r.next_frame()).await,
+            Ok(Ok(Some(_)))
+        );
+        println!("relay still answers: {ok}");
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        match args.idle {
+            Some(k) => idle(args, k).await,
+            None => pairs(args).await,
+        }
+    });
+}
