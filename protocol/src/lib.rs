@@ -30,6 +30,9 @@ pub mod codec;
 pub mod connection;
 pub mod errors;
 pub mod framing;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod inner;
 pub mod key_schedule;

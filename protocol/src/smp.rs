@@ -328,7 +328,7 @@ impl Step4Random {
 }
 
 /// What the asker keeps after step 1.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AskerAfterSmp1 {
     x: SecretInt,
     a2: SecretInt,
@@ -343,7 +343,7 @@ pub struct CheckedSmp1 {
 }
 
 /// What the answerer keeps after step 2.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AnswererAfterSmp2 {
     b3: SecretInt,
     g2: BigUint,
@@ -354,7 +354,7 @@ pub struct AnswererAfterSmp2 {
 }
 
 /// What the asker keeps after step 3.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AskerAfterSmp3 {
     a3: SecretInt,
     g3b: BigUint,

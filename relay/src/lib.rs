@@ -12,6 +12,9 @@
 
 mod bucket;
 mod conn;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod peer;
 pub mod router;
 
