@@ -394,6 +394,19 @@ mod tests {
     }
 
     #[test]
+    fn records_6_2_the_last_sequence_number_is_never_sent() {
+        let mut tx = SendChain {
+            next_seq: u64::MAX - 1,
+            chain: ChainKey::new([1; 32]),
+        };
+        assert_eq!(tx.seal(&[0; 64]).unwrap().seq, u64::MAX - 1);
+        assert_eq!(
+            tx.seal(&[0; 64]).unwrap_err(),
+            RecordError::SequenceExhausted
+        );
+    }
+
+    #[test]
     fn records_6_4_too_far_ahead_is_refused_without_moving() {
         let (_, mut rx) = pair();
         let rec = Record {

@@ -878,6 +878,35 @@ mod tests {
     }
 
     #[test]
+    fn smp_8_6_smp0_during_a_run_aborts_it() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut asker = Smp::default();
+        let x = secret(&[1; 32], &[2; 32], &[3; 32], "a");
+        let _ = asker.start("q".into(), x, &mut rng).unwrap();
+        let out = asker.receive(
+            &InnerMessage::Smp0 {
+                question: "mine?".into(),
+            },
+            &mut rng,
+        );
+        assert_eq!(out.send, vec![InnerMessage::SmpAbort]);
+        assert!(matches!(
+            out.outcome,
+            Some(SmpOutcome::Aborted(SmpError::Unexpected { .. }))
+        ));
+        assert!(!asker.is_running());
+    }
+
+    #[test]
+    fn smp_8_1_random_exponents_are_in_range() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        for _ in 0..50 {
+            let e = SecretInt::random_exponent(&mut rng);
+            assert!(group().is_exponent(e.dangerous_value()));
+        }
+    }
+
+    #[test]
     fn smp_8_3_rejects_leading_zero_and_wrong_count() {
         let mut r = Reader::new(&[0, 0, 0, 3, 0, 0, 0, 1, 0]);
         assert_eq!(

@@ -8,7 +8,7 @@
 )]
 
 use cryptully_protocol::handshake::PeerMessage;
-use cryptully_protocol::inner::TypingState;
+use cryptully_protocol::inner::{InnerMessage, TypingState};
 use cryptully_protocol::session::{EndReason, Event, Session, SessionError, Step, Warning};
 use cryptully_protocol::{Nick, RejectReason, SmpOutcome};
 use rand_chacha::ChaCha20Rng;
@@ -445,4 +445,65 @@ fn session_1_3_man_in_the_middle_shows_different_codes_and_smp_fails() {
             vec![Event::SmpResult(SmpOutcome::Matched)]
         )
     );
+}
+
+#[test]
+fn session_4_2_every_helo_and_every_accept_uses_a_fresh_key() {
+    let mut rng = ChaCha20Rng::seed_from_u64(20);
+    let (_, h1) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (_, h2) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    assert_ne!(h1, h2, "two HELOs commit to two different keys");
+    let (mut b1, step) = Session::respond(nick("bob"), nick("alice"), &h1);
+    assert!(
+        step.send.is_empty(),
+        "§4.3: nothing is sent before the person accepts"
+    );
+    let (mut b2, _) = Session::respond(nick("bob"), nick("alice"), &h1);
+    let r1 = b1.accept(&mut rng).unwrap().send;
+    let r2 = b2.accept(&mut rng).unwrap().send;
+    assert_ne!(r1, r2, "each accept draws its own key");
+}
+
+#[test]
+fn session_7_4_an_ack_for_an_unknown_number_is_ignored() {
+    use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
+    use cryptully_protocol::records::{ChainKey, SendChain};
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let (ipriv, rpriv) = ([1u8; 32], [2u8; 32]);
+    let (mut alice, helo) = Session::initiate_with(
+        nick("alice"),
+        nick("bob"),
+        EphemeralKeyPair::from_private_bytes(ipriv),
+    );
+    let (mut bob, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let redy = bob
+        .accept_with(EphemeralKeyPair::from_private_bytes(rpriv))
+        .unwrap()
+        .send
+        .remove(0);
+    let pub_key = alice.handle(redy, &mut rng).unwrap().send.remove(0);
+    let _ = bob.handle(pub_key, &mut rng).unwrap();
+    let (sent, _never_delivered) = alice.send_message("waiting").unwrap();
+
+    // A peer holding bob's keys seals an ACK for a number alice never used.
+    let (ik, rk) = (
+        EphemeralKeyPair::from_private_bytes(ipriv),
+        EphemeralKeyPair::from_private_bytes(rpriv),
+    );
+    let t = Transcript {
+        initiator: nick("alice"),
+        responder: nick("bob"),
+        commitment: ik.commitment(),
+        responder_public: *rk.public(),
+        initiator_public: *ik.public(),
+    };
+    let ks = KeySchedule::derive(&t.hash(), &ik.diffie_hellman(rk.public()).unwrap()).unwrap();
+    let mut bob_tx = SendChain::new(ChainKey::new(*ks.dangerous_chain_keys().1));
+    let ack = bob_tx
+        .seal(&InnerMessage::Ack { seq: 999 }.encode_padded())
+        .unwrap();
+    let step = alice.handle(PeerMessage::Record(ack), &mut rng).unwrap();
+    assert!(step.events.is_empty() && step.send.is_empty(), "{step:?}");
+    assert!(alice.is_established());
+    assert_eq!(alice.unacknowledged(), vec![sent]);
 }

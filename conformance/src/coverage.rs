@@ -1,0 +1,376 @@
+//! The coverage table: every MUST of `spec/` (tagged `MUST [§-n]` there) and what checks it.
+//! `spec/coverage.md` is generated from this and from the relay cases' `covers`; a test fails
+//! when a MUST has no checker, when a checker does not exist, or when the file drifts.
+//!
+//! Checker kinds: `case:ID` (a conformance case), `vector:PATTERN` (vectors whose ids match),
+//! `test:FILE::NAME` (a test of the reference implementation), `fuzz:TARGET` (a fuzz target),
+//! `review:WHERE` (holds by construction; where an auditor reads it).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Checkers other than the relay cases, by MUST id.
+pub const CHECKERS: &[(&str, &[&str])] = &[
+    (
+        "2.1-1",
+        &[
+            "vector:VEC-2.1-FRAME-BAD-PREFIX-*",
+            "test:protocol/src/framing.rs::framing_2_1_rejects_zero_and_oversize_lengths_from_the_prefix_alone",
+        ],
+    ),
+    ("2.1-2", &["vector:VEC-2.1-FRAME-BAD-PREFIX-*"]),
+    (
+        "2.1-3",
+        &["test:protocol/src/net.rs::net_2_1_stream_ending_mid_frame_is_truncated"],
+    ),
+    (
+        "2.2-1",
+        &[
+            "vector:VEC-3-INVALID-*",
+            "vector:VEC-4.1-INVALID-*",
+            "vector:VEC-7-INVALID-*",
+        ],
+    ),
+    (
+        "2.2-2",
+        &[
+            "fuzz:round_trip",
+            "test:protocol/tests/properties.rs::codec_2_2_arbitrary_bytes_never_panic_and_accepted_input_is_canonical",
+        ],
+    ),
+    ("2.3-1", &["vector:VEC-7-INVALID-3"]),
+    ("3.1-2", &["vector:VEC-3-INVALID-10"]),
+    ("3.2-1", &["vector:VEC-3.2-NICK-INVALID-*"]),
+    (
+        "3.2-4",
+        &["vector:VEC-5-HANDSHAKE-2", "vector:VEC-5-HANDSHAKE-3"],
+    ),
+    (
+        "3.9-2",
+        &["test:relay/tests/chat.rs::chat_3_9_peer_gone_reports_undelivered_messages"],
+    ),
+    (
+        "4.2-1",
+        &[
+            "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",
+        ],
+    ),
+    (
+        "4.3-1",
+        &[
+            "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",
+            "test:relay/tests/chat.rs::chat_reject_is_reported_to_the_initiator",
+        ],
+    ),
+    (
+        "4.3-2",
+        &[
+            "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",
+        ],
+    ),
+    (
+        "4.3-3",
+        &[
+            "test:protocol/tests/session.rs::session_4_3_unsupported_version_is_rejected_without_asking",
+        ],
+    ),
+    (
+        "4.3-4",
+        &[
+            "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",
+        ],
+    ),
+    (
+        "4.3-5",
+        &[
+            "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",
+        ],
+    ),
+    (
+        "4.4-1",
+        &[
+            "vector:VEC-4.4-INVALID-1",
+            "test:protocol/tests/session.rs::session_4_4_commitment_mismatch_is_fatal_and_stays_fatal",
+        ],
+    ),
+    (
+        "4.4-2",
+        &[
+            "vector:VEC-4.4-INVALID-*",
+            "test:protocol/tests/wycheproof.rs::wycheproof_x25519_4_4_rejects_every_low_order_case",
+        ],
+    ),
+    (
+        "4.4-3",
+        &["test:protocol/tests/session.rs::session_4_4_low_order_key_aborts_before_pub_key"],
+    ),
+    (
+        "4.5-1",
+        &[
+            "test:protocol/tests/session.rs::session_4_5_unexpected_message_during_handshake_is_fatal",
+            "fuzz:session",
+        ],
+    ),
+    (
+        "4.6-1",
+        &[
+            "test:protocol/tests/session.rs::session_7_7_end_closes_both_sides_and_reports_undelivered",
+            "fuzz:session",
+        ],
+    ),
+    (
+        "4.6-2",
+        &[
+            "review:protocol/src/session.rs (State::Closed drops the Established keys; ChainKey is ZeroizeOnDrop)",
+        ],
+    ),
+    (
+        "5.2-1",
+        &[
+            "vector:VEC-5-HANDSHAKE-*",
+            "test:protocol/src/key_schedule.rs::key_schedule_5_2_transcript_binds_canonical_nicknames",
+        ],
+    ),
+    ("5.3-1", &["vector:VEC-4.4-INVALID-*"]),
+    (
+        "5.4-1",
+        &[
+            "review:protocol/src/key_schedule.rs (KeySchedule is ZeroizeOnDrop; the session keeps only chain keys)",
+        ],
+    ),
+    (
+        "5.5-1",
+        &["test:relay/tests/chat.rs::chat_end_to_end_handshake_messages_typing_receipts_and_end"],
+    ),
+    (
+        "6.2-1",
+        &[
+            "review:protocol/src/records.rs (ChainKey and RecordKeys are ZeroizeOnDrop; plaintexts are Zeroizing)",
+        ],
+    ),
+    (
+        "6.2-2",
+        &["test:protocol/src/records.rs::records_6_2_the_last_sequence_number_is_never_sent"],
+    ),
+    (
+        "6.3-1",
+        &[
+            "vector:VEC-4.1-INVALID-5",
+            "vector:VEC-4.1-INVALID-6",
+            "test:protocol/src/handshake.rs::records_6_3_ciphertext_length_must_be_64k_plus_16",
+        ],
+    ),
+    ("6.4-1", &["vector:VEC-6.4-4", "vector:VEC-6.4-5"]),
+    ("6.4-2", &["vector:VEC-6.4-6", "vector:VEC-6.4-7"]),
+    (
+        "6.4-3",
+        &["vector:VEC-6.4-1", "vector:VEC-6.4-2", "vector:VEC-6.4-3"],
+    ),
+    (
+        "6.4-4",
+        &["vector:VEC-6.4-1", "vector:VEC-6.4-2", "fuzz:record_open"],
+    ),
+    (
+        "7.1-1",
+        &[
+            "vector:VEC-7-INVALID-6",
+            "vector:VEC-7-INVALID-7",
+            "vector:VEC-7-INVALID-8",
+        ],
+    ),
+    (
+        "7.4-1",
+        &["test:protocol/tests/session.rs::session_7_messages_both_ways_with_delivery_receipts"],
+    ),
+    (
+        "7.4-2",
+        &["test:protocol/tests/session.rs::session_7_4_an_ack_for_an_unknown_number_is_ignored"],
+    ),
+    (
+        "7.4-3",
+        &[
+            "test:protocol/tests/session.rs::session_3_9_peer_gone_reports_unacknowledged_messages",
+            "test:relay/tests/chat.rs::chat_3_9_peer_gone_reports_undelivered_messages",
+        ],
+    ),
+    ("7.5-1", &["vector:VEC-7-INVALID-4"]),
+    (
+        "8.1-1",
+        &[
+            "test:protocol/src/smp.rs::smp_8_1_random_exponents_are_in_range",
+            "review:protocol/src/smp.rs (SecretInt::random_exponent)",
+        ],
+    ),
+    ("8.3-1", &["vector:VEC-7-INVALID-9"]),
+    (
+        "8.3-2",
+        &["vector:VEC-7-INVALID-10", "vector:VEC-7-INVALID-11"],
+    ),
+    (
+        "8.5-1",
+        &["vector:VEC-8.5-INVALID-SMP1-*", "fuzz:smp_steps"],
+    ),
+    (
+        "8.5-2",
+        &[
+            "vector:VEC-8-SMP-RUN-2",
+            "test:protocol/tests/session.rs::session_8_smp_with_a_different_answer_fails_on_both_sides",
+        ],
+    ),
+    (
+        "8.5-3",
+        &[
+            "review:protocol/src/smp.rs (SecretInt overwrites its digits on drop; best effort, §12.3)",
+        ],
+    ),
+    (
+        "8.6-1",
+        &[
+            "test:protocol/tests/session.rs::session_8_6_abort_is_reported_to_the_peer",
+            "test:protocol/src/smp.rs::smp_8_5_forged_proof_is_rejected",
+        ],
+    ),
+    (
+        "8.6-2",
+        &["test:protocol/src/smp.rs::smp_8_6_smp0_during_a_run_aborts_it"],
+    ),
+    (
+        "9.1-1",
+        &["vector:VEC-3-INVALID-11", "vector:VEC-3-INVALID-12"],
+    ),
+    (
+        "9.1-2",
+        &["test:relay/tests/chat.rs::chat_open_to_nobody_says_so"],
+    ),
+    (
+        "11-2",
+        &[
+            "test:protocol/tests/session.rs::session_4_3_unsupported_version_is_rejected_without_asking",
+        ],
+    ),
+    (
+        "12.4-1",
+        &[
+            "review:protocol/src/primitives.rs (hmac_sha256_verify), session.rs (commitment), smp.rs (ct_equal): subtle::ConstantTimeEq",
+        ],
+    ),
+    (
+        "12.4-2",
+        &[
+            "test:protocol/tests/snapshots.rs::snapshot_debug_of_keys_and_sessions_prints_no_secret",
+            "review:relay/src/conn.rs (logs no payloads or nicknames at info)",
+        ],
+    ),
+    (
+        "12.4-3",
+        &["test:protocol/tests/snapshots.rs::snapshot_debug_of_keys_and_sessions_prints_no_secret"],
+    ),
+    (
+        "12.4-4",
+        &["fuzz:round_trip", "fuzz:session", "fuzz:relay_stream"],
+    ),
+];
+
+/// A MUST found in the spec.
+#[derive(Clone, Debug)]
+pub struct Must {
+    /// Its id, e.g. `3.4-2`.
+    pub id: String,
+    /// The spec file it stands in.
+    pub file: String,
+    /// The line, trimmed.
+    pub text: String,
+}
+
+/// Every `MUST [id]` / `MUST NOT [id]` in the spec's section files, in order.
+pub fn musts(spec_dir: &Path) -> Result<Vec<Must>, String> {
+    let mut files: Vec<_> = std::fs::read_dir(spec_dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.as_bytes().first().is_some_and(u8::is_ascii_digit) && n.ends_with(".md")
+            })
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        for line in text.lines() {
+            let mut rest = line;
+            while let Some(i) = rest.find("MUST") {
+                rest = rest.get(i + 4..).unwrap_or_default();
+                let after = rest.strip_prefix(" NOT").unwrap_or(rest);
+                if let Some(tagged) = after.strip_prefix(" [") {
+                    if let Some(end) = tagged.find(']') {
+                        let id = tagged.get(..end).unwrap_or_default().to_string();
+                        out.push(Must {
+                            id,
+                            file: file.clone(),
+                            text: line.trim().to_string(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// MUST id → checkers, merging the relay cases' `covers` and [`CHECKERS`].
+pub fn checkers() -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for case in crate::relay::cases() {
+        for id in case.covers {
+            map.entry((*id).to_string())
+                .or_default()
+                .push(format!("case:{}", case.id));
+        }
+    }
+    for (id, list) in CHECKERS {
+        map.entry((*id).to_string())
+            .or_default()
+            .extend(list.iter().map(|s| (*s).to_string()));
+    }
+    map
+}
+
+/// Sorts ids like `3.10-1` after `3.9-2`.
+fn key(id: &str) -> Vec<u32> {
+    id.split(['.', '-'])
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+/// The markdown of `spec/coverage.md`.
+pub fn render(musts: &[Must]) -> String {
+    let map = checkers();
+    let mut sorted = musts.to_vec();
+    sorted.sort_by_key(|m| key(&m.id));
+    let mut out = String::from(
+        "# Coverage of the spec's MUSTs\n\nGenerated by `conformance/src/coverage.rs` \
+         (`UPDATE_COVERAGE=1 cargo test -p cryptully-conformance --test coverage`); a test fails \
+         when a MUST has no checker or a checker does not exist. Kinds: `case` (conformance \
+         case), `vector` (golden vectors), `test` (reference test), `fuzz` (fuzz target), \
+         `review` (holds by construction, where to read it).\n\n| MUST | Where | Checked by |\n|------|-------|------------|\n",
+    );
+    for m in sorted {
+        let checks = map
+            .get(&m.id)
+            .map(|v| v.join("<br>"))
+            .unwrap_or_else(|| "**none**".into());
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            m.id,
+            m.file,
+            checks.replace('|', "\\|")
+        ));
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! `cryptully-conformance`: check a relay, a client or a set of vectors against `spec/`.
+
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use cryptully_conformance::{Outcome, Selection, relay, report, vectors};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Conformance checks for Cryptully implementations. Every case has a stable id tied to its spec
+/// section; the exit status is 1 when any selected case fails.
+#[derive(Parser, Debug)]
+#[command(name = "cryptully-conformance", version)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Run only cases whose id matches one of these patterns (`*` is a wildcard).
+    #[arg(long, global = true)]
+    only: Vec<String>,
+    /// Skip cases whose id matches one of these patterns.
+    #[arg(long, global = true)]
+    skip: Vec<String>,
+    /// Also write a JSON report here.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    /// Also write a JUnit XML report here.
+    #[arg(long, global = true)]
+    junit: Option<PathBuf>,
+    /// List the cases and exit.
+    #[arg(long, global = true)]
+    list: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check vector files (spec/vectors' schema) against the reference implementation.
+    Vectors {
+        /// The folder of vector files (default: spec/vectors of this checkout).
+        dir: Option<PathBuf>,
+    },
+    /// Run black-box cases against a relay.
+    Relay {
+        /// The relay's HOST:PORT (omit with --spawn).
+        addr: Option<SocketAddr>,
+        /// Start the reference relay in process and test it (also runs SHUTDOWN and SERVER_FULL).
+        #[arg(long)]
+        spawn: bool,
+        /// The relay's registration timeout in seconds (§10.2).
+        #[arg(long, default_value_t = 10.0)]
+        register_timeout: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let selection = Selection {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cryptully-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (suite, outcomes) = match args.command {
+        Command::Vectors { dir } => {
+            let dir = dir.unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+            });
+            if args.list {
+                return list(vectors::case_ids(&dir).into_iter());
+            }
+            ("vectors", vectors::run(&dir, &selection))
+        }
+        Command::Relay {
+            addr,
+            spawn,
+            register_timeout,
+        } => {
+            if args.list {
+                return list(
+                    relay::cases()
+                        .into_iter()
+                        .map(|c| (c.id.to_string(), c.description.to_string())),
+                );
+            }
+            let outcomes = runtime.block_on(async {
+                let handle = if spawn {
+                    match cryptully_relay::spawn(
+                        SocketAddr::from(([127, 0, 0, 1], 0)),
+                        cryptully_relay::Config::default(),
+                    )
+                    .await
+                    {
+                        Ok(h) => Some(h),
+                        Err(e) => {
+                            eprintln!("cannot start the reference relay: {e}");
+                            return None;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let Some(addr) = handle.as_ref().map(|h| h.local_addr()).or(addr) else {
+                    eprintln!("give the relay's HOST:PORT, or --spawn");
+                    return None;
+                };
+                let target = relay::Target {
+                    addr,
+                    register_timeout: Duration::try_from_secs_f64(register_timeout)
+                        .unwrap_or(Duration::from_secs(10)),
+                    spawned: handle.is_some(),
+                };
+                Some(relay::run(&target, &selection).await)
+            });
+            let Some(outcomes) = outcomes else {
+                return ExitCode::from(2);
+            };
+            ("relay", outcomes)
+        }
+    };
+    finish(suite, &outcomes, args.json, args.junit)
+}
+
+fn list(cases: impl Iterator<Item = (String, String)>) -> ExitCode {
+    for (id, description) in cases {
+        println!("{id:<44} {description}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn finish(
+    suite: &str,
+    outcomes: &[Outcome],
+    json: Option<PathBuf>,
+    junit: Option<PathBuf>,
+) -> ExitCode {
+    print!("{}", report::table(suite, outcomes));
+    for (path, text) in [
+        (json, report::json(suite, outcomes)),
+        (junit, report::junit(suite, outcomes)),
+    ] {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (_, failed, _) = report::totals(outcomes);
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,729 @@
+//! Black-box cases against a relay (§2, §3, §9, §10), speaking raw frames only.
+
+use crate::{CaseFuture, Outcome, Selection, Verdict};
+use cryptully_protocol::Nick;
+use cryptully_protocol::errors::ErrorCode;
+use cryptully_protocol::framing::MAX_FRAME;
+use cryptully_protocol::net::{FrameReader, write_frame};
+use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// What the relay runner needs to know about its target.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The relay's address.
+    pub addr: SocketAddr,
+    /// Its registration timeout (§10.2), so the timeout case knows how long to wait.
+    pub register_timeout: Duration,
+    /// Set when the runner spawned the reference relay itself: cases that need operator
+    /// control (SHUTDOWN, SERVER_FULL) then start relays of their own.
+    pub spawned: bool,
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A client speaking raw frames.
+struct Raw {
+    r: FrameReader<OwnedReadHalf>,
+    w: OwnedWriteHalf,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A nickname unique to this run, so cases can share a relay with others.
+fn fresh(tag: &str) -> String {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("cf{}{tag}{n}", std::process::id() % 10_000)
+}
+
+fn nick(s: &str) -> Result<Nick> {
+    Nick::new(s).map_err(|e| e.to_string())
+}
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Result<Self> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let (r, w) = stream.into_split();
+        Ok(Raw {
+            r: FrameReader::new(r, MAX_FRAME),
+            w,
+        })
+    }
+
+    async fn hello(addr: SocketAddr) -> Result<Self> {
+        let mut c = Self::connect(addr).await?;
+        c.send(&ClientMessage::Hello { version: 2 }).await?;
+        Ok(c)
+    }
+
+    async fn registered(addr: SocketAddr, name: &str) -> Result<Self> {
+        let mut c = Self::hello(addr).await?;
+        c.send(&ClientMessage::Register { nick: nick(name)? })
+            .await?;
+        let want = RelayMessage::Registered {
+            nick: nick(name)?.canonical(),
+        };
+        c.expect(&want).await?;
+        Ok(c)
+    }
+
+    async fn send(&mut self, m: &ClientMessage) -> Result<()> {
+        self.raw(&m.to_bytes()).await
+    }
+
+    async fn raw(&mut self, body: &[u8]) -> Result<()> {
+        write_frame(&mut self.w, body)
+            .await
+            .map_err(|e| format!("write: {e}"))
+    }
+
+    async fn recv(&mut self) -> Result<RelayMessage> {
+        match tokio::time::timeout(WAIT, self.r.next_frame()).await {
+            Err(_) => Err("no answer within 10 s".into()),
+            Ok(Err(e)) => Err(format!("read: {e}")),
+            Ok(Ok(None)) => Err("the relay closed the connection".into()),
+            Ok(Ok(Some(f))) => {
+                RelayMessage::decode(&f).map_err(|e| format!("undecodable frame: {e}"))
+            }
+        }
+    }
+
+    async fn expect(&mut self, want: &RelayMessage) -> Result<()> {
+        let got = self.recv().await?;
+        if &got == want {
+            Ok(())
+        } else {
+            Err(format!("expected {want:?}, got {got:?}"))
+        }
+    }
+
+    /// The relay closes the connection (after any frames, which must be none).
+    async fn expect_closed(&mut self) -> Result<()> {
+        match tokio::time::timeout(WAIT, self.r.next_frame()).await {
+            Err(_) => Err("the connection stayed open".into()),
+            Ok(Ok(Some(f))) => Err(format!(
+                "expected the close, got {:?}",
+                RelayMessage::decode(&f)
+            )),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// The connection is still served: a PING gets its PONG.
+    async fn expect_alive(&mut self) -> Result<()> {
+        self.send(&ClientMessage::Ping { token: 0x5151 }).await?;
+        self.expect(&RelayMessage::Pong { token: 0x5151 }).await
+    }
+}
+
+fn err(code: ErrorCode, name: Option<&str>) -> Result<RelayMessage> {
+    Ok(RelayMessage::Error {
+        code,
+        nick: name.map(nick).transpose()?.map(|n| n.canonical()),
+    })
+}
+
+type CaseFn = for<'a> fn(&'a Target) -> CaseFuture<'a>;
+
+/// One relay case.
+pub struct Case {
+    /// Stable id.
+    pub id: &'static str,
+    /// One line.
+    pub description: &'static str,
+    /// The MUSTs of the spec it checks (ids of `spec/coverage.md`).
+    pub covers: &'static [&'static str],
+    run: CaseFn,
+}
+
+macro_rules! case {
+    ($id:literal, $desc:literal, [$($c:literal),*], |$t:ident| $body:block) => {
+        Case {
+            id: $id,
+            description: $desc,
+            covers: &[$($c),*],
+            run: |$t| Box::pin(async move { into_verdict(async move $body.await) }),
+        }
+    };
+}
+
+fn into_verdict(r: Result<()>) -> Verdict {
+    match r {
+        Ok(()) => Verdict::Pass,
+        Err(e) if e.starts_with("unimplemented: ") => {
+            Verdict::Unimplemented(e.trim_start_matches("unimplemented: ").to_string())
+        }
+        Err(e) => Verdict::Fail(e),
+    }
+}
+
+/// Every relay case, in spec order.
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            "RELAY-2.1-FRAME-TOO-LARGE",
+            "a length prefix above 65536 gets FRAME_TOO_LARGE and a close",
+            ["2.1-1", "2.1-2", "10.2-1"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                c.w.write_all(&65537u32.to_be_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                c.expect(&err(ErrorCode::FrameTooLarge, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-2.1-ZERO-LENGTH",
+            "a length prefix of 0 gets MALFORMED and a close",
+            ["2.1-2"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                c.w.write_all(&[0, 0, 0, 0])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                c.expect(&err(ErrorCode::Malformed, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-2.2-UNKNOWN-TYPE",
+            "an unknown type gets MALFORMED and a close; others are unaffected",
+            ["2.2-1", "3.6-1"],
+            |t| {
+                let name = fresh("w");
+                let mut other = Raw::registered(t.addr, &name).await?;
+                let mut c = Raw::hello(t.addr).await?;
+                c.raw(&[0x77, 1, 2]).await?;
+                c.expect(&err(ErrorCode::Malformed, None)?).await?;
+                c.expect_closed().await?;
+                other.expect_alive().await
+            }
+        ),
+        case!(
+            "RELAY-2.2-TRAILING-BYTES",
+            "HELLO with a trailing byte gets MALFORMED and a close",
+            ["2.2-1"],
+            |t| {
+                let mut c = Raw::connect(t.addr).await?;
+                c.raw(&[0x01, 0, 2, 0]).await?;
+                c.expect(&err(ErrorCode::Malformed, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-2.2-RELAY-TYPE-FROM-CLIENT",
+            "a relay-to-client type (DELIVER) from a client is unknown: MALFORMED",
+            ["3.1-1"],
+            |t| {
+                let name = fresh("d");
+                let mut c = Raw::registered(t.addr, &name).await?;
+                c.raw(
+                    &RelayMessage::Deliver {
+                        source: nick("alice")?,
+                        payload: vec![1],
+                    }
+                    .to_bytes(),
+                )
+                .await?;
+                c.expect(&err(ErrorCode::Malformed, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-3.3-VERSION-ACCEPTED",
+            "HELLO version 2 is accepted silently",
+            ["3.3-1"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                c.expect_alive().await
+            }
+        ),
+        case!(
+            "RELAY-3.3-VERSION-MISMATCH",
+            "HELLO version 1 gets UNSUPPORTED_VERSION and a close",
+            ["3.3-2", "11-1"],
+            |t| {
+                let mut c = Raw::connect(t.addr).await?;
+                c.send(&ClientMessage::Hello { version: 1 }).await?;
+                c.expect(&err(ErrorCode::UnsupportedVersion, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-3.10-HELLO-FIRST",
+            "REGISTER before HELLO gets UNEXPECTED_MESSAGE and a close",
+            ["3.3-1", "3.4-1"],
+            |t| {
+                let mut c = Raw::connect(t.addr).await?;
+                c.send(&ClientMessage::Register {
+                    nick: nick(&fresh("h"))?,
+                })
+                .await?;
+                c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-3.4-REGISTERED-CANONICAL",
+            "REGISTER in mixed case is answered REGISTERED in lowercase",
+            ["3.2-2", "3.2-3", "3.4-4"],
+            |t| {
+                let name = fresh("MiXeD");
+                let mut c = Raw::hello(t.addr).await?;
+                c.send(&ClientMessage::Register { nick: nick(&name)? })
+                    .await?;
+                let got = c.recv().await?;
+                match got {
+                    RelayMessage::Registered { nick }
+                        if nick.as_str() == name.to_ascii_lowercase() =>
+                    {
+                        Ok(())
+                    }
+                    other => Err(format!(
+                        "expected REGISTERED {}, got {other:?}",
+                        name.to_ascii_lowercase()
+                    )),
+                }
+            }
+        ),
+        case!(
+            "RELAY-3.4-NICK-IN-USE",
+            "a nickname held in another case gets NICK_IN_USE naming it; the connection may retry",
+            ["3.2-2", "3.2-3", "3.4-2"],
+            |t| {
+                let name = fresh("taken");
+                let _holder = Raw::registered(t.addr, &name).await?;
+                let mut c = Raw::hello(t.addr).await?;
+                c.send(&ClientMessage::Register {
+                    nick: nick(&name.to_ascii_uppercase())?,
+                })
+                .await?;
+                c.expect(&err(ErrorCode::NickInUse, Some(&name))?).await?;
+                let other = fresh("free");
+                c.send(&ClientMessage::Register {
+                    nick: nick(&other)?,
+                })
+                .await?;
+                c.expect(&RelayMessage::Registered {
+                    nick: nick(&other)?.canonical(),
+                })
+                .await
+            }
+        ),
+        case!(
+            "RELAY-3.4-INVALID-NICK",
+            "REGISTER with a space in the nickname gets INVALID_NICK; the connection may retry",
+            ["3.2-1", "3.4-3"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                c.raw(&[0x02, 3, b'a', b' ', b'b']).await?;
+                c.expect(&err(ErrorCode::InvalidNick, None)?).await?;
+                let name = fresh("ok");
+                c.send(&ClientMessage::Register { nick: nick(&name)? })
+                    .await?;
+                c.expect(&RelayMessage::Registered {
+                    nick: nick(&name)?.canonical(),
+                })
+                .await
+            }
+        ),
+        case!(
+            "RELAY-3.4-REGISTER-TWICE",
+            "a second REGISTER gets UNEXPECTED_MESSAGE and a close",
+            ["3.4-1"],
+            |t| {
+                let mut c = Raw::registered(t.addr, &fresh("twice")).await?;
+                c.send(&ClientMessage::Register {
+                    nick: nick(&fresh("again"))?,
+                })
+                .await?;
+                c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-3.5-RELAY-BEFORE-REGISTER",
+            "RELAY before REGISTERED gets UNEXPECTED_MESSAGE and a close",
+            [],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                c.send(&ClientMessage::Relay {
+                    destination: nick("bob")?,
+                    payload: vec![1],
+                })
+                .await?;
+                c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-3.5-SOURCE-REWRITTEN",
+            "DELIVER names the sender as registered, in canonical form, payload unchanged",
+            ["3.2-3", "3.5-1", "3.5-4"],
+            |t| {
+                let (a, b) = (fresh("Src"), fresh("dst"));
+                let mut alice = Raw::registered(t.addr, &a).await?;
+                let mut bob = Raw::registered(t.addr, &b).await?;
+                let payload = vec![0x10, 0, 2, 0xff, 0x00];
+                alice
+                    .send(&ClientMessage::Relay {
+                        destination: nick(&b.to_ascii_uppercase())?,
+                        payload: payload.clone(),
+                    })
+                    .await?;
+                bob.expect(&RelayMessage::Deliver {
+                    source: nick(&a)?.canonical(),
+                    payload,
+                })
+                .await
+            }
+        ),
+        case!(
+            "RELAY-3.5-ORDER",
+            "100 payloads arrive unchanged and in order",
+            ["3.5-3", "3.5-4"],
+            |t| {
+                let (a, b) = (fresh("o"), fresh("p"));
+                let mut alice = Raw::registered(t.addr, &a).await?;
+                let mut bob = Raw::registered(t.addr, &b).await?;
+                for i in 0..100u8 {
+                    alice
+                        .send(&ClientMessage::Relay {
+                            destination: nick(&b)?,
+                            payload: vec![i; 1 + usize::from(i)],
+                        })
+                        .await?;
+                }
+                for i in 0..100u8 {
+                    bob.expect(&RelayMessage::Deliver {
+                        source: nick(&a)?,
+                        payload: vec![i; 1 + usize::from(i)],
+                    })
+                    .await?;
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "RELAY-3.5-NICK-NOT-FOUND",
+            "RELAY to nobody gets NICK_NOT_FOUND naming the destination, canonical; the connection stays",
+            ["3.5-2"],
+            |t| {
+                let mut c = Raw::registered(t.addr, &fresh("nf")).await?;
+                let ghost = fresh("Ghost");
+                c.send(&ClientMessage::Relay {
+                    destination: nick(&ghost)?,
+                    payload: vec![1],
+                })
+                .await?;
+                c.expect(&err(ErrorCode::NickNotFound, Some(&ghost))?)
+                    .await?;
+                c.expect_alive().await
+            }
+        ),
+        case!(
+            "RELAY-3.5-INVALID-DESTINATION",
+            "RELAY to an invalid nickname gets INVALID_NICK; the connection stays",
+            ["3.5-5"],
+            |t| {
+                let mut c = Raw::registered(t.addr, &fresh("inv")).await?;
+                c.raw(&[0x03, 2, b'!', b'!', 0x10]).await?;
+                c.expect(&err(ErrorCode::InvalidNick, None)?).await?;
+                c.expect_alive().await
+            }
+        ),
+        case!(
+            "RELAY-3.5-SELF",
+            "RELAY to oneself is delivered like any other",
+            ["3.5-1"],
+            |t| {
+                let me = fresh("self");
+                let mut c = Raw::registered(t.addr, &me).await?;
+                c.send(&ClientMessage::Relay {
+                    destination: nick(&me)?,
+                    payload: vec![7],
+                })
+                .await?;
+                c.expect(&RelayMessage::Deliver {
+                    source: nick(&me)?,
+                    payload: vec![7],
+                })
+                .await
+            }
+        ),
+        case!(
+            "RELAY-3.7-PING-PONG",
+            "PING gets PONG with the same token, before and after registering",
+            ["3.7-1"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                c.send(&ClientMessage::Ping { token: u64::MAX }).await?;
+                c.expect(&RelayMessage::Pong { token: u64::MAX }).await?;
+                c.send(&ClientMessage::Register {
+                    nick: nick(&fresh("pp"))?,
+                })
+                .await?;
+                let _ = c.recv().await?;
+                c.send(&ClientMessage::Ping { token: 0 }).await?;
+                c.expect(&RelayMessage::Pong { token: 0 }).await
+            }
+        ),
+        case!(
+            "RELAY-3.8-BYE",
+            "BYE closes the connection and releases the nickname",
+            [],
+            |t| {
+                let name = fresh("bye");
+                let mut c = Raw::registered(t.addr, &name).await?;
+                c.send(&ClientMessage::Bye).await?;
+                c.expect_closed().await?;
+                Raw::registered(t.addr, &name).await.map(|_| ())
+            }
+        ),
+        case!(
+            "RELAY-3.9-PEER-GONE",
+            "when a nickname leaves, those who chatted with it get PEER_GONE; others do not",
+            ["3.9-1"],
+            |t| {
+                let (a, b, c) = (fresh("ga"), fresh("gb"), fresh("gc"));
+                let mut alice = Raw::registered(t.addr, &a).await?;
+                let mut bob = Raw::registered(t.addr, &b).await?;
+                let mut carol = Raw::registered(t.addr, &c).await?;
+                bob.send(&ClientMessage::Relay {
+                    destination: nick(&a)?,
+                    payload: vec![1],
+                })
+                .await?;
+                let _ = alice.recv().await?;
+                bob.send(&ClientMessage::Bye).await?;
+                bob.expect_closed().await?;
+                alice
+                    .expect(&RelayMessage::PeerGone { nick: nick(&b)? })
+                    .await?;
+                carol.expect_alive().await
+            }
+        ),
+        case!(
+            "RELAY-10.2-REGISTRATION-TIMEOUT",
+            "a connection that never registers gets TIMEOUT and a close",
+            ["10.2-1"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                let start = Instant::now();
+                let limit = t.register_timeout + Duration::from_secs(5);
+                let got = tokio::time::timeout(limit, c.r.next_frame()).await;
+                match got {
+                    Ok(Ok(Some(f)))
+                        if RelayMessage::decode(&f).ok() == err(ErrorCode::Timeout, None).ok() =>
+                    {
+                        if start.elapsed() + Duration::from_millis(500) < t.register_timeout {
+                            return Err(format!(
+                                "timed out after {:?}, before the configured {:?}",
+                                start.elapsed(),
+                                t.register_timeout
+                            ));
+                        }
+                        c.expect_closed().await
+                    }
+                    other => Err(format!(
+                        "expected ERROR TIMEOUT within {limit:?}, got {other:?}"
+                    )),
+                }
+            }
+        ),
+        case!(
+            "RELAY-10.2-RATE-LIMIT",
+            "a flood of 2000 PINGs gets RATE_LIMITED for what it drops; every frame is answered one way or the other",
+            ["10.2-1"],
+            |t| {
+                let mut c = Raw::registered(t.addr, &fresh("flood")).await?;
+                let mut burst = Vec::new();
+                for token in 0..2000u64 {
+                    cryptully_protocol::framing::encode_frame(
+                        &ClientMessage::Ping { token }.to_bytes(),
+                        &mut burst,
+                    );
+                }
+                c.w.write_all(&burst).await.map_err(|e| e.to_string())?;
+                let (mut pongs, mut limited) = (0, 0);
+                while pongs + limited < 2000 {
+                    match c.recv().await? {
+                        RelayMessage::Pong { .. } => pongs += 1,
+                        RelayMessage::Error {
+                            code: ErrorCode::RateLimited,
+                            nick: None,
+                        } => limited += 1,
+                        other => return Err(format!("unexpected {other:?}")),
+                    }
+                }
+                if limited == 0 {
+                    return Err(format!("{pongs} PINGs in one burst and none was limited"));
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "RELAY-10.2-SLOW-CONSUMER",
+            "a client that stops reading is dropped with SLOW_CONSUMER and its senders told; others unaffected",
+            ["10.2-1", "3.6-1"],
+            |t| { slow_consumer(t).await }
+        ),
+        case!(
+            "RELAY-3.8-SHUTDOWN",
+            "a relay that stops sends SHUTDOWN to every client",
+            ["3.8-1"],
+            |t| {
+                if !t.spawned {
+                    return Err("unimplemented: needs the operator to stop the relay; run with --spawn against the reference".into());
+                }
+                let relay = cryptully_relay::spawn(loopback(), cryptully_relay::Config::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut a = Raw::registered(relay.local_addr(), "shut1").await?;
+                let mut b = Raw::hello(relay.local_addr()).await?;
+                b.expect_alive().await?;
+                relay.shutdown().await.map_err(|e| e.to_string())?;
+                a.expect(&RelayMessage::Shutdown).await?;
+                b.expect(&RelayMessage::Shutdown).await
+            }
+        ),
+        case!(
+            "RELAY-10.2-SERVER-FULL",
+            "past its maximum of connections the relay answers SERVER_FULL and closes",
+            ["10.2-1"],
+            |t| {
+                if !t.spawned {
+                    return Err("unimplemented: needs a relay configured with a small maximum; run with --spawn".into());
+                }
+                let config = cryptully_relay::Config {
+                    max_connections: 1,
+                    ..cryptully_relay::Config::default()
+                };
+                let relay = cryptully_relay::spawn(loopback(), config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _a = Raw::registered(relay.local_addr(), "full1").await?;
+                let mut b = Raw::connect(relay.local_addr()).await?;
+                b.expect(&err(ErrorCode::ServerFull, None)?).await?;
+                b.expect_closed().await
+            }
+        ),
+    ]
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn slow_consumer(t: &Target) -> Result<()> {
+    let victim = fresh("slow");
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .set_recv_buffer_size(4096)
+        .map_err(|e| e.to_string())?;
+    let stream = socket.connect(t.addr).await.map_err(|e| e.to_string())?;
+    let (r, w) = stream.into_split();
+    let mut slow = Raw {
+        r: FrameReader::new(r, MAX_FRAME),
+        w,
+    };
+    slow.send(&ClientMessage::Hello { version: 2 }).await?;
+    slow.send(&ClientMessage::Register {
+        nick: nick(&victim)?,
+    })
+    .await?;
+    slow.expect(&RelayMessage::Registered {
+        nick: nick(&victim)?,
+    })
+    .await?;
+    let mut bystander = Raw::registered(t.addr, &fresh("by")).await?;
+    // Several senders, so per-connection rate limits do not hide the victim's queue limit.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = ClientMessage::Relay {
+        destination: nick(&victim)?,
+        payload: vec![0xab; 16 * 1024],
+    }
+    .to_bytes();
+    let mut frame = Vec::new();
+    cryptully_protocol::framing::encode_frame(&body, &mut frame);
+    let mut senders = Vec::new();
+    for _ in 0..8 {
+        senders.push(Raw::registered(t.addr, &fresh("tx")).await?);
+    }
+    let mut readers = tokio::task::JoinSet::new();
+    for s in senders {
+        let frame = frame.clone();
+        let victim = victim.clone();
+        readers.spawn(async move {
+            let (mut r, mut w) = (s.r, s.w);
+            let writer = tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    if w.write_all(&frame).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let told = loop {
+                match tokio::time::timeout_at(deadline.into(), r.next_frame()).await {
+                    Ok(Ok(Some(f))) => match RelayMessage::decode(&f) {
+                        Ok(RelayMessage::Error {
+                            code: ErrorCode::SlowConsumer,
+                            nick: Some(n),
+                        }) if n.as_str() == victim => break true,
+                        _ => {}
+                    },
+                    _ => break false,
+                }
+            };
+            writer.abort();
+            told
+        });
+    }
+    // One sender told is enough; the others then only see the nickname gone.
+    let mut told = false;
+    while let Some(r) = readers.join_next().await {
+        if r.unwrap_or(false) {
+            told = true;
+            break;
+        }
+    }
+    readers.abort_all();
+    if !told {
+        return Err("no sender was told SLOW_CONSUMER within 60 s".into());
+    }
+    bystander.expect_alive().await?;
+    // The victim's nickname is released.
+    Raw::registered(t.addr, &victim)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the slow consumer's nickname was not released: {e}"))
+}
+
+/// Runs the selected cases one after another.
+pub async fn run(target: &Target, selection: &Selection) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for case in cases() {
+        if !selection.selects(case.id) {
+            continue;
+        }
+        let start = Instant::now();
+        let verdict = (case.run)(target).await;
+        out.push(Outcome {
+            id: case.id.to_string(),
+            description: case.description.to_string(),
+            verdict,
+            duration: start.elapsed(),
+        });
+    }
+    out
+}

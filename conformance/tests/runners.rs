@@ -1,0 +1,163 @@
+//! The runners detect what they claim to: they pass the reference and fail broken targets.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use cryptully_conformance::{Selection, Verdict, relay, report, vectors};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn spec_vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+}
+
+#[test]
+fn vectors_pass_on_the_committed_files() {
+    let outcomes = vectors::run(&spec_vectors(), &Selection::default());
+    assert!(outcomes.len() > 90, "{} vectors", outcomes.len());
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn vectors_name_each_vector_that_another_implementation_gets_wrong() {
+    let dir = std::env::temp_dir().join(format!("cryptully-vectors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(spec_vectors()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    // An implementation that derives a different safety code and gets one record wrong.
+    let hs = std::fs::read_to_string(dir.join("handshakes.json")).unwrap();
+    let code = serde_json::from_str::<serde_json::Value>(&hs).unwrap()["handshakes"][0]["output"]["safety_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        dir.join("handshakes.json"),
+        hs.replacen(&format!("\"{code}\""), "\"000000\"", 1),
+    )
+    .unwrap();
+    let rec = std::fs::read_to_string(dir.join("records.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&rec).unwrap();
+    let record = v["initiator_to_responder"][2]["record_hex"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut broken = record.clone();
+    broken.replace_range(40..42, if &record[40..42] == "00" { "01" } else { "00" });
+    std::fs::write(dir.join("records.json"), rec.replace(&record, &broken)).unwrap();
+
+    let outcomes = vectors::run(&dir, &Selection::default());
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail(_)))
+        .map(|o| o.id.as_str())
+        .collect();
+    assert_eq!(failed, vec!["VEC-5-HANDSHAKE-1", "VEC-6-RECORDS-I2R"]);
+    let table = report::table("vectors", &outcomes);
+    assert!(
+        table.contains("safety_code: expected \"000000\""),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_cases_pass_against_the_reference_relay() {
+    let handle = cryptully_relay::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        cryptully_relay::Config::default(),
+    )
+    .await
+    .unwrap();
+    let target = relay::Target {
+        addr: handle.local_addr(),
+        register_timeout: Duration::from_secs(10),
+        spawned: true,
+    };
+    // The registration timeout takes 10 s; .ci/run runs the whole suite through the binary.
+    let selection = Selection {
+        only: vec![],
+        skip: vec!["*REGISTRATION-TIMEOUT".into()],
+    };
+    let outcomes = relay::run(&target, &selection).await;
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(outcomes.len(), relay::cases().len() - 1);
+}
+
+#[tokio::test]
+async fn relay_cases_fail_against_a_relay_that_ignores_the_protocol() {
+    // A "relay" that accepts connections and answers every frame with PONG 0.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0
+                        || s.write_all(&[0, 0, 0, 9, 0x84, 0, 0, 0, 0, 0, 0, 0, 0])
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let target = relay::Target {
+        addr,
+        register_timeout: Duration::from_secs(1),
+        spawned: false,
+    };
+    let selection = Selection {
+        only: vec![
+            "RELAY-3.4-*".into(),
+            "RELAY-3.5-SOURCE*".into(),
+            "RELAY-3.8-SHUTDOWN".into(),
+        ],
+        skip: vec![],
+    };
+    let outcomes = relay::run(&target, &selection).await;
+    assert!(
+        outcomes
+            .iter()
+            .filter(|o| o.id != "RELAY-3.8-SHUTDOWN")
+            .all(|o| matches!(o.verdict, Verdict::Fail(_))),
+        "{outcomes:#?}"
+    );
+    let shutdown = outcomes
+        .iter()
+        .find(|o| o.id == "RELAY-3.8-SHUTDOWN")
+        .unwrap();
+    assert!(matches!(shutdown.verdict, Verdict::Unimplemented(_)));
+    let junit = report::junit("relay", &outcomes);
+    assert!(
+        junit.contains("<failure message=") && junit.contains("<skipped message="),
+        "{junit}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report::json("relay", &outcomes)).unwrap();
+    assert_eq!(
+        json["failed"].as_u64().unwrap() as usize,
+        outcomes.len() - 1
+    );
+}
