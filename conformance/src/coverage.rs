@@ -333,6 +333,13 @@ pub fn checkers() -> BTreeMap<String, Vec<String>> {
                 .push(format!("case:{}", case.id));
         }
     }
+    for case in crate::peer::cases() {
+        for id in case.covers {
+            map.entry((*id).to_string())
+                .or_default()
+                .push(format!("case:{}", case.id));
+        }
+    }
     for (id, list) in CHECKERS {
         map.entry((*id).to_string())
             .or_default()

@@ -6,11 +6,13 @@
 //! table, JSON or JUnit XML.
 //!
 //! - [`relay`]: cases against a relay, speaking only the wire protocol (§3, §9, §10).
+//! - [`peer`]: cases against a client implementation through its shim (§13).
 //! - [`vectors`]: checks vector files in `spec/vectors`' schema against the reference crate.
 
 #![forbid(unsafe_code)]
 
 pub mod coverage;
+pub mod peer;
 pub mod relay;
 pub mod report;
 pub mod vectors;

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use cryptully_conformance::{Outcome, Selection, relay, report, vectors};
+use cryptully_conformance::{Outcome, Selection, peer, relay, report, vectors};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,13 @@ enum Command {
     Vectors {
         /// The folder of vector files (default: spec/vectors of this checkout).
         dir: Option<PathBuf>,
+    },
+    /// Run black-box cases against a client implementation through its shim (spec §13), e.g.
+    /// `peer -- target/debug/cryptully-peer`.
+    Peer {
+        /// The shim command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        shim: Vec<String>,
     },
     /// Run black-box cases against a relay.
     Relay {
@@ -78,6 +85,20 @@ fn main() -> ExitCode {
                 return list(vectors::case_ids(&dir).into_iter());
             }
             ("vectors", vectors::run(&dir, &selection))
+        }
+        Command::Peer { shim } => {
+            if args.list {
+                return list(
+                    peer::cases()
+                        .into_iter()
+                        .map(|c| (c.id.to_string(), c.description.to_string())),
+                );
+            }
+            if shim.is_empty() {
+                eprintln!("give the shim command after --, e.g. peer -- cryptully-peer");
+                return ExitCode::from(2);
+            }
+            ("peer", runtime.block_on(peer::run(shim, &selection)))
         }
         Command::Relay {
             addr,

@@ -26,7 +26,11 @@ fn coverage_every_must_has_a_checker_that_exists() {
         .into_iter()
         .map(|(i, _)| i)
         .collect();
-    let case_ids: BTreeSet<&str> = relay::cases().iter().map(|c| c.id).collect();
+    let case_ids: BTreeSet<&str> = relay::cases()
+        .iter()
+        .map(|c| c.id)
+        .chain(cryptully_conformance::peer::cases().iter().map(|c| c.id))
+        .collect();
     let fuzz_targets = std::fs::read_to_string(root().join("fuzz/Cargo.toml")).unwrap();
     let mut problems = Vec::new();
     for m in &musts {

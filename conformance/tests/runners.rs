@@ -161,3 +161,62 @@ async fn relay_cases_fail_against_a_relay_that_ignores_the_protocol() {
         outcomes.len() - 1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_cases_pass_against_the_reference_shim() {
+    use cryptully_conformance::peer;
+    let shim = vec![env!("CARGO_BIN_EXE_cryptully-peer").to_string()];
+    // A few quick ones here; .ci/run runs the whole suite through the binary.
+    let selection = Selection {
+        only: vec![
+            "PEER-4-*".into(),
+            "PEER-6.4-BAD-TAG".into(),
+            "PEER-8-SMP-MATCH".into(),
+            "PEER-1.3-*".into(),
+        ],
+        skip: vec![],
+    };
+    let outcomes = peer::run(shim, &selection).await;
+    assert_eq!(outcomes.len(), 5);
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_cases_fail_or_report_unimplemented_for_broken_shims() {
+    use cryptully_conformance::peer;
+    let selection = Selection {
+        only: vec!["PEER-4-INITIATOR".into(), "PEER-6.4-REPLAY".into()],
+        skip: vec![],
+    };
+    // A shim that registers and then cannot do anything: status 89, unimplemented (§13.3).
+    let unimplemented = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        r#"read l; echo '{"event":"registered","nick":"alice"}'; read l; exit 89"#.to_string(),
+    ];
+    let outcomes = peer::run(unimplemented, &selection).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.verdict, Verdict::Unimplemented(_))),
+        "{outcomes:#?}"
+    );
+    // A shim that claims a chat it never had: the runner sees no HELO and fails the case.
+    let liar = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        r#"read l; echo '{"event":"registered","nick":"alice"}'; read l; echo '{"event":"established","peer":"bob","safety_code":"000000"}'; sleep 30"#.to_string(),
+    ];
+    let outcomes = peer::run(liar, &selection).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.verdict, Verdict::Fail(_))),
+        "{outcomes:#?}"
+    );
+}

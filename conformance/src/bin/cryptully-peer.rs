@@ -1,0 +1,303 @@
+//! `cryptully-peer`: the reference conformance shim (spec §13) and a line-based terminal chat.
+//!
+//! Without arguments it speaks the shim protocol: JSON commands on stdin, JSON events on stdout.
+//! With `--nick NAME` it is a chat for people who prefer a terminal: type `/help`.
+
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use cryptully_protocol::connection::{Command, ConnEvent, Handle, connect};
+use cryptully_protocol::session::{EndReason, Event, Warning};
+use cryptully_protocol::{Nick, SmpOutcome, TypingState};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::process::ExitCode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Cryptully in a terminal, or the conformance shim of spec §13.
+#[derive(Parser, Debug)]
+#[command(name = "cryptully-peer", version)]
+struct Args {
+    /// Chat in the terminal under this nickname (without it: the JSON-lines shim of §13).
+    #[arg(long)]
+    nick: Option<String>,
+    /// The relay (with --nick).
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    relay: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("cryptully-peer: cannot start");
+        return ExitCode::FAILURE;
+    };
+    rt.block_on(async move {
+        match args.nick {
+            Some(nick) => terminal(nick, args.relay).await,
+            None => shim().await,
+        }
+    })
+}
+
+fn emit(v: Value) {
+    println!("{v}");
+}
+
+fn nick_of(v: &Value) -> Option<Nick> {
+    Nick::new(v.get("peer")?.as_str()?).ok()
+}
+
+/// Per chat: record sequence number → the runner's message id (§13.1 `send`).
+#[derive(Default)]
+struct Ids(HashMap<(Nick, u64), u64>);
+
+/// The JSON-lines shim of §13.
+async fn shim() -> ExitCode {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut conn: Option<(Handle, tokio::sync::mpsc::UnboundedReceiver<ConnEvent>)> = None;
+    let mut ids = Ids::default();
+    loop {
+        let event = async {
+            match conn.as_mut() {
+                Some((_, events)) => events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            line = lines.next_line() => {
+                let Ok(Some(line)) = line else { return ExitCode::SUCCESS };
+                let Ok(cmd) = serde_json::from_str::<Value>(&line) else {
+                    emit(json!({"event": "error", "message": format!("not JSON: {line}")}));
+                    continue;
+                };
+                match shim_command(&cmd, &mut conn).await {
+                    Ok(true) => {}
+                    Ok(false) => return ExitCode::SUCCESS,
+                    Err(message) => emit(json!({"event": "error", "message": message})),
+                }
+            }
+            Some(e) = event => {
+                let disconnected = matches!(e, ConnEvent::Disconnected { .. });
+                for v in shim_event(e, &mut ids) {
+                    emit(v);
+                }
+                if disconnected {
+                    conn = None;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one command; `Ok(false)` after `quit`.
+async fn shim_command(
+    cmd: &Value,
+    conn: &mut Option<(Handle, tokio::sync::mpsc::UnboundedReceiver<ConnEvent>)>,
+) -> Result<bool, String> {
+    let name = cmd.get("cmd").and_then(Value::as_str).unwrap_or_default();
+    let text = |k: &str| {
+        cmd.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if name == "connect" {
+        let nick = Nick::new(&text("nick")).map_err(|e| e.to_string())?;
+        let (handle, events) = connect(text("relay"), nick)
+            .await
+            .map_err(|e| e.to_string())?;
+        emit(json!({"event": "registered", "nick": handle.nick().as_str()}));
+        *conn = Some((handle, events));
+        return Ok(true);
+    }
+    if name == "quit" {
+        if let Some((h, _)) = conn {
+            h.send(Command::Quit);
+        }
+        return Ok(false);
+    }
+    let Some((handle, _)) = conn.as_ref() else {
+        return Err("not connected".into());
+    };
+    let peer = nick_of(cmd).ok_or("missing or invalid `peer`")?;
+    let command = match name {
+        "open" => Command::Open { peer },
+        "accept" => Command::Accept { peer },
+        "reject" => Command::Reject { peer },
+        "send" => Command::Send {
+            peer,
+            id: cmd.get("id").and_then(Value::as_u64).unwrap_or(0),
+            text: text("text"),
+        },
+        "typing" => {
+            let state = match cmd.get("state").and_then(Value::as_u64) {
+                Some(0) => TypingState::Typing,
+                Some(1) => TypingState::StoppedEmpty,
+                _ => TypingState::StoppedWithText,
+            };
+            Command::Typing { peer, state }
+        }
+        "smp_start" => Command::StartSmp {
+            peer,
+            question: text("question"),
+            answer: text("answer"),
+        },
+        "smp_answer" => Command::AnswerSmp {
+            peer,
+            answer: text("answer"),
+        },
+        "close" => Command::Close { peer },
+        other => {
+            emit(json!({"event": "unimplemented", "cmd": other}));
+            return Ok(true);
+        }
+    };
+    handle.send(command);
+    Ok(true)
+}
+
+fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
+    match e {
+        ConnEvent::Sent { peer, id, seq } => {
+            ids.0.insert((peer, seq), id);
+            vec![]
+        }
+        ConnEvent::NotSent { peer, id, reason } => {
+            vec![
+                json!({"event": "undelivered", "peer": peer.as_str(), "ids": [id]}),
+                json!({"event": "error", "peer": peer.as_str(), "message": reason}),
+            ]
+        }
+        ConnEvent::Error { peer, message } => vec![
+            json!({"event": "error", "peer": peer.map(|p| p.as_str().to_string()), "message": message}),
+        ],
+        ConnEvent::Disconnected { reason } => {
+            vec![json!({"event": "error", "message": format!("disconnected: {reason}")})]
+        }
+        ConnEvent::Peer { peer, event } => {
+            let p = peer.as_str().to_string();
+            let v = match event {
+                Event::Request { .. } => json!({"event": "request", "peer": p}),
+                Event::Established { safety_code, .. } => {
+                    json!({"event": "established", "peer": p, "safety_code": safety_code.digits()})
+                }
+                Event::Rejected(_) => json!({"event": "rejected", "peer": p}),
+                Event::Message { text, .. } => json!({"event": "message", "peer": p, "text": text}),
+                Event::Typing(s) => {
+                    json!({"event": "typing", "peer": p, "state": match s { TypingState::Typing => 0, TypingState::StoppedEmpty => 1, TypingState::StoppedWithText => 2 }})
+                }
+                Event::Delivered { seq } => {
+                    json!({"event": "delivered", "peer": p, "id": ids.0.remove(&(peer, seq))})
+                }
+                Event::Undelivered { seqs } => {
+                    let list: Vec<Option<u64>> = seqs
+                        .iter()
+                        .map(|s| ids.0.remove(&(peer.clone(), *s)))
+                        .collect();
+                    json!({"event": "undelivered", "peer": p, "ids": list})
+                }
+                Event::SmpQuestion { question } => {
+                    json!({"event": "smp_question", "peer": p, "question": question})
+                }
+                Event::SmpResult(o) => {
+                    json!({"event": "smp_result", "peer": p, "result": match o { SmpOutcome::Matched => "matched", SmpOutcome::Mismatched => "mismatched", _ => "aborted" }})
+                }
+                Event::Warning(Warning::Tampered { .. }) => {
+                    json!({"event": "warning", "peer": p, "kind": "tampered"})
+                }
+                Event::Warning(Warning::Replayed { .. }) => {
+                    json!({"event": "warning", "peer": p, "kind": "replayed"})
+                }
+                Event::Warning(Warning::Deleted { count }) => {
+                    json!({"event": "warning", "peer": p, "kind": "deleted", "count": count})
+                }
+                Event::Ended(_) => json!({"event": "ended", "peer": p}),
+            };
+            vec![v]
+        }
+    }
+}
+
+const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
+          /ask QUESTION? ANSWER  /answer ANSWER  /close  /quit   — anything else is sent as a message";
+
+/// The terminal chat.
+async fn terminal(nick: String, relay: String) -> ExitCode {
+    let Ok(nick) = Nick::new(&nick) else {
+        eprintln!("invalid nickname: use 1 to 32 characters of A-Z, a-z, 0-9, _ and -");
+        return ExitCode::FAILURE;
+    };
+    let (handle, mut events) = match connect(relay.as_str(), nick).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("registered as {} at {relay}. {HELP}", handle.nick());
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut current: Option<Nick> = None;
+    let mut next_id = 0u64;
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Ok(Some(line)) = line else { handle.send(Command::Quit); return ExitCode::SUCCESS };
+                let (word, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+                let target = || Nick::new(rest.trim()).ok();
+                match word {
+                    "/open" | "/accept" | "/reject" | "/to" => {
+                        let Some(peer) = target() else { println!("! which nickname?"); continue };
+                        current = Some(peer.clone());
+                        match word {
+                            "/open" => { handle.send(Command::Open { peer }); }
+                            "/accept" => { handle.send(Command::Accept { peer }); }
+                            "/reject" => { handle.send(Command::Reject { peer }); }
+                            _ => println!("* talking to {peer}"),
+                        }
+                    }
+                    "/ask" => match (current.clone(), rest.split_once('?')) {
+                        (Some(peer), Some((q, a))) => { handle.send(Command::StartSmp { peer, question: format!("{q}?"), answer: a.trim().into() }); }
+                        _ => println!("! usage: /ask QUESTION? ANSWER (after /to NICK)"),
+                    },
+                    "/answer" => if let Some(peer) = current.clone() { handle.send(Command::AnswerSmp { peer, answer: rest.into() }); },
+                    "/close" => if let Some(peer) = current.take() { handle.send(Command::Close { peer }); },
+                    "/quit" => { handle.send(Command::Quit); return ExitCode::SUCCESS; }
+                    "/help" => println!("{HELP}"),
+                    _ if line.is_empty() => {}
+                    _ => match current.clone() {
+                        Some(peer) => { next_id += 1; handle.send(Command::Send { peer, id: next_id, text: line }); }
+                        None => println!("! /open NICK first"),
+                    },
+                }
+            }
+            e = events.recv() => {
+                let Some(e) = e else { return ExitCode::SUCCESS };
+                match e {
+                    ConnEvent::Peer { peer, event } => match event {
+                        Event::Request { .. } => println!("* {peer} wants to chat: /accept {peer} or /reject {peer}"),
+                        Event::Established { safety_code, .. } => println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in."),
+                        Event::Message { text, .. } => println!("<{peer}> {text}"),
+                        Event::Delivered { .. } => {}
+                        Event::Undelivered { seqs } => println!("! {} message(s) to {peer} were not delivered", seqs.len()),
+                        Event::SmpQuestion { question } => println!("* {peer} asks: {question}  (/to {peer} then /answer ...)"),
+                        Event::SmpResult(SmpOutcome::Matched) => println!("* {peer} is verified: you gave the same answer."),
+                        Event::SmpResult(other) => println!("! verification with {peer} failed ({other:?}): wrong answer, or someone in the middle"),
+                        Event::Warning(w) => println!("!! {peer}: {w}"),
+                        Event::Rejected(r) => println!("* {peer} {r}"),
+                        Event::Typing(_) => {}
+                        Event::Ended(EndReason::PeerGone) => println!("* {peer} left"),
+                        Event::Ended(_) => println!("* chat with {peer} ended"),
+                    },
+                    ConnEvent::Error { peer, message } => println!("! {}{message}", peer.map(|p| format!("{p}: ")).unwrap_or_default()),
+                    ConnEvent::NotSent { reason, .. } => println!("! not sent: {reason}"),
+                    ConnEvent::Sent { .. } => {}
+                    ConnEvent::Disconnected { reason } => { println!("! disconnected: {reason}"); return ExitCode::FAILURE; }
+                }
+            }
+        }
+    }
+}

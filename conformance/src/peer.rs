@@ -1,0 +1,1156 @@
+//! Black-box cases against a client implementation through its shim (spec §13). The runner
+//! starts a relay of its own and plays the other person with the protocol crate's parts, so it
+//! can deviate exactly where a case needs: a commitment that does not match, a low-order key, a
+//! bad tag, a replay, dropped and reordered records, an oversize message, unexpected messages,
+//! a wrong SMP answer, a forged SMP proof, and a relay in the middle.
+
+// `value["key"]` on a serde_json::Value returns Null for a missing key: it never panics.
+#![allow(clippy::indexing_slicing)]
+
+use crate::{CaseFuture, Outcome, Selection};
+use cryptully_protocol::framing::MAX_FRAME;
+use cryptully_protocol::handshake::PeerMessage;
+use cryptully_protocol::inner::{InnerMessage, TypingState};
+use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript, commitment};
+use cryptully_protocol::net::{FrameReader, write_frame};
+use cryptully_protocol::records::{ChainKey, ReceiveChain, Record, SendChain};
+use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use cryptully_protocol::{Nick, smp};
+use cryptully_relay::{Config, RelayHandle};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+type Result<T> = std::result::Result<T, String>;
+
+const WAIT: Duration = Duration::from_secs(10);
+/// Exit status of a shim that does not implement what a case needs (§13.3).
+const UNIMPLEMENTED: i32 = 89;
+
+/// The shim under test, as a child process. Dropping it kills the process.
+struct Shim {
+    watcher: tokio::task::JoinHandle<()>,
+    exit: Arc<AtomicI32>,
+    stdin: ChildStdin,
+    lines: tokio::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        // Dropping the watcher drops the child, which kills it (kill_on_drop).
+        self.watcher.abort();
+    }
+}
+
+/// Records the shim's exit status in `exit` (the run's slot: cases run one at a time).
+fn watch(mut child: Child, exit: Arc<AtomicI32>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Ok(status) = child.wait().await {
+            exit.store(status.code().unwrap_or(-2), Ordering::SeqCst);
+        }
+    })
+}
+
+impl Shim {
+    async fn start(ctx: &Ctx, relay: SocketAddr, nick: &str) -> Result<Self> {
+        let (program, args) = ctx.shim.split_first().ok_or("no shim command")?;
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start the shim `{program}`: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let exit = ctx.exit.clone();
+        let mut shim = Shim {
+            watcher: watch(child, exit.clone()),
+            exit,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+        };
+        shim.send(json!({"cmd": "connect", "relay": relay.to_string(), "nick": nick}))
+            .await?;
+        shim.expect("registered", |_| true).await?;
+        Ok(shim)
+    }
+
+    async fn send(&mut self, v: Value) -> Result<()> {
+        let line = format!("{v}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| format!("shim stdin: {e}"))
+    }
+
+    /// The next event, or why there is none.
+    async fn next(&mut self, wait: Duration) -> Result<Option<Value>> {
+        match tokio::time::timeout(wait, self.lines.next_line()).await {
+            Err(_) => Ok(None),
+            Ok(Ok(Some(line))) => {
+                let v: Value = serde_json::from_str(&line)
+                    .map_err(|e| format!("shim printed non-JSON {line:?}: {e}"))?;
+                if v["event"] == "unimplemented" {
+                    return Err(format!(
+                        "unimplemented: the shim does not implement `{}`",
+                        v["cmd"]
+                    ));
+                }
+                Ok(Some(v))
+            }
+            Ok(_) => {
+                for _ in 0..20 {
+                    match self.exit.load(Ordering::SeqCst) {
+                        -1 => tokio::time::sleep(Duration::from_millis(50)).await,
+                        UNIMPLEMENTED => {
+                            return Err("unimplemented: the shim exited with status 89".into());
+                        }
+                        code => return Err(format!("the shim exited with status {code}")),
+                    }
+                }
+                Err("the shim closed its output".into())
+            }
+        }
+    }
+
+    /// Waits for an event named `name` satisfying `pred`, skipping typing and delivery chatter.
+    async fn expect(&mut self, name: &str, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+            match self.next(wait).await? {
+                Some(v) if v["event"] == name && pred(&v) => return Ok(v),
+                Some(v) => seen.push(v),
+                None => break,
+            }
+        }
+        Err(format!(
+            "expected event `{name}`, saw {}",
+            Value::from(seen)
+        ))
+    }
+
+    /// Collects events for `wait`.
+    async fn drain(&mut self, wait: Duration) -> Result<Vec<Value>> {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.next(left).await? {
+                Some(v) => seen.push(v),
+                None => break,
+            }
+        }
+        Ok(seen)
+    }
+}
+
+/// The runner's registered connection to the relay.
+struct Wire {
+    r: FrameReader<OwnedReadHalf>,
+    w: OwnedWriteHalf,
+}
+
+impl Wire {
+    async fn registered(addr: SocketAddr, nick: &str) -> Result<Self> {
+        let (r, w) = TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_split();
+        let mut wire = Wire {
+            r: FrameReader::new(r, MAX_FRAME),
+            w,
+        };
+        wire.frame(&ClientMessage::Hello { version: 2 }).await?;
+        let n = Nick::new(nick).map_err(|e| e.to_string())?;
+        wire.frame(&ClientMessage::Register { nick: n }).await?;
+        match wire.relay_message().await? {
+            RelayMessage::Registered { .. } => Ok(wire),
+            other => Err(format!("runner could not register {nick}: {other:?}")),
+        }
+    }
+
+    async fn frame(&mut self, m: &ClientMessage) -> Result<()> {
+        write_frame(&mut self.w, &m.to_bytes())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn send(&mut self, to: &str, m: &PeerMessage) -> Result<()> {
+        self.send_payload(to, m.to_bytes()).await
+    }
+
+    async fn send_payload(&mut self, to: &str, payload: Vec<u8>) -> Result<()> {
+        let destination = Nick::new(to).map_err(|e| e.to_string())?;
+        self.frame(&ClientMessage::Relay {
+            destination,
+            payload,
+        })
+        .await
+    }
+
+    async fn relay_message(&mut self) -> Result<RelayMessage> {
+        match tokio::time::timeout(WAIT, self.r.next_frame()).await {
+            Ok(Ok(Some(f))) => RelayMessage::decode(&f).map_err(|e| e.to_string()),
+            other => Err(format!("runner's relay connection: {other:?}")),
+        }
+    }
+
+    /// The next peer message from the shim; `None` when none comes within `wait`.
+    async fn peer_within(&mut self, wait: Duration) -> Result<Option<PeerMessage>> {
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match tokio::time::timeout(left, self.r.next_frame()).await {
+                Err(_) => return Ok(None),
+                Ok(Ok(Some(f))) => {
+                    if let Ok(RelayMessage::Deliver { payload, .. }) = RelayMessage::decode(&f) {
+                        return PeerMessage::decode(&payload).map(Some).map_err(|e| {
+                            format!("the shim sent an undecodable peer message: {e}")
+                        });
+                    }
+                }
+                Ok(other) => return Err(format!("runner's relay connection: {other:?}")),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn peer(&mut self) -> Result<PeerMessage> {
+        self.peer_within(WAIT)
+            .await?
+            .ok_or_else(|| "the shim sent nothing within 10 s".to_string())
+    }
+}
+
+/// The runner's side of an established session, driven by hand.
+struct Keys {
+    tx: SendChain,
+    rx: ReceiveChain,
+    initiator_public: [u8; 32],
+    responder_public: [u8; 32],
+    session_id: [u8; 32],
+    code: String,
+}
+
+impl Keys {
+    fn derive(
+        initiator: &str,
+        responder: &str,
+        ikey: [u8; 32],
+        rkey: [u8; 32],
+        own: &EphemeralKeyPair,
+        peer_public: &[u8; 32],
+        we_initiate: bool,
+    ) -> Result<Self> {
+        let t = Transcript {
+            initiator: Nick::new(initiator).map_err(|e| e.to_string())?,
+            responder: Nick::new(responder).map_err(|e| e.to_string())?,
+            commitment: commitment(&ikey),
+            responder_public: rkey,
+            initiator_public: ikey,
+        };
+        let shared = own.diffie_hellman(peer_public).map_err(|e| e.to_string())?;
+        let ks = KeySchedule::derive(&t.hash(), &shared).map_err(|e| e.to_string())?;
+        let (i2r, r2i) = ks.dangerous_chain_keys();
+        let (tx, rx) = if we_initiate {
+            (*i2r, *r2i)
+        } else {
+            (*r2i, *i2r)
+        };
+        Ok(Keys {
+            tx: SendChain::new(ChainKey::new(tx)),
+            rx: ReceiveChain::new(ChainKey::new(rx)),
+            initiator_public: ikey,
+            responder_public: rkey,
+            session_id: *ks.session_id(),
+            code: ks.safety_code().digits(),
+        })
+    }
+
+    fn seal(&mut self, inner: &InnerMessage) -> Result<Record> {
+        self.tx
+            .seal(&inner.encode_padded())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Opens the shim's records until one carries an inner message other than ACK and TYPING.
+    async fn next_inner(&mut self, wire: &mut Wire) -> Result<InnerMessage> {
+        loop {
+            match wire.peer().await? {
+                PeerMessage::Record(r) => {
+                    let opened = self
+                        .rx
+                        .open(&r)
+                        .map_err(|e| format!("the shim's record did not open: {e}"))?;
+                    let inner = InnerMessage::decode_padded(&opened.plaintext)
+                        .map_err(|e| e.to_string())?;
+                    if !matches!(inner, InnerMessage::Ack { .. } | InnerMessage::Typing(_)) {
+                        return Ok(inner);
+                    }
+                }
+                other => return Err(format!("expected a RECORD, got {}", other.name())),
+            }
+        }
+    }
+
+    fn secret(&self, answer: &str) -> smp::SecretInt {
+        smp::secret(
+            &self.initiator_public,
+            &self.responder_public,
+            &self.session_id,
+            answer,
+        )
+    }
+}
+
+static KEY_SEED: AtomicU8 = AtomicU8::new(1);
+
+fn fresh_key() -> EphemeralKeyPair {
+    let b = KEY_SEED.fetch_add(1, Ordering::Relaxed);
+    let mut k = [b; 32];
+    k[0] = 0x40;
+    EphemeralKeyPair::from_private_bytes(k)
+}
+
+const SHIM: &str = "alice";
+const RUNNER: &str = "bob";
+
+/// The shim opens a chat with the runner, which answers correctly.
+async fn shim_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
+    shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
+    let PeerMessage::Helo { commitment: c, .. } = wire.peer().await? else {
+        return Err("expected HELO".into());
+    };
+    let mine = fresh_key();
+    wire.send(
+        SHIM,
+        &PeerMessage::Redy {
+            public_key: *mine.public(),
+        },
+    )
+    .await?;
+    let PeerMessage::PubKey { public_key } = wire.peer().await? else {
+        return Err("expected PUB_KEY".into());
+    };
+    if commitment(&public_key) != c {
+        return Err("the shim's PUB_KEY does not open its own commitment".into());
+    }
+    let keys = Keys::derive(
+        SHIM,
+        RUNNER,
+        public_key,
+        *mine.public(),
+        &mine,
+        &public_key,
+        false,
+    )?;
+    let ev = shim.expect("established", |_| true).await?;
+    if ev["safety_code"] != keys.code {
+        return Err(format!(
+            "safety code {} but the runner derived {}",
+            ev["safety_code"], keys.code
+        ));
+    }
+    Ok(keys)
+}
+
+/// The runner opens a chat with the shim, which accepts.
+async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
+    let mine = fresh_key();
+    wire.send(
+        SHIM,
+        &PeerMessage::Helo {
+            version: 2,
+            commitment: mine.commitment(),
+        },
+    )
+    .await?;
+    shim.expect("request", |v| v["peer"] == RUNNER).await?;
+    shim.send(json!({"cmd": "accept", "peer": RUNNER})).await?;
+    let PeerMessage::Redy { public_key } = wire.peer().await? else {
+        return Err("expected REDY".into());
+    };
+    wire.send(
+        SHIM,
+        &PeerMessage::PubKey {
+            public_key: *mine.public(),
+        },
+    )
+    .await?;
+    let keys = Keys::derive(
+        RUNNER,
+        SHIM,
+        *mine.public(),
+        public_key,
+        &mine,
+        &public_key,
+        true,
+    )?;
+    let ev = shim.expect("established", |_| true).await?;
+    if ev["safety_code"] != keys.code {
+        return Err(format!(
+            "safety code {} but the runner derived {}",
+            ev["safety_code"], keys.code
+        ));
+    }
+    Ok(keys)
+}
+
+/// The shim must not reach `established`, and must tell its person (error or ended).
+async fn expect_refused(shim: &mut Shim) -> Result<()> {
+    let events = shim.drain(Duration::from_secs(2)).await?;
+    if events.iter().any(|e| e["event"] == "established") {
+        return Err(format!(
+            "the shim established the chat anyway: {}",
+            Value::from(events)
+        ));
+    }
+    if !events
+        .iter()
+        .any(|e| e["event"] == "error" || e["event"] == "ended")
+    {
+        return Err(format!(
+            "the shim did not tell its person: {}",
+            Value::from(events)
+        ));
+    }
+    Ok(())
+}
+
+/// What each case gets.
+pub struct Ctx {
+    shim: Vec<String>,
+    /// The exit status of a shim that exited during the current case (-1: none).
+    exit: Arc<AtomicI32>,
+}
+
+struct Env {
+    _relay: RelayHandle,
+    shim: Shim,
+    wire: Wire,
+}
+
+async fn env(ctx: &Ctx) -> Result<Env> {
+    let relay = cryptully_relay::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), Config::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let wire = Wire::registered(relay.local_addr(), RUNNER).await?;
+    let shim = Shim::start(ctx, relay.local_addr(), SHIM).await?;
+    Ok(Env {
+        _relay: relay,
+        shim,
+        wire,
+    })
+}
+
+type CaseFn = for<'a> fn(&'a Ctx) -> CaseFuture<'a>;
+
+/// One peer case.
+pub struct Case {
+    /// Stable id.
+    pub id: &'static str,
+    /// One line.
+    pub description: &'static str,
+    /// The MUSTs it checks.
+    pub covers: &'static [&'static str],
+    run: CaseFn,
+}
+
+macro_rules! case {
+    ($id:literal, $desc:literal, [$($c:literal),*], |$ctx:ident| $body:block) => {
+        Case {
+            id: $id,
+            description: $desc,
+            covers: &[$($c),*],
+            run: |$ctx| Box::pin(async move { crate::relay::verdict(async move $body.await) }),
+        }
+    };
+}
+
+fn flip_tag(mut r: Record) -> Record {
+    r.tag[0] ^= 1;
+    r
+}
+
+/// Every peer case, in spec order.
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            "PEER-4-INITIATOR",
+            "the implementation opens a chat; both derive the same safety code",
+            ["4.2-1", "5.2-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                shim_initiates(&mut e.shim, &mut e.wire).await.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-4-RESPONDER",
+            "the implementation asks its person, accepts, and derives the same safety code",
+            ["4.3-1", "4.3-2", "4.4-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                runner_initiates(&mut e.shim, &mut e.wire).await.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-4.3-REJECT",
+            "a person's reject sends REJ",
+            [],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let k = fresh_key();
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 2,
+                            commitment: k.commitment(),
+                        },
+                    )
+                    .await?;
+                e.shim.expect("request", |_| true).await?;
+                e.shim
+                    .send(json!({"cmd": "reject", "peer": RUNNER}))
+                    .await?;
+                match e.wire.peer().await? {
+                    PeerMessage::Rej { .. } => Ok(()),
+                    other => Err(format!("expected REJ, got {}", other.name())),
+                }
+            }
+        ),
+        case!(
+            "PEER-4.3-UNSUPPORTED-VERSION",
+            "a HELO of version 1 is rejected without asking the person",
+            ["4.3-3", "11-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 1,
+                            commitment: [1; 32],
+                        },
+                    )
+                    .await?;
+                match e.wire.peer().await? {
+                    PeerMessage::Rej {
+                        reason: cryptully_protocol::RejectReason::UnsupportedVersion,
+                    } => {}
+                    other => {
+                        return Err(format!("expected REJ UNSUPPORTED_VERSION, got {other:?}"));
+                    }
+                }
+                let events = e.shim.drain(Duration::from_millis(500)).await?;
+                if events.iter().any(|v| v["event"] == "request") {
+                    Err("the person was asked".into())
+                } else {
+                    Ok(())
+                }
+            }
+        ),
+        case!(
+            "PEER-4.4-COMMITMENT-MISMATCH",
+            "PUB_KEY that does not open HELO's commitment ends the handshake",
+            ["4.4-1", "4.5-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (promised, sent) = (fresh_key(), fresh_key());
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 2,
+                            commitment: promised.commitment(),
+                        },
+                    )
+                    .await?;
+                e.shim.expect("request", |_| true).await?;
+                e.shim
+                    .send(json!({"cmd": "accept", "peer": RUNNER}))
+                    .await?;
+                let _redy = e.wire.peer().await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::PubKey {
+                            public_key: *sent.public(),
+                        },
+                    )
+                    .await?;
+                expect_refused(&mut e.shim).await
+            }
+        ),
+        case!(
+            "PEER-4.4-LOW-ORDER-KEY",
+            "REDY with a low-order point: no PUB_KEY, no chat",
+            ["4.4-2", "4.4-3", "5.3-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
+                let _helo = e.wire.peer().await?;
+                let mut point = [0u8; 32];
+                point[0] = 1;
+                e.wire
+                    .send(SHIM, &PeerMessage::Redy { public_key: point })
+                    .await?;
+                if let Some(m) = e.wire.peer_within(Duration::from_secs(1)).await? {
+                    return Err(format!("the shim answered {} to a low-order key", m.name()));
+                }
+                expect_refused(&mut e.shim).await
+            }
+        ),
+        case!(
+            "PEER-4.5-UNEXPECTED-IN-EXPECT-REDY",
+            "PUB_KEY while waiting for REDY ends the handshake",
+            ["4.5-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
+                let _helo = e.wire.peer().await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::PubKey {
+                            public_key: *fresh_key().public(),
+                        },
+                    )
+                    .await?;
+                expect_refused(&mut e.shim).await
+            }
+        ),
+        case!(
+            "PEER-4.5-UNEXPECTED-IN-EXPECT-PUB-KEY",
+            "REDY while waiting for PUB_KEY ends the handshake",
+            ["4.5-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 2,
+                            commitment: fresh_key().commitment(),
+                        },
+                    )
+                    .await?;
+                e.shim.expect("request", |_| true).await?;
+                e.shim
+                    .send(json!({"cmd": "accept", "peer": RUNNER}))
+                    .await?;
+                let _redy = e.wire.peer().await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Redy {
+                            public_key: *fresh_key().public(),
+                        },
+                    )
+                    .await?;
+                expect_refused(&mut e.shim).await
+            }
+        ),
+        case!(
+            "PEER-4.5-UNEXPECTED-IN-ESTABLISHED",
+            "REDY in an established chat ends it",
+            ["4.5-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let _k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Redy {
+                            public_key: *fresh_key().public(),
+                        },
+                    )
+                    .await?;
+                let events = e.shim.drain(Duration::from_secs(2)).await?;
+                if events
+                    .iter()
+                    .any(|v| v["event"] == "error" || v["event"] == "ended")
+                {
+                    Ok(())
+                } else {
+                    Err(format!("nothing told: {}", Value::from(events)))
+                }
+            }
+        ),
+        case!(
+            "PEER-7-MESSAGES-AND-RECEIPTS",
+            "messages both ways; each MSG is acknowledged and the sender told",
+            ["7.4-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let r = k.seal(&InnerMessage::Msg {
+                    text: "hello from the runner ✓".into(),
+                })?;
+                e.wire.send(SHIM, &PeerMessage::Record(r.clone())).await?;
+                e.shim
+                    .expect("message", |v| v["text"] == "hello from the runner ✓")
+                    .await?;
+                let ack = match e.wire.peer().await? {
+                    PeerMessage::Record(a) => k.rx.open(&a).map_err(|e| e.to_string())?,
+                    other => return Err(format!("expected the ACK record, got {}", other.name())),
+                };
+                match InnerMessage::decode_padded(&ack.plaintext) {
+                    Ok(InnerMessage::Ack { seq }) if seq == r.seq => {}
+                    other => return Err(format!("expected ACK {}, got {other:?}", r.seq)),
+                }
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 42, "text": "hello runner"}))
+                    .await?;
+                let seq = match e.wire.peer().await? {
+                    PeerMessage::Record(m) => {
+                        let seq = m.seq;
+                        let opened = k.rx.open(&m).map_err(|e| e.to_string())?;
+                        match InnerMessage::decode_padded(&opened.plaintext) {
+                            Ok(InnerMessage::Msg { text }) if text == "hello runner" => seq,
+                            other => return Err(format!("expected MSG, got {other:?}")),
+                        }
+                    }
+                    other => return Err(format!("expected a RECORD, got {}", other.name())),
+                };
+                let ack = k.seal(&InnerMessage::Ack { seq })?;
+                e.wire.send(SHIM, &PeerMessage::Record(ack)).await?;
+                e.shim
+                    .expect("delivered", |v| v["id"] == 42)
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-7.5-TYPING",
+            "TYPING states reach the person",
+            [],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = runner_initiates(&mut e.shim, &mut e.wire).await?;
+                for state in [TypingState::Typing, TypingState::StoppedWithText] {
+                    e.wire
+                        .send(
+                            SHIM,
+                            &PeerMessage::Record(k.seal(&InnerMessage::Typing(state))?),
+                        )
+                        .await?;
+                }
+                e.shim.expect("typing", |v| v["state"] == 0).await?;
+                e.shim
+                    .expect("typing", |v| v["state"] == 2)
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-BAD-TAG",
+            "a record with a bad tag is a tampering warning; the genuine one still opens",
+            ["6.4-3", "6.4-4"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let r = k.seal(&InnerMessage::Msg {
+                    text: "genuine".into(),
+                })?;
+                e.wire
+                    .send(SHIM, &PeerMessage::Record(flip_tag(r.clone())))
+                    .await?;
+                e.shim
+                    .expect("warning", |v| v["kind"] == "tampered")
+                    .await?;
+                e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+                e.shim
+                    .expect("message", |v| v["text"] == "genuine")
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-REPLAY",
+            "a record sent twice is a replay warning, shown once",
+            ["6.4-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let r = k.seal(&InnerMessage::Msg {
+                    text: "once".into(),
+                })?;
+                e.wire.send(SHIM, &PeerMessage::Record(r.clone())).await?;
+                e.shim.expect("message", |v| v["text"] == "once").await?;
+                e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+                let w = e.shim.expect("warning", |v| v["kind"] == "replayed").await;
+                w.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-DROPPED",
+            "records deleted in transit are counted and reported",
+            ["6.4-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let r0 = k.seal(&InnerMessage::Msg {
+                    text: "zero".into(),
+                })?;
+                let _r1 = k.seal(&InnerMessage::Msg { text: "one".into() })?;
+                let _r2 = k.seal(&InnerMessage::Msg { text: "two".into() })?;
+                let r3 = k.seal(&InnerMessage::Msg {
+                    text: "three".into(),
+                })?;
+                e.wire.send(SHIM, &PeerMessage::Record(r0)).await?;
+                e.wire.send(SHIM, &PeerMessage::Record(r3)).await?;
+                e.shim.expect("message", |v| v["text"] == "zero").await?;
+                e.shim
+                    .expect("warning", |v| v["kind"] == "deleted" && v["count"] == 2)
+                    .await?;
+                e.shim
+                    .expect("message", |v| v["text"] == "three")
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-REORDERED",
+            "a record after a later one is a replay: reordering is detected",
+            ["6.4-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let r0 = k.seal(&InnerMessage::Msg {
+                    text: "first".into(),
+                })?;
+                let r1 = k.seal(&InnerMessage::Msg {
+                    text: "second".into(),
+                })?;
+                e.wire.send(SHIM, &PeerMessage::Record(r1)).await?;
+                e.wire.send(SHIM, &PeerMessage::Record(r0)).await?;
+                e.shim
+                    .expect("warning", |v| v["kind"] == "deleted" && v["count"] == 1)
+                    .await?;
+                e.shim.expect("message", |v| v["text"] == "second").await?;
+                e.shim
+                    .expect("warning", |v| v["kind"] == "replayed")
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-7.3-OVERSIZE",
+            "an authenticated MSG of 16385 bytes is not shown, and the person is told",
+            ["2.2-1", "7.1-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut raw = vec![0x01, 0x40, 0x01];
+                raw.extend(std::iter::repeat_n(b'x', 16385));
+                raw.resize(raw.len().next_multiple_of(64), 0);
+                let r = k.tx.seal(&raw).map_err(|e| e.to_string())?;
+                e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+                let events = e.shim.drain(Duration::from_secs(2)).await?;
+                if events.iter().any(|v| v["event"] == "message") {
+                    return Err("the oversize message was shown".into());
+                }
+                if events
+                    .iter()
+                    .any(|v| v["event"] == "error" || v["event"] == "ended")
+                {
+                    Ok(())
+                } else {
+                    Err(format!("nothing told: {}", Value::from(events)))
+                }
+            }
+        ),
+        case!(
+            "PEER-7.7-END",
+            "END from the peer ends the chat and reports unacknowledged messages",
+            ["4.6-1", "7.4-3"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.shim.send(json!({"cmd": "send", "peer": RUNNER, "id": 7, "text": "never acknowledged"})).await?;
+                let _msg = e.wire.peer().await?;
+                e.wire
+                    .send(SHIM, &PeerMessage::Record(k.seal(&InnerMessage::End)?))
+                    .await?;
+                e.shim
+                    .expect("undelivered", |v| {
+                        v["ids"].as_array().is_some_and(|a| a.contains(&json!(7)))
+                    })
+                    .await?;
+                e.shim.expect("ended", |_| true).await.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-3.9-PEER-GONE",
+            "when the peer disconnects, unacknowledged messages are reported undelivered",
+            ["3.9-2", "7.4-3"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let _k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 9, "text": "into the void"}))
+                    .await?;
+                let _msg = e.wire.peer().await?;
+                drop(e.wire);
+                e.shim
+                    .expect("undelivered", |v| {
+                        v["ids"].as_array().is_some_and(|a| a.contains(&json!(9)))
+                    })
+                    .await?;
+                e.shim.expect("ended", |_| true).await.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-8-SMP-MATCH",
+            "SMP with the right answer: both sides report matched",
+            ["8.5-1", "8.5-2"],
+            |ctx| { smp_case(ctx, "the lake", SmpTwist::None).await }
+        ),
+        case!(
+            "PEER-8-SMP-WRONG-ANSWER",
+            "SMP with a wrong answer: both sides report mismatched",
+            ["8.5-2"],
+            |ctx| { smp_case(ctx, "the sea", SmpTwist::None).await }
+        ),
+        case!(
+            "PEER-8.5-SMP-FORGED-PROOF",
+            "SMP1 with a forged proof is refused: no match, SMP_ABORT sent",
+            ["8.5-1", "8.6-1"],
+            |ctx| { smp_case(ctx, "the lake", SmpTwist::ForgeProof).await }
+        ),
+        case!(
+            "PEER-1.3-RELAY-IN-THE-MIDDLE",
+            "a relay in the middle: the two people see different codes and SMP fails with the right answer",
+            ["3.2-4", "5.2-1"],
+            |ctx| { mitm(ctx).await }
+        ),
+    ]
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SmpTwist {
+    None,
+    ForgeProof,
+}
+
+/// The runner asks "the lake"; the shim's person answers `answer`.
+async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
+    let mut e = env(ctx).await?;
+    let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+    let mut rng = rand_free::Counter(7);
+    let (asker, mut smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+    if twist == SmpTwist::ForgeProof {
+        smp1.c2 += 1u32;
+    }
+    for inner in [
+        InnerMessage::Smp0 {
+            question: "Where did we meet?".into(),
+        },
+        InnerMessage::Smp1(smp1),
+    ] {
+        let r = k.seal(&inner)?;
+        e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+    }
+    if twist == SmpTwist::ForgeProof {
+        let result = e.shim.expect("smp_result", |_| true).await?;
+        if result["result"] == "matched" {
+            return Err("a forged proof matched".into());
+        }
+        return match k.next_inner(&mut e.wire).await? {
+            InnerMessage::SmpAbort => Ok(()),
+            other => Err(format!("expected SMP_ABORT, got {}", other.name())),
+        };
+    }
+    e.shim
+        .expect("smp_question", |v| v["question"] == "Where did we meet?")
+        .await?;
+    e.shim
+        .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": answer}))
+        .await?;
+    let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
+        return Err("expected SMP2".into());
+    };
+    let (asker, m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
+        .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
+    e.wire
+        .send(SHIM, &PeerMessage::Record(k.seal(&InnerMessage::Smp3(m3))?))
+        .await?;
+    let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
+        return Err("expected SMP4".into());
+    };
+    let matched =
+        smp::step5(asker, &m4).map_err(|e| format!("the shim's SMP4 failed its checks: {e}"))?;
+    let want = if answer == "the lake" {
+        "matched"
+    } else {
+        "mismatched"
+    };
+    if matched != (want == "matched") {
+        return Err(format!("the runner's result is {matched}, expected {want}"));
+    }
+    e.shim
+        .expect("smp_result", |v| v["result"] == want)
+        .await
+        .map(|_| ())
+}
+
+/// Two shims, two relays, and the runner in the middle running one handshake with each.
+async fn mitm(ctx: &Ctx) -> Result<()> {
+    let spawn = || cryptully_relay::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), Config::default());
+    let (r1, r2) = (
+        spawn().await.map_err(|e| e.to_string())?,
+        spawn().await.map_err(|e| e.to_string())?,
+    );
+    // alice (shim A) on relay 1 talks to "bob" = the runner; bob (shim B) on relay 2 talks to
+    // "alice" = the runner.
+    let mut to_alice = Wire::registered(r1.local_addr(), "bob").await?;
+    let mut to_bob = Wire::registered(r2.local_addr(), "alice").await?;
+    let mut alice = Shim::start(ctx, r1.local_addr(), "alice").await?;
+    let mut bob = Shim::start(ctx, r2.local_addr(), "bob").await?;
+    let mut ka = shim_initiates(&mut alice, &mut to_alice).await?;
+    // The runner, as alice, opens a chat with bob.
+    let mine = fresh_key();
+    to_bob
+        .send(
+            "bob",
+            &PeerMessage::Helo {
+                version: 2,
+                commitment: mine.commitment(),
+            },
+        )
+        .await?;
+    bob.expect("request", |v| v["peer"] == "alice").await?;
+    bob.send(json!({"cmd": "accept", "peer": "alice"})).await?;
+    let PeerMessage::Redy { public_key } = to_bob.peer().await? else {
+        return Err("expected REDY from bob".into());
+    };
+    to_bob
+        .send(
+            "bob",
+            &PeerMessage::PubKey {
+                public_key: *mine.public(),
+            },
+        )
+        .await?;
+    let mut kb = Keys::derive(
+        "alice",
+        "bob",
+        *mine.public(),
+        public_key,
+        &mine,
+        &public_key,
+        true,
+    )?;
+    let code_b = bob.expect("established", |_| true).await?["safety_code"].clone();
+    if code_b == json!(ka.code) {
+        return Err(
+            "both people were shown the same safety code through a relay in the middle".into(),
+        );
+    }
+    // SMP, both with the right answer; the runner re-encrypts every SMP message unchanged.
+    alice
+        .send(json!({"cmd": "smp_start", "peer": "bob", "question": "first pet?", "answer": "rex"}))
+        .await?;
+    for _ in 0..2 {
+        let inner = ka.next_inner(&mut to_alice).await?;
+        to_bob
+            .send("bob", &PeerMessage::Record(kb.seal(&inner)?))
+            .await?;
+    }
+    bob.expect("smp_question", |_| true).await?;
+    bob.send(json!({"cmd": "smp_answer", "peer": "alice", "answer": "rex"}))
+        .await?;
+    let m2 = kb.next_inner(&mut to_bob).await?;
+    to_alice
+        .send("alice", &PeerMessage::Record(ka.seal(&m2)?))
+        .await?;
+    let m3 = ka.next_inner(&mut to_alice).await?;
+    to_bob
+        .send("bob", &PeerMessage::Record(kb.seal(&m3)?))
+        .await?;
+    let m4 = kb.next_inner(&mut to_bob).await?;
+    to_alice
+        .send("alice", &PeerMessage::Record(ka.seal(&m4)?))
+        .await?;
+    let ra = alice.expect("smp_result", |_| true).await?;
+    let rb = bob.expect("smp_result", |_| true).await?;
+    if ra["result"] == "matched" || rb["result"] == "matched" {
+        return Err(format!(
+            "SMP matched through a relay in the middle: alice {}, bob {}",
+            ra["result"], rb["result"]
+        ));
+    }
+    Ok(())
+}
+
+/// A deterministic source for the runner's own SMP exponents: the runner is a test peer, and
+/// nothing it protects is secret.
+mod rand_free {
+    /// splitmix64.
+    pub(super) struct Counter(pub(super) u64);
+
+    impl cryptully_protocol::rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(8) {
+                let v = self.next_u64().to_le_bytes();
+                chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
+            }
+        }
+        fn try_fill_bytes(
+            &mut self,
+            dest: &mut [u8],
+        ) -> Result<(), cryptully_protocol::rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl cryptully_protocol::rand_core::CryptoRng for Counter {}
+}
+
+/// Runs the selected cases, each with a fresh relay and a fresh shim.
+pub async fn run(shim: Vec<String>, selection: &Selection) -> Vec<Outcome> {
+    let ctx = Ctx {
+        shim,
+        exit: Arc::new(AtomicI32::new(-1)),
+    };
+    let mut out = Vec::new();
+    for case in cases() {
+        if !selection.selects(case.id) {
+            continue;
+        }
+        let start = Instant::now();
+        ctx.exit.store(-1, Ordering::SeqCst);
+        let mut verdict = (case.run)(&ctx).await;
+        if matches!(verdict, crate::Verdict::Fail(_))
+            && ctx.exit.load(Ordering::SeqCst) == UNIMPLEMENTED
+        {
+            verdict =
+                crate::Verdict::Unimplemented("the shim exited with status 89 (§13.3)".into());
+        }
+        out.push(Outcome {
+            id: case.id.to_string(),
+            description: case.description.to_string(),
+            verdict,
+            duration: start.elapsed(),
+        });
+    }
+    out
+}
