@@ -1,12 +1,16 @@
-//! `cryptully`, the desktop client. Placeholder until the iced client lands: it says so and exits
-//! with a non-zero status, rather than pretending to work.
+//! `cryptully`: end-to-end encrypted chat between two people. Pick a nickname, type your
+//! friend's nickname, chat; read the 6-digit safety code aloud, or ask a question only your
+//! friend can answer.
 
 #![forbid(unsafe_code)]
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "cryptully: the desktop client is not built yet; the protocol crate \
-         (cryptully-protocol, spec/) is in place and tested."
-    );
-    std::process::ExitCode::from(2)
+use cryptully_client_iced::app::App;
+
+fn main() -> iced::Result {
+    iced::application(App::boot, App::update, App::view)
+        .title(App::title)
+        .theme(App::theme)
+        .subscription(App::subscription)
+        .window_size((980.0, 680.0))
+        .run()
 }

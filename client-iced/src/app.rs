@@ -1,0 +1,231 @@
+//! The application: which screen is up, the model, the connection handle, the theme. Screens
+//! update themselves and hand back what the connection should do; nothing here blocks.
+
+use crate::model::Model;
+use crate::net::{self, NetEvent, Target};
+use crate::screen::{chats, connect};
+use cryptully_protocol::connection::{ConnEvent, Handle};
+use iced::keyboard::{self, Key, key::Named};
+use iced::theme::Mode;
+use iced::{Element, Subscription, Task, Theme};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Which screen is up.
+#[derive(Debug)]
+pub enum Screen {
+    /// Nickname and relay.
+    Connect(connect::State),
+    /// Chatting.
+    Chats(chats::State),
+}
+
+/// The whole application state.
+#[derive(Debug)]
+pub struct App {
+    /// The screen.
+    pub screen: Screen,
+    /// Chats, lines, verification.
+    pub model: Model,
+    /// Set while a connection is wanted: the subscription runs for it.
+    pub target: Option<Target>,
+    /// Commands to the connection.
+    pub handle: Option<Handle>,
+    /// The system's light or dark preference.
+    pub system: Mode,
+    /// The person's choice, over the system's.
+    pub dark: Option<bool>,
+}
+
+/// Everything that can happen.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// On the connect screen.
+    Connect(connect::Message),
+    /// On the chats screen.
+    Chats(chats::Message),
+    /// From the network.
+    Net(NetEvent),
+    /// The system theme changed.
+    System(Mode),
+    /// Light / dark toggle.
+    ToggleTheme,
+    /// Ctrl+N: new chat.
+    NewChatShortcut,
+    /// Ctrl+W: close chat.
+    CloseShortcut,
+    /// Esc: close a dialog.
+    Escape,
+}
+
+/// "14:05" in UTC (no time-zone database is shipped).
+pub fn clock() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60)
+}
+
+impl App {
+    /// The first state: the connect screen, the nickname box focused, the system theme asked.
+    pub fn boot() -> (Self, Task<Message>) {
+        let app = App {
+            screen: Screen::Connect(connect::State::default()),
+            model: Model::default(),
+            target: None,
+            handle: None,
+            system: Mode::Light,
+            dark: None,
+        };
+        let tasks = Task::batch([
+            iced::system::theme().map(Message::System),
+            iced::widget::operation::focus(connect::NICK_ID),
+        ]);
+        (app, tasks)
+    }
+
+    /// The window title, with the unread count.
+    pub fn title(&self) -> String {
+        match self.model.unread() {
+            0 => "Cryptully".into(),
+            n => format!("Cryptully ({n})"),
+        }
+    }
+
+    /// Applies a message.
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Connect(m) => {
+                if let Screen::Connect(state) = &mut self.screen {
+                    if let Some(target) = state.update(m) {
+                        self.target = Some(target);
+                    }
+                }
+            }
+            Message::Chats(m) => {
+                if let Screen::Chats(state) = &mut self.screen {
+                    let focus_input = matches!(m, chats::Message::Select(_) | chats::Message::Open);
+                    for command in state.update(&mut self.model, m, Instant::now(), &clock()) {
+                        if let Some(h) = &self.handle {
+                            h.send(command);
+                        }
+                    }
+                    if focus_input {
+                        return iced::widget::operation::focus(chats::INPUT_ID);
+                    }
+                }
+            }
+            Message::Net(NetEvent::Connected { handle, hosting }) => {
+                self.model = Model::default();
+                self.model.notice = hosting;
+                self.handle = Some(handle);
+                self.screen = Screen::Chats(chats::State::default());
+                return iced::widget::operation::focus(chats::NEW_CHAT_ID);
+            }
+            Message::Net(NetEvent::Failed(error)) => {
+                self.target = None;
+                self.handle = None;
+                let mut state = match std::mem::replace(
+                    &mut self.screen,
+                    Screen::Connect(connect::State::default()),
+                ) {
+                    Screen::Connect(s) => s,
+                    Screen::Chats(_) => connect::State::default(),
+                };
+                state.connecting = false;
+                state.error = Some(error);
+                self.screen = Screen::Connect(state);
+            }
+            Message::Net(NetEvent::Event(e)) => {
+                let disconnected = matches!(e, ConnEvent::Disconnected { .. });
+                self.model.apply(e, &clock());
+                if disconnected {
+                    self.handle = None;
+                }
+            }
+            Message::System(mode) => self.system = mode,
+            Message::ToggleTheme => self.dark = Some(!self.is_dark()),
+            Message::NewChatShortcut => return iced::widget::operation::focus(chats::NEW_CHAT_ID),
+            Message::CloseShortcut => return self.update(Message::Chats(chats::Message::Close)),
+            Message::Escape => return self.update(Message::Chats(chats::Message::DismissDialog)),
+        }
+        Task::none()
+    }
+
+    fn is_dark(&self) -> bool {
+        self.dark.unwrap_or(self.system == Mode::Dark)
+    }
+
+    /// The theme: the person's choice, or the system's.
+    pub fn theme(&self) -> Theme {
+        if self.is_dark() {
+            Theme::Dark
+        } else {
+            Theme::Light
+        }
+    }
+
+    /// The window's content.
+    pub fn view(&self) -> Element<'_, Message> {
+        let body = match &self.screen {
+            Screen::Connect(state) => state.view().map(Message::Connect),
+            Screen::Chats(state) => {
+                let me = self
+                    .handle
+                    .as_ref()
+                    .map(|h| h.nick().as_str())
+                    .unwrap_or("offline");
+                state
+                    .view(&self.model, me, self.model.notice.as_deref())
+                    .map(Message::Chats)
+            }
+        };
+        let toggle = iced::widget::button(
+            iced::widget::text(if self.is_dark() {
+                "Light theme"
+            } else {
+                "Dark theme"
+            })
+            .size(12),
+        )
+        .on_press(Message::ToggleTheme)
+        .style(iced::widget::button::text);
+        iced::widget::column![
+            iced::widget::row![iced::widget::space().width(iced::Length::Fill), toggle],
+            body
+        ]
+        .into()
+    }
+
+    /// The connection, the typing timer, keyboard shortcuts and system theme changes.
+    pub fn subscription(&self) -> Subscription<Message> {
+        let mut subs = vec![
+            keyboard::listen().filter_map(shortcut),
+            iced::system::theme_changes().map(Message::System),
+        ];
+        if let Some(target) = &self.target {
+            subs.push(net::subscription(target).map(Message::Net));
+        }
+        if let Screen::Chats(state) = &self.screen {
+            if state.typing() {
+                subs.push(
+                    iced::time::every(std::time::Duration::from_millis(500))
+                        .map(|_| Message::Chats(chats::Message::Tick)),
+                );
+            }
+        }
+        Subscription::batch(subs)
+    }
+}
+
+fn shortcut(event: keyboard::Event) -> Option<Message> {
+    let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
+        return None;
+    };
+    match key.as_ref() {
+        Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Character("n") if modifiers.command() => Some(Message::NewChatShortcut),
+        Key::Character("w") if modifiers.command() => Some(Message::CloseShortcut),
+        _ => None,
+    }
+}

@@ -1,0 +1,662 @@
+//! The client's state without widgets: chats, their lines, delivery and verification. Network
+//! events go in through [`Model::apply`]; the clock comes in as a string, so every rule here is
+//! tested without a window or a socket.
+
+use cryptully_protocol::Nick;
+use cryptully_protocol::connection::ConnEvent;
+use cryptully_protocol::session::{EndReason, Event};
+use cryptully_protocol::{SmpOutcome, TypingState};
+use std::collections::HashMap;
+
+/// Where a chat is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatState {
+    /// This side asked; waiting for the friend to accept.
+    Opening,
+    /// The friend asked; waiting for this person to accept or reject.
+    Incoming,
+    /// Keys agreed; messages flow.
+    Secure,
+    /// Over.
+    Ended,
+}
+
+/// What happened to a message this person sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Handed to the connection.
+    Sending,
+    /// On its way, as record `seq`.
+    Sent(u64),
+    /// The friend's client acknowledged it.
+    Delivered,
+    /// It will never arrive (§7.4): the person is told.
+    Undelivered,
+}
+
+/// One line of a chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// Written here.
+    Mine {
+        /// The id given to the connection.
+        id: u64,
+        /// The text.
+        text: String,
+        /// What happened to it.
+        delivery: Delivery,
+    },
+    /// Written by the friend.
+    Theirs {
+        /// The text.
+        text: String,
+    },
+    /// A neutral service line.
+    Info(String),
+    /// Good news (secure, verified).
+    Success(String),
+    /// Something the person must not miss (tampering, replay, failed verification).
+    Warning(String),
+}
+
+/// A line and when it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// What.
+    pub kind: LineKind,
+    /// When, as shown ("14:05").
+    pub time: String,
+}
+
+/// One chat with one friend.
+#[derive(Clone, Debug)]
+pub struct Chat {
+    /// The friend's nickname, canonical.
+    pub peer: Nick,
+    /// Where it is.
+    pub state: ChatState,
+    /// Everything shown.
+    pub lines: Vec<Line>,
+    /// Messages not yet seen.
+    pub unread: usize,
+    /// The friend is typing.
+    pub peer_typing: bool,
+    /// The safety code, "123 456", once secure.
+    pub code: Option<String>,
+    /// The longer fingerprint, once secure.
+    pub fingerprint: Option<String>,
+    /// The person marked the code as compared, or SMP matched.
+    pub verified: bool,
+    /// The friend's question waiting for an answer.
+    pub question: Option<String>,
+}
+
+impl Chat {
+    fn new(peer: Nick, state: ChatState) -> Self {
+        Chat {
+            peer,
+            state,
+            lines: Vec::new(),
+            unread: 0,
+            peer_typing: false,
+            code: None,
+            fingerprint: None,
+            verified: false,
+            question: None,
+        }
+    }
+
+    fn line(&mut self, kind: LineKind, time: &str) {
+        self.lines.push(Line {
+            kind,
+            time: time.to_string(),
+        });
+    }
+}
+
+/// Everything the window shows.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// The chats, in the order they began.
+    pub chats: Vec<Chat>,
+    /// The chat on screen.
+    pub selected: Option<Nick>,
+    /// A notice about the connection as a whole.
+    pub notice: Option<String>,
+    /// The last safety code seen per nickname, to announce a change (§5.5).
+    codes: HashMap<Nick, String>,
+    next_id: u64,
+}
+
+impl Model {
+    /// The chat with `peer`.
+    pub fn chat(&self, peer: &Nick) -> Option<&Chat> {
+        self.chats.iter().find(|c| &c.peer == peer)
+    }
+
+    fn chat_mut(&mut self, peer: &Nick) -> Option<&mut Chat> {
+        self.chats.iter_mut().find(|c| &c.peer == peer)
+    }
+
+    /// Starts the chat with `peer` anew in `state`, keeping its earlier lines.
+    fn fresh(&mut self, peer: &Nick, state: ChatState) {
+        match self.chat_mut(peer) {
+            Some(c) => {
+                c.state = state;
+                c.code = None;
+                c.fingerprint = None;
+                c.verified = false;
+                c.question = None;
+            }
+            None => self.chats.push(Chat::new(peer.canonical(), state)),
+        }
+    }
+
+    /// The chat on screen.
+    pub fn current(&self) -> Option<&Chat> {
+        self.selected.as_ref().and_then(|p| self.chat(p))
+    }
+
+    /// Shows `peer`'s chat and marks it read.
+    pub fn select(&mut self, peer: &Nick) {
+        if let Some(c) = self.chat_mut(peer) {
+            c.unread = 0;
+            self.selected = Some(c.peer.clone());
+        }
+    }
+
+    /// The person opens a chat with `peer`; `false` when one is already going.
+    pub fn open(&mut self, peer: &Nick, time: &str) -> bool {
+        if self.chat(peer).is_some_and(|c| c.state != ChatState::Ended) {
+            self.select(peer);
+            return false;
+        }
+        self.fresh(peer, ChatState::Opening);
+        if let Some(chat) = self.chat_mut(peer) {
+            chat.line(
+                LineKind::Info(format!("Asking {} to chat…", chat.peer)),
+                time,
+            );
+        }
+        self.select(peer);
+        true
+    }
+
+    /// The person sends `text` to `peer`: the line appears at once, marked sending. Returns the
+    /// id to give the connection.
+    pub fn send(&mut self, peer: &Nick, text: &str, time: &str) -> Option<u64> {
+        let id = self.next_id;
+        let chat = self
+            .chat_mut(peer)
+            .filter(|c| c.state == ChatState::Secure)?;
+        chat.line(
+            LineKind::Mine {
+                id,
+                text: text.to_string(),
+                delivery: Delivery::Sending,
+            },
+            time,
+        );
+        self.next_id += 1;
+        Some(id)
+    }
+
+    /// The person marks the safety code as compared.
+    pub fn mark_verified(&mut self, peer: &Nick, time: &str) {
+        if let Some(c) = self.chat_mut(peer).filter(|c| c.code.is_some()) {
+            c.verified = true;
+            c.line(
+                LineKind::Success("You marked this chat as verified.".into()),
+                time,
+            );
+        }
+    }
+
+    /// The person answered or dismissed the friend's question.
+    pub fn clear_question(&mut self, peer: &Nick) {
+        if let Some(c) = self.chat_mut(peer) {
+            c.question = None;
+        }
+    }
+
+    /// Removes the chat from the list.
+    pub fn forget(&mut self, peer: &Nick) {
+        self.chats.retain(|c| &c.peer != peer);
+        if self.selected.as_ref() == Some(peer) {
+            self.selected = self.chats.first().map(|c| c.peer.clone());
+        }
+    }
+
+    /// Total unread messages outside the chat on screen.
+    pub fn unread(&self) -> usize {
+        self.chats.iter().map(|c| c.unread).sum()
+    }
+
+    /// A network event at `time`.
+    pub fn apply(&mut self, event: ConnEvent, time: &str) {
+        match event {
+            ConnEvent::Peer { peer, event } => self.peer_event(&peer, event, time),
+            ConnEvent::Sent { peer, id, seq } => {
+                self.delivery(&peer, |m_id, _| m_id == id, Delivery::Sent(seq))
+            }
+            ConnEvent::NotSent { peer, id, reason } => {
+                self.delivery(&peer, |m_id, _| m_id == id, Delivery::Undelivered);
+                if let Some(c) = self.chat_mut(&peer) {
+                    c.line(LineKind::Warning(format!("Not sent: {reason}")), time);
+                }
+            }
+            ConnEvent::Error {
+                peer: Some(peer),
+                message,
+            } => match self.chat_mut(&peer) {
+                Some(c) => c.line(LineKind::Warning(message), time),
+                None => self.notice = Some(format!("{peer}: {message}")),
+            },
+            ConnEvent::Error {
+                peer: None,
+                message,
+            } => self.notice = Some(message),
+            ConnEvent::Disconnected { reason } => {
+                self.notice = Some(format!("Disconnected: {reason}"));
+                for c in &mut self.chats {
+                    c.state = ChatState::Ended;
+                }
+            }
+        }
+    }
+
+    fn delivery(&mut self, peer: &Nick, matches: impl Fn(u64, &Delivery) -> bool, to: Delivery) {
+        let Some(chat) = self.chat_mut(peer) else {
+            return;
+        };
+        for line in &mut chat.lines {
+            if let LineKind::Mine { id, delivery, .. } = &mut line.kind {
+                if matches(*id, delivery) {
+                    *delivery = to.clone();
+                }
+            }
+        }
+    }
+
+    fn peer_event(&mut self, peer: &Nick, event: Event, time: &str) {
+        let selected = self.selected.as_ref() == Some(peer);
+        if let Event::Request { .. } = event {
+            self.fresh(peer, ChatState::Incoming);
+            if let Some(chat) = self.chat_mut(peer) {
+                chat.line(
+                    LineKind::Info(format!("{} wants to chat.", chat.peer)),
+                    time,
+                );
+                if !selected {
+                    chat.unread += 1;
+                }
+            }
+            if self.selected.is_none() {
+                self.select(peer);
+            }
+            return;
+        }
+        if let Event::Established {
+            safety_code,
+            fingerprint,
+        } = event
+        {
+            let code = safety_code.to_string();
+            let before = self.codes.insert(peer.clone(), code.clone());
+            let Some(chat) = self.chat_mut(peer) else {
+                return;
+            };
+            chat.state = ChatState::Secure;
+            chat.code = Some(code.clone());
+            chat.fingerprint = Some(fingerprint.to_string());
+            chat.line(
+                LineKind::Success(format!(
+                    "Secure connection established. Safety code {code}."
+                )),
+                time,
+            );
+            if let Some(old) = before.filter(|old| *old != code) {
+                chat.line(
+                    LineKind::Warning(format!(
+                        "The safety code for {peer} changed (was {old}): this is a new session. Compare the numbers again."
+                    )),
+                    time,
+                );
+            }
+            return;
+        }
+        let Some(chat) = self.chat_mut(peer) else {
+            return;
+        };
+        match event {
+            Event::Message { text, .. } => {
+                chat.peer_typing = false;
+                chat.line(LineKind::Theirs { text }, time);
+                if !selected {
+                    chat.unread += 1;
+                }
+            }
+            Event::Typing(state) => chat.peer_typing = state == TypingState::Typing,
+            Event::Delivered { seq } => {
+                self.delivery(peer, |_, d| *d == Delivery::Sent(seq), Delivery::Delivered)
+            }
+            Event::Undelivered { seqs } => {
+                let n = seqs.len();
+                self.delivery(
+                    peer,
+                    |_, d| matches!(d, Delivery::Sent(s) if seqs.contains(s)),
+                    Delivery::Undelivered,
+                );
+                if let Some(chat) = self.chat_mut(peer) {
+                    let what = if n == 1 {
+                        "1 message was".to_string()
+                    } else {
+                        format!("{n} messages were")
+                    };
+                    chat.line(LineKind::Warning(format!("{what} not delivered.")), time);
+                }
+            }
+            Event::SmpQuestion { question } => {
+                chat.line(
+                    LineKind::Info(format!(
+                        "{} asks you a question to verify you: {question}",
+                        chat.peer
+                    )),
+                    time,
+                );
+                chat.question = Some(question);
+            }
+            Event::SmpResult(outcome) => {
+                let kind = match outcome {
+                    SmpOutcome::Matched => {
+                        chat.verified = true;
+                        LineKind::Success(format!(
+                            "Verified: {} gave the same answer. Nobody is listening in.",
+                            chat.peer
+                        ))
+                    }
+                    SmpOutcome::Mismatched => LineKind::Warning(
+                        "Verification failed: the answers differ, or someone is in the middle."
+                            .into(),
+                    ),
+                    SmpOutcome::AbortedByPeer => {
+                        LineKind::Info(format!("{} cancelled the verification.", chat.peer))
+                    }
+                    SmpOutcome::Aborted(e) => {
+                        LineKind::Warning(format!("Verification failed: {e}"))
+                    }
+                };
+                chat.question = None;
+                chat.line(kind, time);
+            }
+            Event::Warning(w) => {
+                let text = w.to_string();
+                chat.line(
+                    LineKind::Warning(format!(
+                        "{}{}",
+                        text.get(..1).unwrap_or_default().to_uppercase(),
+                        text.get(1..).unwrap_or_default()
+                    )),
+                    time,
+                );
+            }
+            Event::Rejected(reason) => {
+                chat.state = ChatState::Ended;
+                chat.line(LineKind::Info(format!("{} {reason}.", chat.peer)), time);
+            }
+            Event::Ended(reason) => {
+                chat.state = ChatState::Ended;
+                chat.peer_typing = false;
+                chat.question = None;
+                let text = match reason {
+                    EndReason::Closed => "You closed the chat.".to_string(),
+                    EndReason::PeerClosed => format!("{} closed the chat.", chat.peer),
+                    EndReason::PeerGone => format!("{} left.", chat.peer),
+                    EndReason::ConnectionLost => {
+                        "The connection to the relay was lost.".to_string()
+                    }
+                };
+                chat.line(LineKind::Info(text), time);
+            }
+            Event::Request { .. } | Event::Established { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptully_protocol::session::Warning;
+
+    fn nick(s: &str) -> Nick {
+        Nick::new(s).unwrap()
+    }
+
+    fn peer(p: &str, event: Event) -> ConnEvent {
+        ConnEvent::Peer {
+            peer: nick(p),
+            event,
+        }
+    }
+
+    fn secure(m: &mut Model, p: &str) {
+        assert!(m.open(&nick(p), "10:00"));
+        let code =
+            cryptully_protocol::key_schedule::KeySchedule::derive(&[1; 32], &[2; 32]).unwrap();
+        m.apply(
+            peer(
+                p,
+                Event::Established {
+                    safety_code: code.safety_code(),
+                    fingerprint: code.fingerprint(),
+                },
+            ),
+            "10:01",
+        );
+    }
+
+    #[test]
+    fn model_request_is_shown_and_counted_unread_when_elsewhere() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.apply(
+            peer(
+                "carol",
+                Event::Request {
+                    peer: nick("carol"),
+                },
+            ),
+            "10:02",
+        );
+        let carol = m.chat(&nick("carol")).unwrap();
+        assert_eq!(carol.state, ChatState::Incoming);
+        assert_eq!(carol.unread, 1);
+        assert_eq!(m.current().unwrap().peer, nick("bob"));
+        m.select(&nick("carol"));
+        assert_eq!(m.unread(), 0);
+    }
+
+    #[test]
+    fn model_7_4_a_message_goes_sending_sent_delivered() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        let id = m.send(&nick("bob"), "hi", "10:03").unwrap();
+        let last = |m: &Model| {
+            m.chat(&nick("bob"))
+                .unwrap()
+                .lines
+                .last()
+                .unwrap()
+                .kind
+                .clone()
+        };
+        assert!(matches!(
+            last(&m),
+            LineKind::Mine {
+                delivery: Delivery::Sending,
+                ..
+            }
+        ));
+        m.apply(
+            ConnEvent::Sent {
+                peer: nick("bob"),
+                id,
+                seq: 4,
+            },
+            "10:03",
+        );
+        assert!(matches!(
+            last(&m),
+            LineKind::Mine {
+                delivery: Delivery::Sent(4),
+                ..
+            }
+        ));
+        m.apply(peer("bob", Event::Delivered { seq: 4 }), "10:04");
+        assert!(matches!(
+            last(&m),
+            LineKind::Mine {
+                delivery: Delivery::Delivered,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn model_7_4_undelivered_messages_are_marked_and_announced() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        let a = m.send(&nick("bob"), "one", "10:03").unwrap();
+        let b = m.send(&nick("bob"), "two", "10:03").unwrap();
+        m.apply(
+            ConnEvent::Sent {
+                peer: nick("bob"),
+                id: a,
+                seq: 0,
+            },
+            "10:03",
+        );
+        m.apply(
+            ConnEvent::Sent {
+                peer: nick("bob"),
+                id: b,
+                seq: 1,
+            },
+            "10:03",
+        );
+        m.apply(peer("bob", Event::Delivered { seq: 0 }), "10:04");
+        m.apply(peer("bob", Event::Undelivered { seqs: vec![1] }), "10:05");
+        m.apply(peer("bob", Event::Ended(EndReason::PeerGone)), "10:05");
+        let chat = m.chat(&nick("bob")).unwrap();
+        let deliveries: Vec<_> = chat
+            .lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LineKind::Mine { delivery, .. } => Some(delivery.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deliveries, vec![Delivery::Delivered, Delivery::Undelivered]);
+        assert!(
+            chat.lines
+                .iter()
+                .any(|l| l.kind == LineKind::Warning("1 message was not delivered.".into()))
+        );
+        assert_eq!(chat.state, ChatState::Ended);
+        assert!(m.send(&nick("bob"), "too late", "10:06").is_none());
+    }
+
+    #[test]
+    fn model_5_5_a_changed_safety_code_is_announced() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.apply(peer("bob", Event::Ended(EndReason::PeerGone)), "10:05");
+        assert!(m.open(&nick("bob"), "10:06"));
+        let other =
+            cryptully_protocol::key_schedule::KeySchedule::derive(&[9; 32], &[2; 32]).unwrap();
+        m.apply(
+            peer(
+                "bob",
+                Event::Established {
+                    safety_code: other.safety_code(),
+                    fingerprint: other.fingerprint(),
+                },
+            ),
+            "10:07",
+        );
+        let last = &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind;
+        assert!(
+            matches!(last, LineKind::Warning(w) if w.contains("changed")),
+            "{last:?}"
+        );
+    }
+
+    #[test]
+    fn model_8_smp_results_verify_or_warn() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.apply(
+            peer(
+                "bob",
+                Event::SmpQuestion {
+                    question: "pet?".into(),
+                },
+            ),
+            "10:08",
+        );
+        assert_eq!(
+            m.chat(&nick("bob")).unwrap().question.as_deref(),
+            Some("pet?")
+        );
+        m.apply(
+            peer("bob", Event::SmpResult(SmpOutcome::Mismatched)),
+            "10:09",
+        );
+        let chat = m.chat(&nick("bob")).unwrap();
+        assert!(!chat.verified && chat.question.is_none());
+        assert!(matches!(
+            &chat.lines.last().unwrap().kind,
+            LineKind::Warning(_)
+        ));
+        m.apply(peer("bob", Event::SmpResult(SmpOutcome::Matched)), "10:10");
+        assert!(m.chat(&nick("bob")).unwrap().verified);
+    }
+
+    #[test]
+    fn model_6_4_warnings_are_lines_the_person_cannot_miss() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.apply(
+            peer("bob", Event::Warning(Warning::Tampered { seq: 3 })),
+            "10:11",
+        );
+        let last = &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind;
+        assert!(
+            matches!(last, LineKind::Warning(w) if w.starts_with("A message was changed")),
+            "{last:?}"
+        );
+    }
+
+    #[test]
+    fn model_typing_and_unread() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        secure(&mut m, "carol");
+        m.apply(peer("bob", Event::Typing(TypingState::Typing)), "10:12");
+        assert!(m.chat(&nick("bob")).unwrap().peer_typing);
+        m.apply(
+            peer(
+                "bob",
+                Event::Message {
+                    seq: 0,
+                    text: "hey".into(),
+                },
+            ),
+            "10:12",
+        );
+        let bob = m.chat(&nick("bob")).unwrap();
+        assert!(!bob.peer_typing);
+        assert_eq!(bob.unread, 1, "carol's chat is on screen");
+        assert_eq!(m.unread(), 1);
+    }
+}

@@ -1,0 +1,129 @@
+//! The network edge: one subscription per connection attempt. Its first event hands the GUI the
+//! connection's command [`Handle`]; the rest are the connection's events. The embedded relay runs
+//! inside it when the person hosts one, or when nothing listens at the default address.
+
+use cryptully_protocol::Nick;
+use cryptully_protocol::connection::{ConnEvent, ConnectError, Handle, connect};
+use iced::Subscription;
+use iced::futures::{SinkExt, Stream};
+use std::net::SocketAddr;
+
+/// The default relay address (§10.2): where the app starts its own relay if none answers.
+pub const DEFAULT_RELAY: &str = "127.0.0.1:9000";
+
+/// What to connect to, as typed on the connect screen.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct Target {
+    /// HOST:PORT.
+    pub relay: String,
+    /// The nickname wanted.
+    pub nick: String,
+    /// Run a relay inside the app for others on the network.
+    pub host: bool,
+}
+
+/// What the network tells the GUI.
+#[derive(Debug, Clone)]
+pub enum NetEvent {
+    /// Registered.
+    Connected {
+        /// Commands go through it.
+        handle: Handle,
+        /// Where a relay was started, to tell the person.
+        hosting: Option<String>,
+    },
+    /// Could not connect, for the person to read.
+    Failed(String),
+    /// Something happened on the connection.
+    Event(ConnEvent),
+}
+
+/// The connection for `target`, for as long as the GUI asks for it.
+pub fn subscription(target: &Target) -> Subscription<NetEvent> {
+    Subscription::run_with(target.clone(), run)
+}
+
+fn run(target: &Target) -> impl Stream<Item = NetEvent> + use<> {
+    let target = target.clone();
+    iced::stream::channel(64, async move |mut out| {
+        let mut relay = None;
+        let mut hosting = None;
+        let nick = match Nick::new(target.nick.trim()) {
+            Ok(n) => n,
+            Err(_) => {
+                let _ = out
+                    .send(NetEvent::Failed(
+                        "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.".into(),
+                    ))
+                    .await;
+                return;
+            }
+        };
+        let mut addr = target.relay.trim().to_string();
+        if target.host {
+            let port = addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or(9000);
+            match cryptully_relay::spawn(
+                SocketAddr::from(([0, 0, 0, 0], port)),
+                cryptully_relay::Config::default(),
+            )
+            .await
+            {
+                Ok(r) => {
+                    hosting = Some(format!(
+                        "You are hosting a relay on port {port}: friends on your network connect to this computer's address, port {port}."
+                    ));
+                    addr = format!("127.0.0.1:{port}");
+                    relay = Some(r);
+                }
+                Err(e) => {
+                    let _ = out
+                        .send(NetEvent::Failed(format!(
+                            "Cannot host a relay on port {port}: {e}"
+                        )))
+                        .await;
+                    return;
+                }
+            }
+        }
+        let mut result = connect(addr.as_str(), nick.clone()).await;
+        if matches!(result, Err(ConnectError::Unreachable(_)))
+            && addr == DEFAULT_RELAY
+            && relay.is_none()
+        {
+            // Nothing listens at the default address: start the relay here, so one binary is
+            // enough to try Cryptully.
+            if let Ok(default) = DEFAULT_RELAY.parse::<SocketAddr>() {
+                if let Ok(r) =
+                    cryptully_relay::spawn(default, cryptully_relay::Config::default()).await
+                {
+                    hosting = Some("No relay was running, so Cryptully started one on this computer (127.0.0.1:9000).".into());
+                    relay = Some(r);
+                    result = connect(addr.as_str(), nick).await;
+                }
+            }
+        }
+        match result {
+            Ok((handle, mut events)) => {
+                let _ = out.send(NetEvent::Connected { handle, hosting }).await;
+                while let Some(e) = events.recv().await {
+                    if out.send(NetEvent::Event(e)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(ConnectError::Unreachable(e)) => {
+                let _ = out.send(NetEvent::Failed(format!("Cannot reach the relay at {addr}: {e}. Check the address, or host a relay on this computer."))).await;
+            }
+            Err(e) => {
+                let _ = out.send(NetEvent::Failed(e.to_string())).await;
+            }
+        }
+        if let Some(r) = relay {
+            let _ = r.shutdown().await;
+        }
+    })
+}

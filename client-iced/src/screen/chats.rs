@@ -1,0 +1,584 @@
+//! The main screen: a sidebar of chats and the chat on screen, with its safety code, its
+//! messages, and the verification dialogs.
+
+use crate::model::{ChatState, Delivery, LineKind, Model};
+use cryptully_protocol::connection::Command;
+use cryptully_protocol::{Nick, TypingState};
+use iced::widget::{
+    button, column, container, opaque, row, scrollable, space, stack, text, text_input,
+};
+use iced::{Element, Length, Theme};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Ids of inputs the keyboard shortcuts focus.
+pub const NEW_CHAT_ID: &str = "new-chat";
+/// The message input.
+pub const INPUT_ID: &str = "message-input";
+
+/// A verification dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialog {
+    /// This person asks: question and the answer their friend should give.
+    Ask {
+        /// The question.
+        question: String,
+        /// The expected answer.
+        answer: String,
+    },
+    /// This person answers the friend's question.
+    Answer {
+        /// The answer typed.
+        answer: String,
+    },
+}
+
+/// What the screen holds besides the model.
+#[derive(Debug, Default)]
+pub struct State {
+    /// The "friend's nickname" box.
+    pub new_chat: String,
+    /// What is typed, per chat.
+    pub drafts: HashMap<Nick, String>,
+    /// The open dialog.
+    pub dialog: Option<Dialog>,
+    /// The fingerprint is shown.
+    pub show_fingerprint: bool,
+    /// TYPING 0 was sent and not yet followed by 1 or 2 (§7.5).
+    typing: Option<(Nick, Instant)>,
+}
+
+/// The screen's messages.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The friend's-nickname box changed.
+    NewChat(String),
+    /// Open a chat with that nickname.
+    Open,
+    /// Show this chat.
+    Select(Nick),
+    /// Accept the request on screen.
+    Accept,
+    /// Reject it.
+    Reject,
+    /// The message box changed.
+    Draft(String),
+    /// Send what is in it.
+    Send,
+    /// Close the chat on screen.
+    Close,
+    /// Show or hide the fingerprint.
+    ToggleFingerprint,
+    /// The codes matched: mark verified.
+    MarkVerified,
+    /// Open the ask dialog.
+    AskOpen,
+    /// Open the answer dialog.
+    AnswerOpen,
+    /// The ask dialog's question changed.
+    AskQuestion(String),
+    /// The ask dialog's answer changed.
+    AskAnswer(String),
+    /// The answer dialog's answer changed.
+    Answer(String),
+    /// Ask or answer.
+    SubmitDialog,
+    /// Close the dialog.
+    DismissDialog,
+    /// Half a second passed (typing indicator timer).
+    Tick,
+}
+
+/// How long without a key before "stopped typing" (§7.5).
+pub const TYPING_PAUSE: Duration = Duration::from_millis(1500);
+
+impl State {
+    /// Applies a message to the screen and the model; returns the commands for the connection.
+    pub fn update(
+        &mut self,
+        model: &mut Model,
+        message: Message,
+        now: Instant,
+        time: &str,
+    ) -> Vec<Command> {
+        let current = model.selected.clone();
+        let mut out = Vec::new();
+        match message {
+            Message::NewChat(s) => self.new_chat = s,
+            Message::Open => {
+                if let Ok(peer) = Nick::new(self.new_chat.trim()) {
+                    let peer = peer.canonical();
+                    if model.open(&peer, time) {
+                        out.push(Command::Open { peer });
+                    }
+                    self.new_chat.clear();
+                }
+            }
+            Message::Select(peer) => {
+                out.extend(self.stop_typing(model));
+                model.select(&peer);
+                self.dialog = None;
+            }
+            Message::Accept => out.extend(current.map(|peer| Command::Accept { peer })),
+            Message::Reject => {
+                if let Some(peer) = current {
+                    out.push(Command::Reject { peer: peer.clone() });
+                    model.forget(&peer);
+                }
+            }
+            Message::Draft(text) => {
+                if let Some(peer) = current {
+                    let started = self.typing.as_ref().is_none_or(|(p, _)| p != &peer);
+                    if started
+                        && !text.is_empty()
+                        && model
+                            .current()
+                            .is_some_and(|c| c.state == ChatState::Secure)
+                    {
+                        out.push(Command::Typing {
+                            peer: peer.clone(),
+                            state: TypingState::Typing,
+                        });
+                    }
+                    if !text.is_empty() {
+                        self.typing = Some((peer.clone(), now));
+                    }
+                    self.drafts.insert(peer, text);
+                }
+            }
+            Message::Send => {
+                if let Some(peer) = current {
+                    let text = self.drafts.remove(&peer).unwrap_or_default();
+                    let text = text.trim_end();
+                    if !text.is_empty() {
+                        match model.send(&peer, text, time) {
+                            Some(id) => out.push(Command::Send {
+                                peer: peer.clone(),
+                                id,
+                                text: text.to_string(),
+                            }),
+                            None => {
+                                self.drafts.insert(peer, text.to_string());
+                            }
+                        }
+                    }
+                    self.typing = None;
+                }
+            }
+            Message::Close => {
+                if let Some(peer) = current {
+                    out.extend(self.stop_typing(model));
+                    out.push(Command::Close { peer: peer.clone() });
+                    if model
+                        .chat(&peer)
+                        .is_some_and(|c| c.state == ChatState::Ended)
+                    {
+                        model.forget(&peer);
+                    }
+                }
+            }
+            Message::ToggleFingerprint => self.show_fingerprint = !self.show_fingerprint,
+            Message::MarkVerified => {
+                if let Some(peer) = current {
+                    model.mark_verified(&peer, time);
+                }
+            }
+            Message::AskOpen => {
+                self.dialog = Some(Dialog::Ask {
+                    question: String::new(),
+                    answer: String::new(),
+                })
+            }
+            Message::AnswerOpen => {
+                self.dialog = Some(Dialog::Answer {
+                    answer: String::new(),
+                })
+            }
+            Message::AskQuestion(q) => {
+                if let Some(Dialog::Ask { question, .. }) = &mut self.dialog {
+                    *question = q;
+                }
+            }
+            Message::AskAnswer(a) => {
+                if let Some(Dialog::Ask { answer, .. }) = &mut self.dialog {
+                    *answer = a;
+                }
+            }
+            Message::Answer(a) => {
+                if let Some(Dialog::Answer { answer }) = &mut self.dialog {
+                    *answer = a;
+                }
+            }
+            Message::SubmitDialog => match (self.dialog.take(), current) {
+                (Some(Dialog::Ask { question, answer }), Some(peer))
+                    if !answer.trim().is_empty() =>
+                {
+                    out.push(Command::StartSmp {
+                        peer,
+                        question,
+                        answer,
+                    });
+                }
+                (Some(Dialog::Answer { answer }), Some(peer)) => {
+                    model.clear_question(&peer);
+                    out.push(Command::AnswerSmp { peer, answer });
+                }
+                (dialog, _) => self.dialog = dialog,
+            },
+            Message::DismissDialog => self.dialog = None,
+            Message::Tick => {
+                if self
+                    .typing
+                    .as_ref()
+                    .is_some_and(|(_, at)| now.duration_since(*at) >= TYPING_PAUSE)
+                {
+                    out.extend(self.stop_typing(model));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the typing timer needs ticks.
+    pub fn typing(&self) -> bool {
+        self.typing.is_some()
+    }
+
+    /// TYPING 1 or 2 for the chat the person was typing in (§7.5).
+    fn stop_typing(&mut self, model: &Model) -> Option<Command> {
+        let (peer, _) = self.typing.take()?;
+        model.chat(&peer).filter(|c| c.state == ChatState::Secure)?;
+        let left = self.drafts.get(&peer).is_some_and(|d| !d.is_empty());
+        let state = if left {
+            TypingState::StoppedWithText
+        } else {
+            TypingState::StoppedEmpty
+        };
+        Some(Command::Typing { peer, state })
+    }
+
+    /// The screen.
+    pub fn view<'a>(
+        &'a self,
+        model: &'a Model,
+        me: &'a str,
+        notice: Option<&'a str>,
+    ) -> Element<'a, Message> {
+        let main =
+            row![self.sidebar(model, me, notice), self.conversation(model)].height(Length::Fill);
+        match &self.dialog {
+            None => main.into(),
+            Some(dialog) => stack![
+                main,
+                opaque(
+                    container(self.dialog_view(dialog, model))
+                        .center(Length::Fill)
+                        .style(scrim)
+                )
+            ]
+            .into(),
+        }
+    }
+
+    fn sidebar<'a>(
+        &'a self,
+        model: &'a Model,
+        me: &'a str,
+        notice: Option<&'a str>,
+    ) -> Element<'a, Message> {
+        let chats = model.chats.iter().fold(column![].spacing(4), |col, c| {
+            let mut label = c.peer.to_string();
+            if c.verified {
+                label.push_str(" ✓");
+            }
+            if c.unread > 0 {
+                label.push_str(&format!("  ({})", c.unread));
+            }
+            let selected = model.selected.as_ref() == Some(&c.peer);
+            let style = if selected {
+                button::primary
+            } else {
+                button::secondary
+            };
+            col.push(
+                button(text(label))
+                    .on_press(Message::Select(c.peer.clone()))
+                    .style(style)
+                    .width(Length::Fill),
+            )
+        });
+        let open = Nick::new(self.new_chat.trim())
+            .is_ok()
+            .then_some(Message::Open);
+        column![
+            text("Cryptully").size(22),
+            text(format!("You are {me}")).size(14),
+            row![
+                text_input("Friend's nickname", &self.new_chat)
+                    .id(NEW_CHAT_ID)
+                    .on_input(Message::NewChat)
+                    .on_submit_maybe(open.clone()),
+                button("Chat").on_press_maybe(open),
+            ]
+            .spacing(6),
+            scrollable(chats).height(Length::Fill),
+        ]
+        .push(notice.map(|n| {
+            container(text(n).size(13))
+                .style(container::warning)
+                .padding(8)
+                .width(Length::Fill)
+        }))
+        .spacing(10)
+        .padding(12)
+        .width(240)
+        .into()
+    }
+
+    fn conversation<'a>(&'a self, model: &'a Model) -> Element<'a, Message> {
+        let Some(chat) = model.current() else {
+            return container(text(
+                "Type a friend's nickname on the left to start a secure chat.",
+            ))
+            .center(Length::Fill)
+            .into();
+        };
+        let status = match chat.state {
+            ChatState::Opening => "waiting for them to accept…",
+            ChatState::Incoming => "wants to chat",
+            ChatState::Secure if chat.verified => "secure, verified",
+            ChatState::Secure => "secure, not yet verified",
+            ChatState::Ended => "ended",
+        };
+        let secure = chat.state == ChatState::Secure;
+        let header = row![
+            text(chat.peer.to_string()).size(22),
+            text(status).size(14),
+            space().width(Length::Fill),
+            button("Ask a question").on_press_maybe(secure.then_some(Message::AskOpen)),
+            button("Close chat")
+                .on_press(Message::Close)
+                .style(button::secondary),
+        ]
+        .spacing(10)
+        .align_y(iced::Alignment::Center);
+
+        let mut col = column![header].spacing(10).padding(12);
+        if let (true, Some(code)) = (secure, chat.code.as_ref()) {
+            let mut panel = column![
+                text(format!("Safety code: {code}")).size(24),
+                text("Read these numbers to your friend. If they match, nobody is listening in."),
+                row![
+                    button(if self.show_fingerprint {
+                        "Hide fingerprint"
+                    } else {
+                        "Show fingerprint"
+                    })
+                    .on_press(Message::ToggleFingerprint)
+                    .style(button::text),
+                ]
+                .push((!chat.verified).then(|| {
+                    button("They match: mark verified")
+                        .on_press(Message::MarkVerified)
+                        .style(button::success)
+                }))
+                .spacing(8),
+            ]
+            .spacing(6);
+            if self.show_fingerprint {
+                panel = panel.push(
+                    text(format!(
+                        "Fingerprint: {}",
+                        chat.fingerprint.clone().unwrap_or_default()
+                    ))
+                    .size(13),
+                );
+            }
+            let style = if chat.verified {
+                container::success
+            } else {
+                container::bordered_box
+            };
+            col = col.push(
+                container(panel)
+                    .padding(10)
+                    .style(style)
+                    .width(Length::Fill),
+            );
+        }
+        if chat.state == ChatState::Incoming {
+            col = col.push(
+                container(
+                    row![
+                        text(format!("{} wants to chat", chat.peer)),
+                        space().width(Length::Fill),
+                        button("Accept")
+                            .on_press(Message::Accept)
+                            .style(button::success),
+                        button("Reject")
+                            .on_press(Message::Reject)
+                            .style(button::danger),
+                    ]
+                    .spacing(10)
+                    .align_y(iced::Alignment::Center),
+                )
+                .padding(10)
+                .style(container::bordered_box),
+            );
+        }
+        if let (Some(q), None) = (chat.question.as_ref(), self.dialog.as_ref()) {
+            col = col.push(
+                container(
+                    row![
+                        text(format!("{} asks: {q}", chat.peer)),
+                        space().width(Length::Fill),
+                        button("Answer").on_press(Message::AnswerOpen),
+                    ]
+                    .spacing(10)
+                    .align_y(iced::Alignment::Center),
+                )
+                .padding(10)
+                .style(container::bordered_box),
+            );
+        }
+        let lines = chat.lines.iter().fold(column![].spacing(6), |col, line| {
+            let time = text(line.time.clone()).size(12);
+            let row: Element<'a, Message> = match &line.kind {
+                LineKind::Mine {
+                    text: t, delivery, ..
+                } => {
+                    let mark = match delivery {
+                        Delivery::Sending | Delivery::Sent(_) => "sending",
+                        Delivery::Delivered => "delivered",
+                        Delivery::Undelivered => "NOT DELIVERED",
+                    };
+                    row![
+                        time,
+                        text("you").size(14),
+                        text(t.clone()).width(Length::Fill),
+                        text(mark).size(12)
+                    ]
+                    .spacing(8)
+                    .into()
+                }
+                LineKind::Theirs { text: t } => row![
+                    time,
+                    text(chat.peer.to_string()).size(14),
+                    text(t.clone()).width(Length::Fill)
+                ]
+                .spacing(8)
+                .into(),
+                LineKind::Info(t) => row![time, text(t.clone()).size(14)].spacing(8).into(),
+                LineKind::Success(t) => container(row![time, text(t.clone())].spacing(8))
+                    .style(container::success)
+                    .padding(6)
+                    .width(Length::Fill)
+                    .into(),
+                LineKind::Warning(t) => container(row![time, text(format!("⚠ {t}"))].spacing(8))
+                    .style(container::danger)
+                    .padding(6)
+                    .width(Length::Fill)
+                    .into(),
+            };
+            col.push(row)
+        });
+        col = col.push(
+            scrollable(lines)
+                .anchor_bottom()
+                .height(Length::Fill)
+                .width(Length::Fill),
+        );
+        if chat.peer_typing {
+            col = col.push(text(format!("{} is typing…", chat.peer)).size(13));
+        }
+        let draft = self
+            .drafts
+            .get(&chat.peer)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let send = (secure && !draft.trim().is_empty()).then_some(Message::Send);
+        col = col.push(
+            row![
+                text_input(
+                    if secure {
+                        "Write a message and press Enter"
+                    } else {
+                        "Messages can be sent once the chat is secure"
+                    },
+                    draft
+                )
+                .id(INPUT_ID)
+                .on_input_maybe(secure.then_some(Message::Draft))
+                .on_submit_maybe(send.clone())
+                .padding(8),
+                button("Send").on_press_maybe(send).padding([8, 16]),
+            ]
+            .spacing(8),
+        );
+        col.into()
+    }
+
+    fn dialog_view<'a>(&'a self, dialog: &'a Dialog, model: &'a Model) -> Element<'a, Message> {
+        let peer = model
+            .selected
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let body = match dialog {
+            Dialog::Ask { question, answer } => column![
+                text(format!("Ask {peer} a question")).size(20),
+                text(
+                    "Pick something only your friend knows. If someone is in the middle, the answers will not match."
+                ),
+                text_input("Question, e.g. Where did we first meet?", question)
+                    .on_input(Message::AskQuestion)
+                    .padding(8),
+                text_input("The answer your friend should give", answer)
+                    .on_input(Message::AskAnswer)
+                    .on_submit(Message::SubmitDialog)
+                    .padding(8),
+                row![
+                    button("Ask").on_press_maybe(
+                        (!answer.trim().is_empty()).then_some(Message::SubmitDialog)
+                    ),
+                    button("Cancel")
+                        .on_press(Message::DismissDialog)
+                        .style(button::secondary)
+                ]
+                .spacing(8),
+            ],
+            Dialog::Answer { answer } => column![
+                text(format!("{peer} asks you")).size(20),
+                text(
+                    model
+                        .current()
+                        .and_then(|c| c.question.clone())
+                        .unwrap_or_default()
+                )
+                .size(18),
+                text_input("Your answer", answer)
+                    .on_input(Message::Answer)
+                    .on_submit(Message::SubmitDialog)
+                    .padding(8),
+                row![
+                    button("Answer").on_press(Message::SubmitDialog),
+                    button("Cancel")
+                        .on_press(Message::DismissDialog)
+                        .style(button::secondary)
+                ]
+                .spacing(8),
+            ],
+        };
+        container(body.spacing(12))
+            .padding(20)
+            .max_width(480)
+            .style(container::bordered_box)
+            .into()
+    }
+}
+
+fn scrim(theme: &Theme) -> container::Style {
+    let mut color = theme.extended_palette().background.base.color;
+    color.a = 0.85;
+    container::Style::default().background(color)
+}

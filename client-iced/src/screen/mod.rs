@@ -1,0 +1,4 @@
+//! The screens, each with its own state, messages, update and view.
+
+pub mod chats;
+pub mod connect;
