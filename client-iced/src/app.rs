@@ -55,6 +55,16 @@ pub enum Message {
     CloseShortcut,
     /// Esc: close a dialog.
     Escape,
+    /// Focus an input, once the view that holds it is built.
+    Focus(&'static str),
+    /// The window came back to the front: put the cursor back where typing goes.
+    WindowFocused,
+}
+
+/// Focuses `id` after the next view: a widget that the current update creates does not exist
+/// until then.
+fn focus(id: &'static str) -> Task<Message> {
+    Task::done(Message::Focus(id))
 }
 
 /// "14:05" in UTC (no time-zone database is shipped).
@@ -104,14 +114,26 @@ impl App {
             }
             Message::Chats(m) => {
                 if let Screen::Chats(state) = &mut self.screen {
-                    let focus_input = matches!(m, chats::Message::Select(_) | chats::Message::Open);
+                    let target = match m {
+                        chats::Message::Select(_)
+                        | chats::Message::Open
+                        | chats::Message::Accept => Some(chats::INPUT_ID),
+                        chats::Message::AskOpen | chats::Message::AnswerOpen => {
+                            Some(chats::DIALOG_FIRST_ID)
+                        }
+                        chats::Message::DialogNext => Some(chats::DIALOG_ANSWER_ID),
+                        chats::Message::SubmitDialog | chats::Message::DismissDialog => {
+                            Some(chats::INPUT_ID)
+                        }
+                        _ => None,
+                    };
                     for command in state.update(&mut self.model, m, Instant::now(), &clock()) {
                         if let Some(h) = &self.handle {
                             h.send(command);
                         }
                     }
-                    if focus_input {
-                        return iced::widget::operation::focus(chats::INPUT_ID);
+                    if let Some(id) = target {
+                        return focus(id);
                     }
                 }
             }
@@ -120,7 +142,7 @@ impl App {
                 self.model.notice = hosting;
                 self.handle = Some(handle);
                 self.screen = Screen::Chats(chats::State::default());
-                return iced::widget::operation::focus(chats::NEW_CHAT_ID);
+                return focus(chats::NEW_CHAT_ID);
             }
             Message::Net(NetEvent::Failed(error)) => {
                 self.target = None;
@@ -138,14 +160,28 @@ impl App {
             }
             Message::Net(NetEvent::Event(e)) => {
                 let disconnected = matches!(e, ConnEvent::Disconnected { .. });
+                let secure_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Established { .. } } if self.model.selected.as_ref() == Some(peer));
                 self.model.apply(e, &clock());
                 if disconnected {
                     self.handle = None;
                 }
+                if secure_here {
+                    return focus(chats::INPUT_ID);
+                }
+            }
+            Message::Focus(id) => return iced::widget::operation::focus(id),
+            Message::WindowFocused => {
+                let id = match &self.screen {
+                    Screen::Connect(_) => connect::NICK_ID,
+                    Screen::Chats(state) if state.dialog.is_some() => chats::DIALOG_FIRST_ID,
+                    Screen::Chats(_) if self.model.current().is_some() => chats::INPUT_ID,
+                    Screen::Chats(_) => chats::NEW_CHAT_ID,
+                };
+                return focus(id);
             }
             Message::System(mode) => self.system = mode,
             Message::ToggleTheme => self.dark = Some(!self.is_dark()),
-            Message::NewChatShortcut => return iced::widget::operation::focus(chats::NEW_CHAT_ID),
+            Message::NewChatShortcut => return focus(chats::NEW_CHAT_ID),
             Message::CloseShortcut => return self.update(Message::Chats(chats::Message::Close)),
             Message::Escape => return self.update(Message::Chats(chats::Message::DismissDialog)),
         }
@@ -202,6 +238,7 @@ impl App {
         let mut subs = vec![
             keyboard::listen().filter_map(shortcut),
             iced::system::theme_changes().map(Message::System),
+            iced::event::listen_with(window_focused),
         ];
         if let Some(target) = &self.target {
             subs.push(net::subscription(target).map(Message::Net));
@@ -216,6 +253,15 @@ impl App {
         }
         Subscription::batch(subs)
     }
+}
+
+fn window_focused(
+    event: iced::Event,
+    _: iced::event::Status,
+    _: iced::window::Id,
+) -> Option<Message> {
+    matches!(event, iced::Event::Window(iced::window::Event::Focused))
+        .then_some(Message::WindowFocused)
 }
 
 fn shortcut(event: keyboard::Event) -> Option<Message> {

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 pub const NEW_CHAT_ID: &str = "new-chat";
 /// The message input.
 pub const INPUT_ID: &str = "message-input";
+/// The first field of a dialog.
+pub const DIALOG_FIRST_ID: &str = "dialog-first";
+/// The answer field of the ask dialog.
+pub const DIALOG_ANSWER_ID: &str = "dialog-answer";
 
 /// A verification dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +85,8 @@ pub enum Message {
     AskAnswer(String),
     /// The answer dialog's answer changed.
     Answer(String),
+    /// Enter in the question field: on to the answer field.
+    DialogNext,
     /// Ask or answer.
     SubmitDialog,
     /// Close the dialog.
@@ -226,6 +232,7 @@ impl State {
                 (dialog, _) => self.dialog = dialog,
             },
             Message::DismissDialog => self.dialog = None,
+            Message::DialogNext => {}
             Message::Tick => {
                 if self
                     .typing
@@ -531,9 +538,12 @@ impl State {
                     "Pick something only your friend knows. If someone is in the middle, the answers will not match."
                 ),
                 text_input("Question, e.g. Where did we first meet?", question)
+                    .id(DIALOG_FIRST_ID)
                     .on_input(Message::AskQuestion)
+                    .on_submit(Message::DialogNext)
                     .padding(8),
                 text_input("The answer your friend should give", answer)
+                    .id(DIALOG_ANSWER_ID)
                     .on_input(Message::AskAnswer)
                     .on_submit(Message::SubmitDialog)
                     .padding(8),
@@ -557,6 +567,7 @@ impl State {
                 )
                 .size(18),
                 text_input("Your answer", answer)
+                    .id(DIALOG_FIRST_ID)
                     .on_input(Message::Answer)
                     .on_submit(Message::SubmitDialog)
                     .padding(8),
