@@ -1,0 +1,315 @@
+//! The desktop client, headless (iced_test): the real `App` view and update, driven as a person
+//! would (click, type, Enter), talking through real `Connection`s to a real relay.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use cryptully_client_iced::app::{App, Message, Screen};
+use cryptully_client_iced::model::{ChatState, Delivery, LineKind};
+use cryptully_client_iced::net::NetEvent;
+use cryptully_client_iced::screen::{chats, connect};
+use cryptully_protocol::Nick;
+use cryptully_protocol::connection::{ConnEvent, connect_with_rng};
+use iced::keyboard::{Key, key::Named};
+use iced_test::{Simulator, selector, simulator};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn nick(s: &str) -> Nick {
+    Nick::new(s).unwrap()
+}
+
+/// Shows the app, lets `act` click and type, then applies the messages that produced.
+fn interact(app: &mut App, act: impl FnOnce(&mut Simulator<'_, Message>)) {
+    let messages: Vec<Message> = {
+        let mut ui = simulator(app.view());
+        act(&mut ui);
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let _ = app.update(m);
+    }
+}
+
+fn enter() -> Key {
+    Key::Named(Named::Enter)
+}
+
+/// What the app shows contains `text`.
+fn shows(app: &App, text: &str) -> bool {
+    let mut ui = simulator(app.view());
+    ui.find(text).is_ok()
+}
+
+#[test]
+fn gui_connect_screen_explains_invalid_nicknames_and_connects_with_a_valid_one() {
+    let (mut app, _) = App::boot();
+    interact(&mut app, |ui| {
+        ui.click(selector::id(connect::NICK_ID)).unwrap();
+        ui.typewrite("al ice");
+        ui.tap_key(enter());
+    });
+    assert!(app.target.is_none());
+    assert!(shows(
+        &app,
+        "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -."
+    ));
+    interact(&mut app, |ui| {
+        ui.click(selector::id(connect::NICK_ID)).unwrap();
+        for _ in 0..6 {
+            ui.tap_key(Key::Named(Named::Backspace));
+        }
+        ui.typewrite("alice");
+        ui.click("Connect").unwrap();
+    });
+    let target = app.target.clone().expect("connecting");
+    assert_eq!(
+        (target.nick.as_str(), target.relay.as_str()),
+        ("alice", "127.0.0.1:9000")
+    );
+    assert!(shows(&app, "Connecting…"));
+}
+
+#[test]
+fn gui_relay_unreachable_is_shown_on_the_connect_screen() {
+    let (mut app, _) = App::boot();
+    let _ = app.update(Message::Net(NetEvent::Failed(
+        "Cannot reach the relay at 127.0.0.1:1".into(),
+    )));
+    assert!(matches!(app.screen, Screen::Connect(_)));
+    assert!(shows(&app, "Cannot reach the relay at 127.0.0.1:1"));
+}
+
+struct Person {
+    app: App,
+    events: UnboundedReceiver<ConnEvent>,
+}
+
+impl Person {
+    async fn connect(relay: std::net::SocketAddr, name: &str, seed: u64) -> Self {
+        let (handle, events) =
+            connect_with_rng(relay, nick(name), ChaCha20Rng::seed_from_u64(seed))
+                .await
+                .unwrap();
+        let (mut app, _) = App::boot();
+        let _ = app.update(Message::Net(NetEvent::Connected {
+            handle,
+            hosting: None,
+        }));
+        assert!(matches!(app.screen, Screen::Chats(_)));
+        Person { app, events }
+    }
+
+    /// Feeds network events to the app until `done` holds.
+    async fn until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !done(&self.app) {
+            let e = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+                .expect("connection alive");
+            let _ = self.app.update(Message::Net(NetEvent::Event(e)));
+        }
+    }
+}
+
+fn chat<'a>(app: &'a App, peer: &str) -> Option<&'a cryptully_client_iced::model::Chat> {
+    app.model.chat(&nick(peer))
+}
+
+fn last_line(app: &App, peer: &str) -> LineKind {
+    chat(app, peer).unwrap().lines.last().unwrap().kind.clone()
+}
+
+async fn relay() -> cryptully_relay::RelayHandle {
+    cryptully_relay::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        cryptully_relay::Config::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// alice opens, bob accepts: both secure.
+async fn chatting(relay: std::net::SocketAddr) -> (Person, Person) {
+    let mut alice = Person::connect(relay, "alice", 1).await;
+    let mut bob = Person::connect(relay, "bob", 2).await;
+    // Each step sees the view the last one produced, as the real app does.
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.typewrite("bob");
+    });
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    bob.until("the request", |a| {
+        chat(a, "alice").is_some_and(|c| c.state == ChatState::Incoming)
+    })
+    .await;
+    assert!(shows(&bob.app, "alice wants to chat"));
+    interact(&mut bob.app, |ui| {
+        ui.click("Accept").unwrap();
+    });
+    let secure = |a: &App, p: &str| chat(a, p).is_some_and(|c| c.state == ChatState::Secure);
+    alice.until("secure", |a| secure(a, "bob")).await;
+    bob.until("secure", |a| secure(a, "alice")).await;
+    (alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_two_people_accept_chat_and_see_the_same_safety_code() {
+    let r = relay().await;
+    let (mut alice, mut bob) = chatting(r.local_addr()).await;
+    let code = chat(&alice.app, "bob").unwrap().code.clone().unwrap();
+    assert_eq!(chat(&bob.app, "alice").unwrap().code.as_ref(), Some(&code));
+    assert!(shows(&alice.app, &format!("Safety code: {code}")));
+    assert!(shows(
+        &alice.app,
+        "Read these numbers to your friend. If they match, nobody is listening in."
+    ));
+
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.typewrite("hello bob");
+    });
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    bob.until(
+        "the message",
+        |a| matches!(last_line(a, "alice"), LineKind::Theirs { text } if text == "hello bob"),
+    )
+    .await;
+    assert!(shows(&bob.app, "hello bob"));
+    alice
+        .until("delivered", |a| {
+            matches!(
+                last_line(a, "bob"),
+                LineKind::Mine {
+                    delivery: Delivery::Delivered,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert!(shows(&alice.app, "delivered"));
+
+    // Marking verified by hand, after reading the numbers aloud.
+    interact(&mut bob.app, |ui| {
+        ui.click("They match: mark verified").unwrap();
+    });
+    assert!(chat(&bob.app, "alice").unwrap().verified);
+    assert!(shows(&bob.app, "secure, verified"));
+}
+
+async fn ask(alice: &mut Person, bob: &mut Person, answer: &str) {
+    interact(&mut alice.app, |ui| {
+        ui.click("Ask a question").unwrap();
+    });
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
+        ui.typewrite("Where did we first meet?");
+    });
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::DIALOG_ANSWER_ID)).unwrap();
+        ui.typewrite("the lake");
+    });
+    interact(&mut alice.app, |ui| {
+        ui.click("Ask").unwrap();
+    });
+    bob.until("the question", |a| {
+        chat(a, "alice").unwrap().question.is_some()
+    })
+    .await;
+    assert!(shows(&bob.app, "alice asks: Where did we first meet?"));
+    interact(&mut bob.app, |ui| {
+        ui.click("Answer").unwrap();
+    });
+    interact(&mut bob.app, |ui| {
+        ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
+        ui.typewrite(answer);
+    });
+    interact(&mut bob.app, |ui| {
+        ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_8_the_right_answer_verifies_both_sides() {
+    let r = relay().await;
+    let (mut alice, mut bob) = chatting(r.local_addr()).await;
+    ask(&mut alice, &mut bob, "the lake").await;
+    bob.until("verified", |a| chat(a, "alice").unwrap().verified)
+        .await;
+    alice
+        .until("verified", |a| chat(a, "bob").unwrap().verified)
+        .await;
+    assert!(shows(
+        &alice.app,
+        "Verified: bob gave the same answer. Nobody is listening in."
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_8_a_wrong_answer_warns_both_sides() {
+    let r = relay().await;
+    let (mut alice, mut bob) = chatting(r.local_addr()).await;
+    ask(&mut alice, &mut bob, "the sea").await;
+    let failed = |a: &App, p: &str| matches!(last_line(a, p), LineKind::Warning(w) if w.starts_with("Verification failed"));
+    bob.until("failure", |a| failed(a, "alice")).await;
+    alice.until("failure", |a| failed(a, "bob")).await;
+    assert!(!chat(&alice.app, "bob").unwrap().verified);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_a_rejected_request_and_a_friend_who_leaves() {
+    let r = relay().await;
+    let (mut alice, bob) = chatting(r.local_addr()).await;
+    let mut carol = Person::connect(r.local_addr(), "carol", 3).await;
+    interact(&mut carol.app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.typewrite("alice");
+    });
+    interact(&mut carol.app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    alice
+        .until("carol's request", |a| {
+            chat(a, "carol").is_some_and(|c| c.state == ChatState::Incoming)
+        })
+        .await;
+    let _ = alice
+        .app
+        .update(Message::Chats(chats::Message::Select(nick("carol"))));
+    interact(&mut alice.app, |ui| {
+        ui.click("Reject").unwrap();
+    });
+    carol
+        .until("rejected", |a| {
+            chat(a, "alice").is_some_and(|c| c.state == ChatState::Ended)
+        })
+        .await;
+    assert!(shows(&carol.app, "alice declined the chat."));
+
+    // bob quits: alice is told, and her chat ends.
+    drop(bob);
+    alice
+        .until("bob gone", |a| {
+            chat(a, "bob").is_some_and(|c| c.state == ChatState::Ended)
+        })
+        .await;
+    let _ = alice
+        .app
+        .update(Message::Chats(chats::Message::Select(nick("bob"))));
+    assert!(shows(&alice.app, "bob closed the chat.") || shows(&alice.app, "bob left."));
+}
