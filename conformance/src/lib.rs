@@ -11,6 +11,19 @@
 
 #![forbid(unsafe_code)]
 
+/// Declares a [`Case`] whose body returns `Result<(), String>`; an error starting
+/// `unimplemented: ` becomes [`Verdict::Unimplemented`].
+macro_rules! case {
+    ($id:literal, $desc:literal, [$($c:literal),*], |$ctx:ident| $body:block) => {
+        $crate::Case {
+            id: $id,
+            description: $desc,
+            covers: &[$($c),*],
+            run: |$ctx| Box::pin(async move { $crate::verdict(async move $body.await) }),
+        }
+    };
+}
+
 pub mod coverage;
 pub mod peer;
 pub mod relay;
@@ -58,6 +71,84 @@ pub struct Outcome {
 
 /// A boxed future, for case functions.
 pub type CaseFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+
+/// One black-box case against a target described by `C`.
+pub struct Case<C> {
+    /// Stable id, e.g. `RELAY-3.4-NICK-IN-USE`.
+    pub id: &'static str,
+    /// One line.
+    pub description: &'static str,
+    /// The MUSTs of the spec it checks (ids of `spec/coverage.md`).
+    pub covers: &'static [&'static str],
+    run: for<'a> fn(&'a C) -> CaseFuture<'a>,
+}
+
+/// Maps a case's result to its verdict: an error starting `unimplemented: ` is not a failure.
+pub(crate) fn verdict(r: Result<(), String>) -> Verdict {
+    match r {
+        Ok(()) => Verdict::Pass,
+        Err(e) => match e.strip_prefix("unimplemented: ") {
+            Some(why) => Verdict::Unimplemented(why.to_string()),
+            None => Verdict::Fail(e),
+        },
+    }
+}
+
+/// Runs the selected cases one after another (they share the target). `settle` may revise a
+/// verdict with what the runner learned meanwhile (a shim that exited with 89).
+pub(crate) async fn run_cases<C>(
+    cases: Vec<Case<C>>,
+    ctx: &C,
+    selection: &Selection,
+    before: impl Fn(&C),
+    settle: impl Fn(&C, Verdict) -> Verdict,
+) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for case in cases.into_iter().filter(|c| selection.selects(c.id)) {
+        let start = std::time::Instant::now();
+        before(ctx);
+        let verdict = settle(ctx, (case.run)(ctx).await);
+        out.push(Outcome {
+            id: case.id.to_string(),
+            description: case.description.to_string(),
+            verdict,
+            duration: start.elapsed(),
+        });
+    }
+    out
+}
+
+/// A deterministic random source (splitmix64) for the runners' own keys and SMP exponents:
+/// they belong to a test peer, and nothing they protect is secret.
+pub(crate) struct TestRng(pub(crate) u64);
+
+impl cryptully_protocol::rand_core::RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
+        }
+    }
+    fn try_fill_bytes(
+        &mut self,
+        dest: &mut [u8],
+    ) -> Result<(), cryptully_protocol::rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl cryptully_protocol::rand_core::CryptoRng for TestRng {}
 
 /// Whether `id` matches `pattern`, where `*` matches any run of characters (case-insensitive).
 pub fn matches(pattern: &str, id: &str) -> bool {

@@ -7,7 +7,7 @@
 // `value["key"]` on a serde_json::Value returns Null for a missing key: it never panics.
 #![allow(clippy::indexing_slicing)]
 
-use crate::{CaseFuture, Outcome, Selection};
+use crate::{Case, Outcome, Selection};
 use cryptully_protocol::framing::MAX_FRAME;
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::{InnerMessage, TypingState};
@@ -449,37 +449,13 @@ async fn env(ctx: &Ctx) -> Result<Env> {
     })
 }
 
-type CaseFn = for<'a> fn(&'a Ctx) -> CaseFuture<'a>;
-
-/// One peer case.
-pub struct Case {
-    /// Stable id.
-    pub id: &'static str,
-    /// One line.
-    pub description: &'static str,
-    /// The MUSTs it checks.
-    pub covers: &'static [&'static str],
-    run: CaseFn,
-}
-
-macro_rules! case {
-    ($id:literal, $desc:literal, [$($c:literal),*], |$ctx:ident| $body:block) => {
-        Case {
-            id: $id,
-            description: $desc,
-            covers: &[$($c),*],
-            run: |$ctx| Box::pin(async move { crate::relay::verdict(async move $body.await) }),
-        }
-    };
-}
-
 fn flip_tag(mut r: Record) -> Record {
     r.tag[0] ^= 1;
     r
 }
 
 /// Every peer case, in spec order.
-pub fn cases() -> Vec<Case> {
+pub fn cases() -> Vec<Case<Ctx>> {
     vec![
         case!(
             "PEER-4-INITIATOR",
@@ -944,7 +920,7 @@ enum SmpTwist {
 async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     let mut e = env(ctx).await?;
     let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-    let mut rng = rand_free::Counter(7);
+    let mut rng = crate::TestRng(7);
     let (asker, mut smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
     if twist == SmpTwist::ForgeProof {
         smp1.c2 += 1u32;
@@ -1090,67 +1066,19 @@ async fn mitm(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// A deterministic source for the runner's own SMP exponents: the runner is a test peer, and
-/// nothing it protects is secret.
-mod rand_free {
-    /// splitmix64.
-    pub(super) struct Counter(pub(super) u64);
-
-    impl cryptully_protocol::rand_core::RngCore for Counter {
-        fn next_u32(&mut self) -> u32 {
-            self.next_u64() as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn fill_bytes(&mut self, dest: &mut [u8]) {
-            for chunk in dest.chunks_mut(8) {
-                let v = self.next_u64().to_le_bytes();
-                chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
-            }
-        }
-        fn try_fill_bytes(
-            &mut self,
-            dest: &mut [u8],
-        ) -> Result<(), cryptully_protocol::rand_core::Error> {
-            self.fill_bytes(dest);
-            Ok(())
-        }
-    }
-
-    impl cryptully_protocol::rand_core::CryptoRng for Counter {}
-}
-
 /// Runs the selected cases, each with a fresh relay and a fresh shim.
 pub async fn run(shim: Vec<String>, selection: &Selection) -> Vec<Outcome> {
     let ctx = Ctx {
         shim,
         exit: Arc::new(AtomicI32::new(-1)),
     };
-    let mut out = Vec::new();
-    for case in cases() {
-        if !selection.selects(case.id) {
-            continue;
+    let reset = |c: &Ctx| c.exit.store(-1, Ordering::SeqCst);
+    // A case that failed because the shim gave up with status 89 is unimplemented (§13.3).
+    let settle = |c: &Ctx, v: crate::Verdict| match v {
+        crate::Verdict::Fail(_) if c.exit.load(Ordering::SeqCst) == UNIMPLEMENTED => {
+            crate::Verdict::Unimplemented("the shim exited with status 89 (§13.3)".into())
         }
-        let start = Instant::now();
-        ctx.exit.store(-1, Ordering::SeqCst);
-        let mut verdict = (case.run)(&ctx).await;
-        if matches!(verdict, crate::Verdict::Fail(_))
-            && ctx.exit.load(Ordering::SeqCst) == UNIMPLEMENTED
-        {
-            verdict =
-                crate::Verdict::Unimplemented("the shim exited with status 89 (§13.3)".into());
-        }
-        out.push(Outcome {
-            id: case.id.to_string(),
-            description: case.description.to_string(),
-            verdict,
-            duration: start.elapsed(),
-        });
-    }
-    out
+        v => v,
+    };
+    crate::run_cases(cases(), &ctx, selection, reset, settle).await
 }

@@ -1,6 +1,6 @@
 //! Black-box cases against a relay (§2, §3, §9, §10), speaking raw frames only.
 
-use crate::{CaseFuture, Outcome, Selection, Verdict};
+use crate::{Case, Outcome, Selection};
 use cryptully_protocol::Nick;
 use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::framing::MAX_FRAME;
@@ -132,43 +132,8 @@ fn err(code: ErrorCode, name: Option<&str>) -> Result<RelayMessage> {
     })
 }
 
-type CaseFn = for<'a> fn(&'a Target) -> CaseFuture<'a>;
-
-/// One relay case.
-pub struct Case {
-    /// Stable id.
-    pub id: &'static str,
-    /// One line.
-    pub description: &'static str,
-    /// The MUSTs of the spec it checks (ids of `spec/coverage.md`).
-    pub covers: &'static [&'static str],
-    run: CaseFn,
-}
-
-macro_rules! case {
-    ($id:literal, $desc:literal, [$($c:literal),*], |$t:ident| $body:block) => {
-        Case {
-            id: $id,
-            description: $desc,
-            covers: &[$($c),*],
-            run: |$t| Box::pin(async move { verdict(async move $body.await) }),
-        }
-    };
-}
-
-/// Maps a case's result to its verdict: an error starting `unimplemented: ` is not a failure.
-pub(crate) fn verdict(r: Result<()>) -> Verdict {
-    match r {
-        Ok(()) => Verdict::Pass,
-        Err(e) if e.starts_with("unimplemented: ") => {
-            Verdict::Unimplemented(e.trim_start_matches("unimplemented: ").to_string())
-        }
-        Err(e) => Verdict::Fail(e),
-    }
-}
-
 /// Every relay case, in spec order.
-pub fn cases() -> Vec<Case> {
+pub fn cases() -> Vec<Case<Target>> {
     vec![
         case!(
             "RELAY-2.1-FRAME-TOO-LARGE",
@@ -712,19 +677,5 @@ async fn slow_consumer(t: &Target) -> Result<()> {
 
 /// Runs the selected cases one after another.
 pub async fn run(target: &Target, selection: &Selection) -> Vec<Outcome> {
-    let mut out = Vec::new();
-    for case in cases() {
-        if !selection.selects(case.id) {
-            continue;
-        }
-        let start = Instant::now();
-        let verdict = (case.run)(target).await;
-        out.push(Outcome {
-            id: case.id.to_string(),
-            description: case.description.to_string(),
-            verdict,
-            duration: start.elapsed(),
-        });
-    }
-    out
+    crate::run_cases(cases(), target, selection, |_| {}, |_, v| v).await
 }

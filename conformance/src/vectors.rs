@@ -397,7 +397,7 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
             move || {
                 let helo =
                     PeerMessage::decode(&bytes(&case, "helo")?).map_err(|e| e.to_string())?;
-                let mut rng = DetRng(7);
+                let mut rng = crate::TestRng(7);
                 match text(&case, "error")? {
                     "commitment_mismatch" => {
                         let (mut b, _) = Session::respond(nick("bob")?, nick("alice")?, &helo);
@@ -657,38 +657,6 @@ fn smp_vectors(v: &Value, out: &mut Vec<Check>) -> Result<()> {
     }
     Ok(())
 }
-
-/// A deterministic random source for the few checks that need one (keys not in the vectors).
-struct DetRng(u64);
-
-impl cryptully_protocol::rand_core::RngCore for DetRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        // splitmix64: not cryptographic, and only used for keys that never protect anything.
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(v.get(..chunk.len()).unwrap_or_default());
-        }
-    }
-    fn try_fill_bytes(
-        &mut self,
-        dest: &mut [u8],
-    ) -> std::result::Result<(), cryptully_protocol::rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl cryptully_protocol::rand_core::CryptoRng for DetRng {}
 
 fn all_checks(dir: &Path) -> (Vec<Check>, Vec<Outcome>) {
     type Loader = fn(&Value, &mut Vec<Check>) -> Result<()>;
