@@ -313,3 +313,50 @@ async fn gui_a_rejected_request_and_a_friend_who_leaves() {
         .update(Message::Chats(chats::Message::Select(nick("bob"))));
     assert!(shows(&alice.app, "bob closed the chat.") || shows(&alice.app, "bob left."));
 }
+
+#[test]
+fn gui_a_long_chat_shows_a_page_at_a_time_and_earlier_on_demand() {
+    use cryptully_protocol::key_schedule::KeySchedule;
+    use cryptully_protocol::session::Event;
+    let (mut app, _) = App::boot();
+    app.screen = Screen::Chats(chats::State::default());
+    let bob = nick("bob");
+    app.model.open(&bob, "10:00");
+    let ks = KeySchedule::derive(&[1; 32], &[2; 32]).unwrap();
+    let est = Event::Established {
+        safety_code: ks.safety_code(),
+        fingerprint: ks.fingerprint(),
+    };
+    app.model.apply(
+        ConnEvent::Peer {
+            peer: bob.clone(),
+            event: est,
+        },
+        "10:00",
+    );
+    for i in 0..400 {
+        let e = Event::Message {
+            seq: i,
+            text: format!("line {i}"),
+        };
+        app.model.apply(
+            ConnEvent::Peer {
+                peer: bob.clone(),
+                event: e,
+            },
+            "10:01",
+        );
+    }
+    // 402 lines in all (open, secure, 400 messages): the newest page is drawn.
+    assert!(shows(&app, "line 399"));
+    assert!(!shows(&app, "line 0"));
+    assert!(shows(
+        &app,
+        &format!("Show earlier messages ({} more)", 402 - chats::PAGE)
+    ));
+    interact(&mut app, |ui| {
+        ui.click(format!("Show earlier messages ({} more)", 402 - chats::PAGE).as_str())
+            .unwrap();
+    });
+    assert!(shows(&app, "line 0"));
+}

@@ -50,7 +50,13 @@ pub struct State {
     pub show_fingerprint: bool,
     /// TYPING 0 was sent and not yet followed by 1 or 2 (§7.5).
     typing: Option<(Nick, Instant)>,
+    /// Lines shown per chat beyond the newest [`PAGE`], after "Show earlier messages".
+    earlier: HashMap<Nick, usize>,
 }
+
+/// Lines drawn at once: a frame costs the lines it lays out, so a long history is shown a page
+/// at a time (BENCHMARKS.md, desktop client).
+pub const PAGE: usize = 300;
 
 /// The screen's messages.
 #[derive(Debug, Clone)]
@@ -93,6 +99,8 @@ pub enum Message {
     DismissDialog,
     /// Half a second passed (typing indicator timer).
     Tick,
+    /// Show another page of older lines.
+    ShowEarlier,
 }
 
 /// How long without a key before "stopped typing" (§7.5).
@@ -233,6 +241,11 @@ impl State {
             },
             Message::DismissDialog => self.dialog = None,
             Message::DialogNext => {}
+            Message::ShowEarlier => {
+                if let Some(peer) = current {
+                    *self.earlier.entry(peer).or_default() += PAGE;
+                }
+            }
             Message::Tick => {
                 if self
                     .typing
@@ -448,47 +461,63 @@ impl State {
                 .style(container::bordered_box),
             );
         }
-        let lines = chat.lines.iter().fold(column![].spacing(6), |col, line| {
-            let time = text(line.time.clone()).size(12);
-            let row: Element<'a, Message> = match &line.kind {
-                LineKind::Mine {
-                    text: t, delivery, ..
-                } => {
-                    let mark = match delivery {
-                        Delivery::Sending | Delivery::Sent(_) => "sending",
-                        Delivery::Delivered => "delivered",
-                        Delivery::Undelivered => "NOT DELIVERED",
-                    };
-                    row![
+        let shown = PAGE + self.earlier.get(&chat.peer).copied().unwrap_or(0);
+        let hidden = chat.lines.len().saturating_sub(shown);
+        if hidden > 0 {
+            // Above the list, not in it: the list is pinned to its newest line.
+            col = col.push(
+                button(text(format!("Show earlier messages ({hidden} more)")).size(13))
+                    .on_press(Message::ShowEarlier)
+                    .style(button::text),
+            );
+        }
+        let lines = chat
+            .lines
+            .iter()
+            .skip(hidden)
+            .fold(column![].spacing(6), |col, line| {
+                let time = text(line.time.clone()).size(12);
+                let row: Element<'a, Message> = match &line.kind {
+                    LineKind::Mine {
+                        text: t, delivery, ..
+                    } => {
+                        let mark = match delivery {
+                            Delivery::Sending | Delivery::Sent(_) => "sending",
+                            Delivery::Delivered => "delivered",
+                            Delivery::Undelivered => "NOT DELIVERED",
+                        };
+                        row![
+                            time,
+                            text("you").size(14),
+                            text(t.clone()).width(Length::Fill),
+                            text(mark).size(12)
+                        ]
+                        .spacing(8)
+                        .into()
+                    }
+                    LineKind::Theirs { text: t } => row![
                         time,
-                        text("you").size(14),
-                        text(t.clone()).width(Length::Fill),
-                        text(mark).size(12)
+                        text(chat.peer.to_string()).size(14),
+                        text(t.clone()).width(Length::Fill)
                     ]
                     .spacing(8)
-                    .into()
-                }
-                LineKind::Theirs { text: t } => row![
-                    time,
-                    text(chat.peer.to_string()).size(14),
-                    text(t.clone()).width(Length::Fill)
-                ]
-                .spacing(8)
-                .into(),
-                LineKind::Info(t) => row![time, text(t.clone()).size(14)].spacing(8).into(),
-                LineKind::Success(t) => container(row![time, text(t.clone())].spacing(8))
-                    .style(container::success)
-                    .padding(6)
-                    .width(Length::Fill)
                     .into(),
-                LineKind::Warning(t) => container(row![time, text(format!("⚠ {t}"))].spacing(8))
-                    .style(container::danger)
-                    .padding(6)
-                    .width(Length::Fill)
-                    .into(),
-            };
-            col.push(row)
-        });
+                    LineKind::Info(t) => row![time, text(t.clone()).size(14)].spacing(8).into(),
+                    LineKind::Success(t) => container(row![time, text(t.clone())].spacing(8))
+                        .style(container::success)
+                        .padding(6)
+                        .width(Length::Fill)
+                        .into(),
+                    LineKind::Warning(t) => {
+                        container(row![time, text(format!("⚠ {t}"))].spacing(8))
+                            .style(container::danger)
+                            .padding(6)
+                            .width(Length::Fill)
+                            .into()
+                    }
+                };
+                col.push(row)
+            });
         col = col.push(
             scrollable(lines)
                 .anchor_bottom()
