@@ -114,6 +114,7 @@ impl App {
             }
             Message::Chats(m) => {
                 if let Screen::Chats(state) = &mut self.screen {
+                    let jump = matches!(m, chats::Message::JumpToEnd);
                     let target = match m {
                         chats::Message::Select(_)
                         | chats::Message::Open
@@ -134,6 +135,9 @@ impl App {
                     }
                     if let Some(id) = target {
                         return focus(id);
+                    }
+                    if jump {
+                        return iced::widget::operation::snap_to_end(chats::MESSAGES_ID);
                     }
                 }
             }
@@ -161,6 +165,10 @@ impl App {
             Message::Net(NetEvent::Event(e)) => {
                 let disconnected = matches!(e, ConnEvent::Disconnected { .. });
                 let secure_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Established { .. } } if self.model.selected.as_ref() == Some(peer));
+                let message_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Message { .. } } if self.model.selected.as_ref() == Some(peer));
+                if let (true, Screen::Chats(state)) = (message_here, &mut self.screen) {
+                    state.incoming();
+                }
                 self.model.apply(e, &clock());
                 if disconnected {
                     self.handle = None;

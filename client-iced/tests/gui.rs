@@ -360,3 +360,38 @@ fn gui_a_long_chat_shows_a_page_at_a_time_and_earlier_on_demand() {
     });
     assert!(shows(&app, "line 0"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_new_messages_marker_appears_only_when_scrolled_up() {
+    let r = relay().await;
+    let (alice, mut bob) = chatting(r.local_addr()).await;
+    let send = |text: &str| cryptully_protocol::connection::Command::Send {
+        peer: nick("bob"),
+        id: 1,
+        text: text.into(),
+    };
+    let alice_handle = alice.app.handle.clone().unwrap();
+    // At the bottom: a new message does not need a marker.
+    alice_handle.send(send("first"));
+    bob.until(
+        "first",
+        |a| matches!(last_line(a, "alice"), LineKind::Theirs { text } if text == "first"),
+    )
+    .await;
+    assert!(!shows(&bob.app, "New messages ↓"));
+    // Scrolled up: it does, and it takes the person back down.
+    let _ = bob
+        .app
+        .update(Message::Chats(chats::Message::Scrolled(120.0)));
+    alice_handle.send(send("second"));
+    bob.until(
+        "second",
+        |a| matches!(last_line(a, "alice"), LineKind::Theirs { text } if text == "second"),
+    )
+    .await;
+    assert!(shows(&bob.app, "New messages ↓"));
+    interact(&mut bob.app, |ui| {
+        ui.click("New messages ↓").unwrap();
+    });
+    assert!(!shows(&bob.app, "New messages ↓"));
+}

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub const NEW_CHAT_ID: &str = "new-chat";
 /// The message input.
 pub const INPUT_ID: &str = "message-input";
+/// The message list, scrolled by "New messages".
+pub const MESSAGES_ID: &str = "messages";
 /// The first field of a dialog.
 pub const DIALOG_FIRST_ID: &str = "dialog-first";
 /// The answer field of the ask dialog.
@@ -52,6 +54,10 @@ pub struct State {
     typing: Option<(Nick, Instant)>,
     /// Lines shown per chat beyond the newest [`PAGE`], after "Show earlier messages".
     earlier: HashMap<Nick, usize>,
+    /// The person scrolled away from the newest line.
+    scrolled_up: bool,
+    /// A message arrived while scrolled up: show "New messages".
+    pub new_below: bool,
 }
 
 /// Lines drawn at once: a frame costs the lines it lays out, so a long history is shown a page
@@ -101,6 +107,10 @@ pub enum Message {
     Tick,
     /// Show another page of older lines.
     ShowEarlier,
+    /// The list scrolled; the distance in pixels from its newest line.
+    Scrolled(f32),
+    /// "New messages": back to the newest line.
+    JumpToEnd,
 }
 
 /// How long without a key before "stopped typing" (§7.5).
@@ -130,6 +140,8 @@ impl State {
             }
             Message::Select(peer) => {
                 out.extend(self.stop_typing(model));
+                self.scrolled_up = false;
+                self.new_below = false;
                 model.select(&peer);
                 self.dialog = None;
             }
@@ -241,6 +253,16 @@ impl State {
             },
             Message::DismissDialog => self.dialog = None,
             Message::DialogNext => {}
+            Message::Scrolled(from_bottom) => {
+                self.scrolled_up = from_bottom > 4.0;
+                if !self.scrolled_up {
+                    self.new_below = false;
+                }
+            }
+            Message::JumpToEnd => {
+                self.scrolled_up = false;
+                self.new_below = false;
+            }
             Message::ShowEarlier => {
                 if let Some(peer) = current {
                     *self.earlier.entry(peer).or_default() += PAGE;
@@ -257,6 +279,13 @@ impl State {
             }
         }
         out
+    }
+
+    /// A message arrived in the chat on screen: mark it if the person is reading older lines.
+    pub fn incoming(&mut self) {
+        if self.scrolled_up {
+            self.new_below = true;
+        }
     }
 
     /// Whether the typing timer needs ticks.
@@ -518,12 +547,22 @@ impl State {
                 };
                 col.push(row)
             });
+        // Anchored to the newest line: the viewport's offset is the distance from the bottom.
         col = col.push(
             scrollable(lines)
+                .id(MESSAGES_ID)
                 .anchor_bottom()
+                .on_scroll(|v| Message::Scrolled(v.absolute_offset().y))
                 .height(Length::Fill)
                 .width(Length::Fill),
         );
+        if self.new_below {
+            col = col.push(
+                button(text("New messages ↓"))
+                    .on_press(Message::JumpToEnd)
+                    .style(button::primary),
+            );
+        }
         if chat.peer_typing {
             col = col.push(text(format!("{} is typing…", chat.peer)).size(13));
         }
