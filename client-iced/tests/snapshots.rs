@@ -1,0 +1,126 @@
+//! Snapshots of each screen (iced_test, tiny-skia): a visual change shows as a changed hash in
+//! review. After an intended change: `ICED_TEST_UPDATE=1 cargo test -p cryptully-client-iced --test
+//! snapshots` rewrites the hashes, and the images next to them show what changed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use cryptully_client_iced::app::{App, Message, Screen};
+use cryptully_client_iced::screen::{chats, connect};
+use cryptully_protocol::Nick;
+use cryptully_protocol::connection::ConnEvent;
+use cryptully_protocol::key_schedule::KeySchedule;
+use cryptully_protocol::session::Event;
+use iced::Theme;
+use std::path::PathBuf;
+
+fn nick(s: &str) -> Nick {
+    Nick::new(s).unwrap()
+}
+
+fn check(app: &App, name: &str, theme: &Theme) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let mut ui = iced_test::simulator(app.view());
+    let snapshot = ui.snapshot(theme).unwrap();
+    if std::env::var_os("ICED_TEST_UPDATE").is_some() {
+        let _ = std::fs::remove_file(path.with_extension("sha256"));
+        let _ = std::fs::remove_file(path.with_extension("png"));
+        let _ = snapshot.matches_image(&path).unwrap();
+    }
+    assert!(
+        snapshot.matches_hash(&path).unwrap(),
+        "{name} looks different: see tests/snapshots/{name}-tiny-skia.png; if intended, rerun with ICED_TEST_UPDATE=1"
+    );
+}
+
+fn chatting() -> App {
+    let (mut app, _) = App::boot();
+    app.screen = Screen::Chats(chats::State::default());
+    let bob = nick("bob");
+    app.model.open(&bob, "10:00");
+    let ks = KeySchedule::derive(&[1; 32], &[2; 32]).unwrap();
+    let est = Event::Established {
+        safety_code: ks.safety_code(),
+        fingerprint: ks.fingerprint(),
+    };
+    app.model.apply(
+        ConnEvent::Peer {
+            peer: bob.clone(),
+            event: est,
+        },
+        "10:00",
+    );
+    let say = |app: &mut App, e: Event| {
+        app.model.apply(
+            ConnEvent::Peer {
+                peer: bob.clone(),
+                event: e,
+            },
+            "10:01",
+        )
+    };
+    say(
+        &mut app,
+        Event::Message {
+            seq: 0,
+            text: "Hi alice, it is really me".into(),
+        },
+    );
+    let id = app
+        .model
+        .send(&bob, "Hello bob! Let us compare the code.", "10:02")
+        .unwrap();
+    app.model.apply(
+        ConnEvent::Sent {
+            peer: bob.clone(),
+            id,
+            seq: 0,
+        },
+        "10:02",
+    );
+    say(&mut app, Event::Delivered { seq: 0 });
+    say(
+        &mut app,
+        Event::Warning(cryptully_protocol::session::Warning::Replayed { seq: 0 }),
+    );
+    app
+}
+
+#[test]
+fn snapshot_connect_screen() {
+    let (mut app, _) = App::boot();
+    let _ = app.update(Message::Connect(connect::Message::Nick("alice".into())));
+    check(&app, "connect", &Theme::Light);
+}
+
+#[test]
+fn snapshot_chat_light_and_dark() {
+    let app = chatting();
+    check(&app, "chat-light", &Theme::Light);
+    check(&app, "chat-dark", &Theme::Dark);
+}
+
+#[test]
+fn snapshot_request_and_ask_dialog() {
+    let (mut app, _) = App::boot();
+    app.screen = Screen::Chats(chats::State::default());
+    app.model.apply(
+        ConnEvent::Peer {
+            peer: nick("carol"),
+            event: Event::Request {
+                peer: nick("carol"),
+            },
+        },
+        "10:00",
+    );
+    check(&app, "request", &Theme::Light);
+    let mut app = chatting();
+    let _ = app.update(Message::Chats(chats::Message::AskOpen));
+    check(&app, "ask-dialog", &Theme::Light);
+}
