@@ -99,7 +99,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!("listening on {}", args.listen);
+        // The bound address, not the requested one: with port 0 the system picks the port.
+        let bound = listener.local_addr().unwrap_or(args.listen);
+        tracing::info!("listening on {bound}");
         match cryptully_relay::serve(listener, config, stop_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

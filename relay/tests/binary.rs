@@ -41,28 +41,30 @@ fn binary_3_8_sigterm_sends_shutdown_and_exits_cleanly() {
     use cryptully_protocol::framing::MAX_FRAME;
     use cryptully_protocol::net::{FrameReader, write_frame};
     use cryptully_protocol::relay::{ClientMessage, RelayMessage};
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = Command::new(env!("CARGO_BIN_EXE_cryptully-relay"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+    use std::io::BufRead;
+    // Port 0: the relay picks a free port and logs it, so no other test can race for it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cryptully-relay"))
+        .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr: std::net::SocketAddr = loop {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "the relay exited before listening"
+        );
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().parse().unwrap();
+        }
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut stream = None;
-        for _ in 0..100 {
-            if let Ok(s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                stream = Some(s);
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let mut stream = stream.expect("the relay listens");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         write_frame(&mut stream, &ClientMessage::Hello { version: 2 }.to_bytes())
             .await
             .unwrap();
@@ -83,11 +85,8 @@ fn binary_3_8_sigterm_sends_shutdown_and_exits_cleanly() {
         let last = r.next_frame().await.unwrap().unwrap();
         assert_eq!(RelayMessage::decode(&last).unwrap(), RelayMessage::Shutdown);
     });
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "clean exit, got {:?}", out.status);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        log.contains("listening on") && log.contains("shutting down"),
-        "{log}"
-    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "clean exit");
+    assert!(rest.contains("shutting down"), "{rest}");
 }
