@@ -12,7 +12,6 @@ use cryptully_client_iced::app::{App, Message, Screen};
 use cryptully_client_iced::model::{ChatState, Delivery, LineKind};
 use cryptully_client_iced::net::NetEvent;
 use cryptully_client_iced::screen::{chats, connect};
-use cryptully_protocol::Nick;
 use cryptully_protocol::connection::{ConnEvent, connect_with_rng};
 use iced::keyboard::{Key, key::Named};
 use iced_test::{Simulator, selector, simulator};
@@ -21,9 +20,8 @@ use rand_core::SeedableRng;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-fn nick(s: &str) -> Nick {
-    Nick::new(s).unwrap()
-}
+mod common;
+use common::nick;
 
 /// Shows the app, lets `act` click and type, then applies the messages that produced.
 fn interact(app: &mut App, act: impl FnOnce(&mut Simulator<'_, Message>)) {
@@ -316,35 +314,16 @@ async fn gui_a_rejected_request_and_a_friend_who_leaves() {
 
 #[test]
 fn gui_a_long_chat_shows_a_page_at_a_time_and_earlier_on_demand() {
-    use cryptully_protocol::key_schedule::KeySchedule;
     use cryptully_protocol::session::Event;
-    let (mut app, _) = App::boot();
-    app.screen = Screen::Chats(chats::State::default());
-    let bob = nick("bob");
-    app.model.open(&bob, "10:00");
-    let ks = KeySchedule::derive(&[1; 32], &[2; 32]).unwrap();
-    let est = Event::Established {
-        safety_code: ks.safety_code(),
-        fingerprint: ks.fingerprint(),
-    };
-    app.model.apply(
-        ConnEvent::Peer {
-            peer: bob.clone(),
-            event: est,
-        },
-        "10:00",
-    );
+    let mut app = common::secure_chat("bob");
     for i in 0..400 {
-        let e = Event::Message {
-            seq: i,
-            text: format!("line {i}"),
-        };
-        app.model.apply(
-            ConnEvent::Peer {
-                peer: bob.clone(),
-                event: e,
+        common::from(
+            &mut app,
+            "bob",
+            Event::Message {
+                seq: i,
+                text: format!("line {i}"),
             },
-            "10:01",
         );
     }
     // 402 lines in all (open, secure, 400 messages): the newest page is drawn.

@@ -11,16 +11,13 @@
 
 use cryptully_client_iced::app::{App, Message, Screen};
 use cryptully_client_iced::screen::{chats, connect};
-use cryptully_protocol::Nick;
 use cryptully_protocol::connection::ConnEvent;
-use cryptully_protocol::key_schedule::KeySchedule;
 use cryptully_protocol::session::Event;
 use iced::Theme;
 use std::path::PathBuf;
 
-fn nick(s: &str) -> Nick {
-    Nick::new(s).unwrap()
-}
+mod common;
+use common::nick;
 
 fn check(app: &App, name: &str, theme: &Theme) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
@@ -40,33 +37,10 @@ fn check(app: &App, name: &str, theme: &Theme) {
 }
 
 fn chatting() -> App {
-    let (mut app, _) = App::boot();
-    app.screen = Screen::Chats(chats::State::default());
-    let bob = nick("bob");
-    app.model.open(&bob, "10:00");
-    let ks = KeySchedule::derive(&[1; 32], &[2; 32]).unwrap();
-    let est = Event::Established {
-        safety_code: ks.safety_code(),
-        fingerprint: ks.fingerprint(),
-    };
-    app.model.apply(
-        ConnEvent::Peer {
-            peer: bob.clone(),
-            event: est,
-        },
-        "10:00",
-    );
-    let say = |app: &mut App, e: Event| {
-        app.model.apply(
-            ConnEvent::Peer {
-                peer: bob.clone(),
-                event: e,
-            },
-            "10:01",
-        )
-    };
-    say(
+    let mut app = common::secure_chat("bob");
+    common::from(
         &mut app,
+        "bob",
         Event::Message {
             seq: 0,
             text: "Hi alice, it is really me".into(),
@@ -74,19 +48,20 @@ fn chatting() -> App {
     );
     let id = app
         .model
-        .send(&bob, "Hello bob! Let us compare the code.", "10:02")
+        .send(&nick("bob"), "Hello bob! Let us compare the code.", "10:02")
         .unwrap();
     app.model.apply(
         ConnEvent::Sent {
-            peer: bob.clone(),
+            peer: nick("bob"),
             id,
             seq: 0,
         },
         "10:02",
     );
-    say(&mut app, Event::Delivered { seq: 0 });
-    say(
+    common::from(&mut app, "bob", Event::Delivered { seq: 0 });
+    common::from(
         &mut app,
+        "bob",
         Event::Warning(cryptully_protocol::session::Warning::Replayed { seq: 0 }),
     );
     app
