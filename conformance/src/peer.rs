@@ -361,19 +361,32 @@ async fn shim_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
 }
 
 /// The runner opens a chat with the shim, which accepts.
-async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
-    let mine = fresh_key();
+/// The runner, as `from`, sends the shim (`to`) a HELO with `commitment`; the shim's person is
+/// asked and accepts. Returns what the shim sent next (REDY, from a correct one).
+async fn helo_accepted(
+    shim: &mut Shim,
+    wire: &mut Wire,
+    (to, from): (&str, &str),
+    commitment: [u8; 32],
+) -> Result<PeerMessage> {
     wire.send(
-        SHIM,
+        to,
         &PeerMessage::Helo {
             version: 2,
-            commitment: mine.commitment(),
+            commitment,
         },
     )
     .await?;
-    shim.expect("request", |v| v["peer"] == RUNNER).await?;
-    shim.send(json!({"cmd": "accept", "peer": RUNNER})).await?;
-    let PeerMessage::Redy { public_key } = wire.peer().await? else {
+    shim.expect("request", |v| v["peer"] == from).await?;
+    shim.send(json!({"cmd": "accept", "peer": from})).await?;
+    wire.peer().await
+}
+
+async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
+    let mine = fresh_key();
+    let PeerMessage::Redy { public_key } =
+        helo_accepted(shim, wire, (SHIM, RUNNER), mine.commitment()).await?
+    else {
         return Err("expected REDY".into());
     };
     wire.send(
@@ -539,20 +552,13 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let (promised, sent) = (fresh_key(), fresh_key());
-                e.wire
-                    .send(
-                        SHIM,
-                        &PeerMessage::Helo {
-                            version: 2,
-                            commitment: promised.commitment(),
-                        },
-                    )
-                    .await?;
-                e.shim.expect("request", |_| true).await?;
-                e.shim
-                    .send(json!({"cmd": "accept", "peer": RUNNER}))
-                    .await?;
-                let _redy = e.wire.peer().await?;
+                let _redy = helo_accepted(
+                    &mut e.shim,
+                    &mut e.wire,
+                    (SHIM, RUNNER),
+                    promised.commitment(),
+                )
+                .await?;
                 e.wire
                     .send(
                         SHIM,
@@ -608,20 +614,9 @@ pub fn cases() -> Vec<Case<Ctx>> {
             ["4.5-1"],
             |ctx| {
                 let mut e = env(ctx).await?;
-                e.wire
-                    .send(
-                        SHIM,
-                        &PeerMessage::Helo {
-                            version: 2,
-                            commitment: fresh_key().commitment(),
-                        },
-                    )
-                    .await?;
-                e.shim.expect("request", |_| true).await?;
-                e.shim
-                    .send(json!({"cmd": "accept", "peer": RUNNER}))
-                    .await?;
-                let _redy = e.wire.peer().await?;
+                let commitment = fresh_key().commitment();
+                let _redy =
+                    helo_accepted(&mut e.shim, &mut e.wire, (SHIM, RUNNER), commitment).await?;
                 e.wire
                     .send(
                         SHIM,
@@ -993,18 +988,9 @@ async fn mitm(ctx: &Ctx) -> Result<()> {
     let mut ka = shim_initiates(&mut alice, &mut to_alice).await?;
     // The runner, as alice, opens a chat with bob.
     let mine = fresh_key();
-    to_bob
-        .send(
-            "bob",
-            &PeerMessage::Helo {
-                version: 2,
-                commitment: mine.commitment(),
-            },
-        )
-        .await?;
-    bob.expect("request", |v| v["peer"] == "alice").await?;
-    bob.send(json!({"cmd": "accept", "peer": "alice"})).await?;
-    let PeerMessage::Redy { public_key } = to_bob.peer().await? else {
+    let PeerMessage::Redy { public_key } =
+        helo_accepted(&mut bob, &mut to_bob, ("bob", "alice"), mine.commitment()).await?
+    else {
         return Err("expected REDY from bob".into());
     };
     to_bob
