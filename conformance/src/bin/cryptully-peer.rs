@@ -43,8 +43,14 @@ fn main() -> ExitCode {
     })
 }
 
+/// Writes one event line. When the runner has closed our stdout there is nobody left to tell:
+/// exit quietly rather than panic on the broken pipe.
 fn emit(v: Value) {
-    println!("{v}");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{v}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
 }
 
 fn nick_of(v: &Value) -> Option<Nick> {
