@@ -1,6 +1,7 @@
 //! The application: which screen is up, the model, the connection handle, the theme. Screens
 //! update themselves and hand back what the connection should do; nothing here blocks.
 
+use crate::links;
 use crate::model::Model;
 use crate::net::{self, NetEvent, Target};
 use crate::screen::{chats, connect};
@@ -8,7 +9,7 @@ use cryptully_protocol::connection::{ConnEvent, Handle};
 use iced::keyboard::{self, Key, key::Named};
 use iced::theme::Mode;
 use iced::{Element, Subscription, Task, Theme};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// Which screen is up.
 #[derive(Debug)]
@@ -67,13 +68,9 @@ fn focus(id: &'static str) -> Task<Message> {
     Task::done(Message::Focus(id))
 }
 
-/// "14:05" in UTC (no time-zone database is shipped).
+/// "14:05", the person's local time (the system's time zone).
 pub fn clock() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60)
+    chrono::Local::now().format("%H:%M").to_string()
 }
 
 impl App {
@@ -113,6 +110,12 @@ impl App {
                 }
             }
             Message::Chats(m) => {
+                if let chats::Message::OpenLink(url) = &m {
+                    if let Err(e) = links::open(url) {
+                        self.model.notice = Some(format!("Could not open {url}: {e}"));
+                    }
+                    return Task::none();
+                }
                 if let Screen::Chats(state) = &mut self.screen {
                     let jump = matches!(m, chats::Message::JumpToEnd);
                     let target = match m {
@@ -255,7 +258,7 @@ impl App {
             if state.typing() {
                 subs.push(
                     iced::time::every(std::time::Duration::from_millis(500))
-                        .map(|_| Message::Chats(chats::Message::Tick)),
+                        .map(|at| Message::Chats(chats::Message::Tick(at))),
                 );
             }
         }

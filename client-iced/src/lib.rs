@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod links;
 pub mod model;
 pub mod net;
 pub mod screen;
+pub mod widget;

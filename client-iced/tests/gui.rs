@@ -374,3 +374,88 @@ async fn gui_new_messages_marker_appears_only_when_scrolled_up() {
     });
     assert!(!shows(&bob.app, "New messages ↓"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_7_5_the_friend_sees_typing_until_a_pause_of_one_and_a_half_seconds() {
+    let r = relay().await;
+    let (mut alice, mut bob) = chatting(r.local_addr()).await;
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.typewrite("hel");
+    });
+    let typed = std::time::Instant::now();
+    bob.until("typing", |a| chat(a, "alice").unwrap().peer_typing)
+        .await;
+    assert!(shows(&bob.app, "alice is typing…"));
+
+    // A tick before the pause is over changes nothing; one after it says "stopped" (§7.5).
+    let tick = |at| Message::Chats(chats::Message::Tick(at));
+    let _ = alice.app.update(tick(typed + Duration::from_millis(500)));
+    let still_typing = |a: &App| matches!(&a.screen, Screen::Chats(s) if s.typing());
+    assert!(still_typing(&alice.app));
+    let _ = alice.app.update(tick(typed + chats::TYPING_PAUSE * 2));
+    assert!(!still_typing(&alice.app));
+    bob.until("stopped typing", |a| !chat(a, "alice").unwrap().peer_typing)
+        .await;
+    assert!(!shows(&bob.app, "alice is typing…"));
+
+    // Typing again, then sending: the message itself ends the indicator.
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.typewrite("lo");
+    });
+    bob.until("typing again", |a| chat(a, "alice").unwrap().peer_typing)
+        .await;
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    bob.until(
+        "the message",
+        |a| matches!(last_line(a, "alice"), LineKind::Theirs { text } if text == "hello"),
+    )
+    .await;
+    assert!(!chat(&bob.app, "alice").unwrap().peer_typing);
+    assert!(!shows(&bob.app, "alice is typing…"));
+}
+
+#[test]
+fn gui_a_web_address_in_a_message_opens_on_click() {
+    use cryptully_protocol::session::Event;
+    use iced_test::selector::Candidate;
+    let mut app = common::secure_chat("bob");
+    common::from(
+        &mut app,
+        "bob",
+        Event::Message {
+            seq: 0,
+            text: "https://example.org/a?b=1".into(),
+        },
+    );
+    // The line reads "10:01  bob  https://…": aim just right of the sender's name on that line.
+    let mut ui = simulator(app.view());
+    let time = ui.find("10:01").unwrap().bounds();
+    let name = ui
+        .find(|c: Candidate<'_>| match c {
+            Candidate::Text {
+                content, bounds, ..
+            } if content == "bob" && (bounds.center_y() - time.center_y()).abs() < 4.0 => {
+                Some(bounds)
+            }
+            _ => None,
+        })
+        .unwrap();
+    ui.point_at(iced::Point::new(
+        name.x + name.width + 20.0,
+        name.center_y(),
+    ));
+    let _ = ui.simulate(iced_test::simulator::click());
+    let clicked: Vec<_> = ui
+        .into_messages()
+        .filter_map(|m| match m {
+            Message::Chats(chats::Message::OpenLink(url)) => Some(url),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(clicked, vec!["https://example.org/a?b=1".to_string()]);
+}

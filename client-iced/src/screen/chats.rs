@@ -2,6 +2,7 @@
 //! messages, and the verification dialogs.
 
 use crate::model::{ChatState, Delivery, LineKind, Model};
+use crate::widget::message_text;
 use cryptully_protocol::connection::Command;
 use cryptully_protocol::{Nick, TypingState};
 use iced::widget::{
@@ -103,8 +104,10 @@ pub enum Message {
     SubmitDialog,
     /// Close the dialog.
     DismissDialog,
-    /// Half a second passed (typing indicator timer).
-    Tick,
+    /// The typing timer ticked, at this instant.
+    Tick(Instant),
+    /// A link in a message was clicked.
+    OpenLink(String),
     /// Show another page of older lines.
     ShowEarlier,
     /// The list scrolled; the distance in pixels from its newest line.
@@ -268,11 +271,13 @@ impl State {
                     *self.earlier.entry(peer).or_default() += PAGE;
                 }
             }
-            Message::Tick => {
+            // The app opens links: it is not the connection's business.
+            Message::OpenLink(_) => {}
+            Message::Tick(at) => {
                 if self
                     .typing
                     .as_ref()
-                    .is_some_and(|(_, at)| now.duration_since(*at) >= TYPING_PAUSE)
+                    .is_some_and(|(_, typed)| at.saturating_duration_since(*typed) >= TYPING_PAUSE)
                 {
                     out.extend(self.stop_typing(model));
                 }
@@ -518,7 +523,7 @@ impl State {
                         row![
                             time,
                             text("you").size(14),
-                            text(t.clone()).width(Length::Fill),
+                            message_text(t, Message::OpenLink),
                             text(mark).size(12)
                         ]
                         .spacing(8)
@@ -527,7 +532,7 @@ impl State {
                     LineKind::Theirs { text: t } => row![
                         time,
                         text(chat.peer.to_string()).size(14),
-                        text(t.clone()).width(Length::Fill)
+                        message_text(t, Message::OpenLink)
                     ]
                     .spacing(8)
                     .into(),

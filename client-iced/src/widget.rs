@@ -1,0 +1,34 @@
+//! Widgets the screens share.
+
+use crate::links::{self, Piece};
+use iced::widget::{rich_text, span, text};
+use iced::{Color, Element, Length};
+
+/// The blue of a link: readable on the light and the dark theme.
+const LINK: Color = Color::from_rgb8(0x3b, 0x82, 0xf6);
+
+/// A message's text, wrapped to the width it is given, with its web addresses underlined and
+/// clickable: a click produces `on_link(address)`.
+pub fn message_text<'a, M: 'a>(
+    content: &str,
+    on_link: impl Fn(String) -> M + 'a,
+) -> Element<'a, M> {
+    let pieces = links::pieces(content);
+    if !pieces.iter().any(|p| matches!(p, Piece::Link(_))) {
+        return text(content.to_string()).width(Length::Fill).into();
+    }
+    let spans: Vec<_> = pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) => span(t.to_string()),
+            Piece::Link(l) => span(l.to_string())
+                .link(l.to_string())
+                .color(LINK)
+                .underline(true),
+        })
+        .collect();
+    rich_text(spans)
+        .on_link_click(on_link)
+        .width(Length::Fill)
+        .into()
+}
