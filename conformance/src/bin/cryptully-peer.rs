@@ -229,7 +229,7 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
 }
 
 const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
-          /ask QUESTION? ANSWER  /answer ANSWER  /close  /quit   — anything else is sent as a message";
+          /ask QUESTION? ANSWER  /answer ANSWER  /status  /close  /quit   — anything else is sent as a message";
 
 /// The terminal chat.
 async fn terminal(nick: String, relay: String) -> ExitCode {
@@ -248,6 +248,8 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut current: Option<Nick> = None;
     let mut next_id = 0u64;
+    // Counted for /status: how many of the messages sent have arrived, or never will.
+    let (mut delivered, mut undelivered) = (0usize, 0usize);
     loop {
         tokio::select! {
             line = lines.next_line() => {
@@ -273,6 +275,7 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                     "/close" => if let Some(peer) = current.take() { handle.send(Command::Close { peer }); },
                     "/quit" => { handle.send(Command::Quit); return ExitCode::SUCCESS; }
                     "/help" => println!("{HELP}"),
+                    "/status" => println!("* {next_id} sent, {delivered} delivered, {undelivered} not delivered"),
                     _ if line.is_empty() => {}
                     _ => match current.clone() {
                         Some(peer) => { next_id += 1; handle.send(Command::Send { peer, id: next_id, text: line }); }
@@ -287,8 +290,8 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         Event::Request { .. } => println!("* {peer} wants to chat: /accept {peer} or /reject {peer}"),
                         Event::Established { safety_code, .. } => println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in."),
                         Event::Message { text, .. } => println!("<{peer}> {text}"),
-                        Event::Delivered { .. } => {}
-                        Event::Undelivered { seqs } => println!("! {} message(s) to {peer} were not delivered", seqs.len()),
+                        Event::Delivered { .. } => delivered += 1,
+                        Event::Undelivered { seqs } => { undelivered += seqs.len(); println!("! {} message(s) to {peer} were not delivered", seqs.len()) }
                         Event::SmpQuestion { question } => println!("* {peer} asks: {question}  (/to {peer} then /answer ...)"),
                         Event::SmpResult(SmpOutcome::Matched) => println!("* {peer} is verified: you gave the same answer."),
                         Event::SmpResult(other) => println!("! verification with {peer} failed ({other:?}): wrong answer, or someone in the middle"),

@@ -1,0 +1,126 @@
+//! The terminal chat (`cryptully-peer --nick`), run as two people would: two processes, typing
+//! commands and reading what each prints, through a real relay.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+struct Terminal {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Terminal {
+    fn start(nick: &str, relay: std::net::SocketAddr) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cryptully-peer"))
+            .args(["--nick", nick, "--relay", &relay.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Terminal {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The first printed line containing `text`, waiting up to 20 s for it.
+    fn expect(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("never printed {text:?}; printed: {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn safety_code(line: &str) -> String {
+    let at = line.find("Safety code ").unwrap() + "Safety code ".len();
+    line[at..].split(':').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_chat_two_people_agree_on_the_code_chat_and_see_delivery() {
+    let relay = cryptully_relay::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        cryptully_relay::Config::default(),
+    )
+    .await
+    .unwrap();
+    let addr = relay.local_addr();
+    tokio::task::spawn_blocking(move || {
+        let mut alice = Terminal::start("alice", addr);
+        let mut bob = Terminal::start("bob", addr);
+        alice.expect("registered as alice");
+        bob.expect("registered as bob");
+
+        alice.type_line("/open bob");
+        bob.expect("alice wants to chat: /accept alice or /reject alice");
+        bob.type_line("/accept alice");
+        let a = safety_code(&alice.expect("secure chat with bob"));
+        let b = safety_code(&bob.expect("secure chat with alice"));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 7, "six digits in two groups: {a}");
+
+        alice.type_line("hello bob");
+        bob.expect("<alice> hello bob");
+        bob.type_line("hi alice");
+        alice.expect("<bob> hi alice");
+
+        // Delivery is reported on request, once the friend's acknowledgement is in.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            alice.type_line("/status");
+            let status = alice.expect("sent,");
+            if status == "* 1 sent, 1 delivered, 0 not delivered" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "last status: {status}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        bob.type_line("/quit");
+        alice.expect("* bob left");
+    })
+    .await
+    .unwrap();
+}
