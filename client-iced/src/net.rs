@@ -4,6 +4,7 @@
 
 use cryptully_protocol::Nick;
 use cryptully_protocol::connection::{ConnEvent, ConnectError, Handle, connect};
+use cryptully_protocol::errors::ErrorCode;
 use iced::Subscription;
 use iced::futures::{SinkExt, Stream};
 use std::net::SocketAddr;
@@ -38,13 +39,39 @@ pub enum NetEvent {
     Event(ConnEvent),
 }
 
-/// The connection for `target`, for as long as the GUI asks for it.
-pub fn subscription(target: &Target) -> Subscription<NetEvent> {
-    Subscription::run_with(target.clone(), run)
+/// Why the relay would not take this person, in words for the connect screen.
+fn refusal(e: &ConnectError, nick: &str) -> String {
+    match e {
+        ConnectError::Refused(ErrorCode::NickInUse) => {
+            format!("Someone on this relay already uses the nickname {}. Pick another.", nick.trim())
+        }
+        ConnectError::Refused(ErrorCode::InvalidNick) => {
+            "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.".into()
+        }
+        ConnectError::Refused(ErrorCode::UnsupportedVersion) => {
+            "This relay speaks a different version of Cryptully. Ask whoever runs it to update, or update this app.".into()
+        }
+        ConnectError::Refused(ErrorCode::ServerFull) => {
+            "This relay is full. Try again later, or host a relay on this computer.".into()
+        }
+        other => {
+            let text = other.to_string();
+            let mut chars = text.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or(text)
+        }
+    }
 }
 
-fn run(target: &Target) -> impl Stream<Item = NetEvent> + use<> {
-    let target = target.clone();
+/// The connection for `target`, for as long as the GUI asks for it.
+pub fn subscription(target: &Target) -> Subscription<NetEvent> {
+    Subscription::run_with(target.clone(), |t| events(t.clone()))
+}
+
+/// What [`subscription`] reports for `target`: the connection attempt, then its events.
+pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
     iced::stream::channel(64, async move |mut out| {
         let mut relay = None;
         let mut hosting = None;
@@ -119,7 +146,7 @@ fn run(target: &Target) -> impl Stream<Item = NetEvent> + use<> {
                 let _ = out.send(NetEvent::Failed(format!("Cannot reach the relay at {addr}: {e}. Check the address, or host a relay on this computer."))).await;
             }
             Err(e) => {
-                let _ = out.send(NetEvent::Failed(e.to_string())).await;
+                let _ = out.send(NetEvent::Failed(refusal(&e, &target.nick))).await;
             }
         }
         if let Some(r) = relay {

@@ -10,9 +10,10 @@
 
 use cryptully_client_iced::app::{App, Message, Screen};
 use cryptully_client_iced::model::{ChatState, Delivery, LineKind};
-use cryptully_client_iced::net::NetEvent;
+use cryptully_client_iced::net::{self, NetEvent, Target};
 use cryptully_client_iced::screen::{chats, connect};
 use cryptully_protocol::connection::{ConnEvent, connect_with_rng};
+use iced::futures::StreamExt;
 use iced::keyboard::{Key, key::Named};
 use iced_test::{Simulator, selector, simulator};
 use rand_chacha::ChaCha20Rng;
@@ -74,14 +75,91 @@ fn gui_connect_screen_explains_invalid_nicknames_and_connects_with_a_valid_one()
     assert!(shows(&app, "Connecting…"));
 }
 
-#[test]
-fn gui_relay_unreachable_is_shown_on_the_connect_screen() {
+/// The app after connecting to `target` through the same stream its subscription runs.
+async fn connect_screen_after(target: Target) -> App {
+    let mut events = Box::pin(net::events(target));
+    let first = tokio::time::timeout(Duration::from_secs(20), events.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(first, NetEvent::Failed(_)), "{first:?}");
     let (mut app, _) = App::boot();
-    let _ = app.update(Message::Net(NetEvent::Failed(
-        "Cannot reach the relay at 127.0.0.1:1".into(),
-    )));
+    let _ = app.update(Message::Net(first));
     assert!(matches!(app.screen, Screen::Connect(_)));
-    assert!(shows(&app, "Cannot reach the relay at 127.0.0.1:1"));
+    app
+}
+
+fn target(relay: impl ToString, nick: &str) -> Target {
+    Target {
+        relay: relay.to_string(),
+        nick: nick.into(),
+        host: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_relay_unreachable_is_shown_on_the_connect_screen() {
+    // Port 1 (tcpmux) is not served on a test machine: the connection is refused.
+    let app = connect_screen_after(target("127.0.0.1:1", "alice")).await;
+    let mut ui = simulator(app.view());
+    let shown = ui
+        .find(|c: iced_test::selector::Candidate<'_>| match c {
+            iced_test::selector::Candidate::Text { content, .. }
+                if content.starts_with("Cannot reach the relay at 127.0.0.1:1:") =>
+            {
+                Some(content.to_string())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(shown.ends_with("Check the address, or host a relay on this computer."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_9_a_nickname_in_use_is_explained_on_the_connect_screen() {
+    let r = relay().await;
+    let (_alice, _events) =
+        connect_with_rng(r.local_addr(), nick("alice"), ChaCha20Rng::seed_from_u64(1))
+            .await
+            .unwrap();
+    // Nicknames are case-insensitive (§3.2): ALICE is alice.
+    let app = connect_screen_after(target(r.local_addr(), "ALICE")).await;
+    assert!(shows(
+        &app,
+        "Someone on this relay already uses the nickname ALICE. Pick another."
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_9_a_relay_of_another_version_is_explained_on_the_connect_screen() {
+    use cryptully_protocol::errors::ErrorCode;
+    use cryptully_protocol::relay::RelayMessage;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A relay that answers every HELLO with ERROR UNSUPPORTED_VERSION.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 256];
+        let _ = socket.read(&mut buf).await;
+        let mut body = Vec::new();
+        RelayMessage::Error {
+            code: ErrorCode::UnsupportedVersion,
+            nick: None,
+        }
+        .encode(&mut body);
+        cryptully_protocol::net::write_frame(&mut socket, &body)
+            .await
+            .unwrap();
+        // Until the client hangs up, so that it reads the ERROR before the close.
+        while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        let _ = socket.shutdown().await;
+    });
+    let app = connect_screen_after(target(addr, "alice")).await;
+    assert!(shows(
+        &app,
+        "This relay speaks a different version of Cryptully. Ask whoever runs it to update, or update this app."
+    ));
 }
 
 struct Person {

@@ -99,3 +99,43 @@ fn snapshot_request_and_ask_dialog() {
     let _ = app.update(Message::Chats(chats::Message::AskOpen));
     check(&app, "ask-dialog", &Theme::Light);
 }
+
+#[test]
+fn snapshot_connect_screen_with_an_error() {
+    let (mut app, _) = App::boot();
+    let _ = app.update(Message::Connect(connect::Message::Nick("alice".into())));
+    let _ = app.update(Message::Net(cryptully_client_iced::net::NetEvent::Failed(
+        "Someone on this relay already uses the nickname alice. Pick another.".into(),
+    )));
+    check(&app, "connect-error", &Theme::Light);
+}
+
+#[test]
+fn snapshot_answer_dialog_and_verified_chat_with_a_link() {
+    let mut app = chatting();
+    common::from(
+        &mut app,
+        "bob",
+        Event::SmpQuestion {
+            question: "Where did we first meet?".into(),
+        },
+    );
+    let _ = app.update(Message::Chats(chats::Message::AnswerOpen));
+    check(&app, "answer-dialog", &Theme::Light);
+
+    let mut app = chatting();
+    common::from(
+        &mut app,
+        "bob",
+        Event::SmpResult(cryptully_protocol::SmpOutcome::Matched),
+    );
+    common::from(
+        &mut app,
+        "bob",
+        Event::Message {
+            seq: 1,
+            text: "The photos are at https://example.org/lake (the second album).".into(),
+        },
+    );
+    check(&app, "verified-link", &Theme::Light);
+}
