@@ -34,6 +34,21 @@ for pairs in 10 100; do
 done
 stop
 
+# The same latency runs with the relay on a core of its own (one worker thread on CPU 0) and the
+# load tool on the other, so that neither process preempts the other.
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  taskset -c 0 $RELAY --listen 127.0.0.1:$PORT $LIMITS --threads 1 >/dev/null 2>&1 & PID=$!; sleep 0.5
+  for pairs in 10 100; do
+    echo -n "pinned: "
+    taskset -c 1 $BENCH --relay 127.0.0.1:$PORT --pid "$PID" --pairs $pairs --messages $((3000000 / pairs)) --rate 650000 --prefix p$pairs
+  done
+  for pairs in 10 100; do
+    echo -n "pinned: "
+    taskset -c 1 $BENCH --relay 127.0.0.1:$PORT --pid "$PID" --pairs $pairs --messages $((4000000 / pairs)) --prefix q$pairs
+  done
+  stop
+fi
+
 for idle in 10000 "$IDLE"; do
   start
   $BENCH --relay 127.0.0.1:$PORT --pid "$PID" --idle "$idle" --prefix i$idle

@@ -13,6 +13,7 @@ use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::versioning::RELAY_VERSION;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, sleep_until};
@@ -23,6 +24,10 @@ const RELAY: u8 = 0x03;
 const BYE: u8 = 0x05;
 /// DELIVER's type byte (§3.1).
 const DELIVER: u8 = 0x82;
+/// Room made in a connection's read buffer before each read.
+const READ_BUFFER: usize = 16 * 1024;
+/// How long a connection keeps its read buffer after its last data.
+const KEEP_BUFFER: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -47,14 +52,16 @@ struct Conn {
     routes: HashMap<Box<[u8]>, Arc<Peer>>,
     messages: TokenBucket,
     bytes: TokenBucket,
+    /// Destinations given frames since the last read, to flush before reading again.
+    dirty: Vec<Arc<Peer>>,
 }
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    let peer = Peer::new(id, shared.config.queue_bytes);
-    let writer_task = tokio::spawn(peer.clone().write_loop(writer));
+    let peer = Peer::new(id, shared.config.queue_bytes, writer);
+    let writer_task = tokio::spawn(peer.clone().write_loop());
     let now = Instant::now();
     let config: &Config = &shared.config;
     let mut conn = Conn {
@@ -65,6 +72,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         state: State::ExpectHello,
         deliver_header: Vec::new(),
         routes: HashMap::new(),
+        dirty: Vec::new(),
     };
     conn.read_loop(reader).await;
     conn.finish();
@@ -72,34 +80,58 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
 }
 
 impl Conn {
-    async fn read_loop(&mut self, reader: OwnedReadHalf) {
+    async fn read_loop(&mut self, mut reader: OwnedReadHalf) {
         let mut shutdown = self.shared.shutdown.subscribe();
         let register_deadline = Instant::now() + self.shared.config.register_timeout;
         let mut deadline = register_deadline;
         let mut buf = BytesMut::new();
+        let mut active = false;
+        let mut last_read: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            // Every whole frame buffered, before waiting again.
-            loop {
+            // Every whole frame buffered, then one write per destination, before waiting again.
+            let next = loop {
                 match check_frame(&buf, self.shared.config.max_frame) {
                     Ok(Some(len)) => {
                         let frame = buf.split_to(LENGTH_PREFIX + len);
                         let body = frame.get(LENGTH_PREFIX..).unwrap_or_default();
                         if let Next::Close = self.frame(body, now) {
-                            return;
+                            break Next::Close;
                         }
                     }
-                    Ok(None) => break,
+                    Ok(None) => break Next::Continue,
                     Err(FrameError::Length { length: 0, .. }) => {
-                        return self.fail(ErrorCode::Malformed);
+                        self.fail(ErrorCode::Malformed);
+                        break Next::Close;
                     }
-                    Err(_) => return self.fail(ErrorCode::FrameTooLarge),
+                    Err(_) => {
+                        self.fail(ErrorCode::FrameTooLarge);
+                        break Next::Close;
+                    }
                 }
+            };
+            for target in self.dirty.drain(..) {
+                target.flush();
+            }
+            if let Next::Close = next {
+                return;
             }
             if self.state == State::Registered {
                 deadline = now + self.shared.config.idle_timeout;
             }
-            if buf.is_empty() {
+            // A busy connection keeps its read buffer and reads straight into it: a short read
+            // tells tokio the socket is drained, so no further read is spent to learn that. After
+            // a quiet spell the buffer goes (memory per idle connection, §10.2) and the
+            // connection only waits for readiness.
+            let quiet = now + KEEP_BUFFER;
+            let wake = if active && quiet < deadline {
+                quiet
+            } else {
+                deadline
+            };
+            if active {
+                buf.reserve(READ_BUFFER);
+            } else if buf.is_empty() {
                 // Idle: hold no read buffer while waiting (memory per idle connection).
                 buf = BytesMut::new();
             }
@@ -110,15 +142,38 @@ impl Conn {
                     return;
                 }
                 () = self.peer.closed() => return,
-                () = sleep_until(deadline) => return self.fail(ErrorCode::Timeout),
-                ready = reader.readable() => {
-                    if ready.is_err() {
-                        return;
+                () = sleep_until(wake) => {
+                    if wake == deadline {
+                        return self.fail(ErrorCode::Timeout);
                     }
-                    buf.reserve(16 * 1024);
+                    if buf.is_empty() {
+                        buf = BytesMut::new();
+                        active = false;
+                    }
+                }
+                read = async {
+                    if active {
+                        reader.read_buf(&mut buf).await.map(Some)
+                    } else {
+                        reader.readable().await.map(|()| None)
+                    }
+                } => {
+                    match read {
+                        Ok(Some(0)) | Err(_) => return,
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {}
+                    }
+                    buf.reserve(READ_BUFFER);
                     match reader.try_read_buf(&mut buf) {
                         Ok(0) => return,
-                        Ok(_) => {}
+                        Ok(_) => {
+                            // Data twice in a short while: busy, keep the buffer. (Registering
+                            // is one read; holding a buffer after it would cost every idle
+                            // connection.)
+                            let at = Instant::now();
+                            active = last_read.is_some_and(|t| at.duration_since(t) < KEEP_BUFFER);
+                            last_read = Some(at);
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(_) => return,
                     }
@@ -242,13 +297,17 @@ impl Conn {
         };
         let header = &self.deliver_header;
         let len = header.len() + payload.len();
-        let pushed = target.push_with(LENGTH_PREFIX + len, |buf| {
+        let pushed = target.push_deferred(LENGTH_PREFIX + len, |buf| {
             buf.extend_from_slice(&(len as u32).to_be_bytes());
             buf.extend_from_slice(header);
             buf.extend_from_slice(payload);
         });
         match pushed {
-            Ok(()) => {}
+            Ok(()) => {
+                if !self.dirty.iter().any(|p| Arc::ptr_eq(p, &target)) {
+                    self.dirty.push(target);
+                }
+            }
             Err(PushError::Full) => {
                 // §10.2: the destination could not keep up; it is dropped, the sender told.
                 target.close(Some(&slow_consumer()), true);

@@ -50,7 +50,8 @@ struct Args {
     /// Bytes queued for a connection that does not read before it is dropped (SLOW_CONSUMER).
     #[arg(long, env = "CRYPTULLY_QUEUE_BYTES", default_value_t = 1_048_576)]
     queue_bytes: usize,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core). 1 runs everything on one thread, which suits a
+    /// relay given a core of its own.
     #[arg(long, env = "CRYPTULLY_THREADS")]
     threads: Option<usize>,
 }
@@ -80,10 +81,16 @@ fn main() -> ExitCode {
         rate_bytes_burst: args.rate_bytes_burst,
         queue_bytes: args.queue_bytes,
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        builder.worker_threads(n.max(1));
-    }
+    let mut builder = match args.threads {
+        // One thread: everything on it, with no hand-offs between threads.
+        Some(0 | 1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -1,12 +1,15 @@
 //! One connection as others see it: its nickname, its outbound queue and its contacts.
 //!
 //! The outbound queue is one byte buffer (§10.2 "outbound queue"): senders append whole frames
-//! under a short lock, and the connection's writer task swaps the buffer out and writes everything
-//! queued in one call. That batches writes to a busy connection and bounds the memory a reader
-//! that stops reading can make the relay hold: past the limit the connection is dropped with
-//! ERROR SLOW_CONSUMER and nobody else is affected.
+//! under a short lock. A connection that routes frames here writes them straight to the socket
+//! once it has handled everything it read ([`Peer::flush`]), when the socket takes them; what the
+//! socket does not take, and everything while a write is pending, is left to the connection's
+//! writer task, which swaps the buffer out and writes everything queued in one call. So a frame
+//! costs one write (batched per read) and no task wake-up in the common case, and the memory a
+//! reader that stops reading can make the relay hold is bounded: past the limit the connection is
+//! dropped with ERROR SLOW_CONSUMER and nobody else is affected.
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use cryptully_protocol::Nick;
 use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::net::put_frame;
@@ -28,12 +31,14 @@ pub(crate) enum PushError {
     Full,
 }
 
-#[derive(Default)]
 struct Outbox {
     buf: BytesMut,
     closing: bool,
     /// Written after everything queued, then the connection closes.
     last: Option<BytesMut>,
+    /// The socket, when no write is pending on it; the writer task holds it while one is.
+    /// Frames are only written while holding this lock or the socket, so they stay in order.
+    socket: Option<OwnedWriteHalf>,
 }
 
 /// The shared handle of one connection.
@@ -52,12 +57,17 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(id: u64, limit: usize) -> Arc<Self> {
+    pub(crate) fn new(id: u64, limit: usize, socket: OwnedWriteHalf) -> Arc<Self> {
         Arc::new(Self {
             id,
             nick: OnceLock::new(),
             limit,
-            out: Mutex::new(Outbox::default()),
+            out: Mutex::new(Outbox {
+                buf: BytesMut::new(),
+                closing: false,
+                last: None,
+                socket: Some(socket),
+            }),
             wake_writer: Notify::new(),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
@@ -104,12 +114,57 @@ impl Peer {
         notified.await;
     }
 
-    /// Queues `len` bytes written by `write` (one or more whole frames).
+    /// Queues `len` bytes written by `write` (one or more whole frames) and has the writer task
+    /// send them.
     pub(crate) fn push_with(
         &self,
         len: usize,
         write: impl FnOnce(&mut BytesMut),
     ) -> Result<(), PushError> {
+        if self.append(len, write)? {
+            self.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues like [`Peer::push_with`], for the caller to [`Peer::flush`] once it has queued
+    /// everything it read: nothing is sent until then.
+    pub(crate) fn push_deferred(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), PushError> {
+        self.append(len, write).map(|_| ())
+    }
+
+    /// Writes what is queued straight to the socket if no write is pending and the socket takes
+    /// it without waiting; hands the rest to the writer task.
+    pub(crate) fn flush(&self) {
+        let Ok(mut out) = self.out.lock() else {
+            return;
+        };
+        if out.closing || out.buf.is_empty() {
+            return;
+        }
+        // The writer task holds the socket: it writes what is queued when its write completes.
+        let Some(socket) = &out.socket else {
+            return;
+        };
+        match socket.try_write(&out.buf) {
+            Ok(n) if n == out.buf.len() => {
+                out.buf.clear();
+                return;
+            }
+            Ok(n) => out.buf.advance(n),
+            // WouldBlock waits for the writer task; an error is met and handled there.
+            Err(_) => {}
+        }
+        drop(out);
+        self.wake_writer.notify_one();
+    }
+
+    /// Appends under the lock; whether the queue was empty before.
+    fn append(&self, len: usize, write: impl FnOnce(&mut BytesMut)) -> Result<bool, PushError> {
         let was_empty = {
             let Ok(mut out) = self.out.lock() else {
                 return Err(PushError::Closed);
@@ -125,10 +180,7 @@ impl Peer {
             write(&mut out.buf);
             was_empty
         };
-        if was_empty {
-            self.wake_writer.notify_one();
-        }
-        Ok(())
+        Ok(was_empty)
     }
 
     /// Queues one relay message.
@@ -176,50 +228,60 @@ impl Peer {
             .unwrap_or_default()
     }
 
-    /// Writes what is queued until the connection closes. Runs as the connection's writer task.
-    pub(crate) async fn write_loop(self: Arc<Self>, mut w: OwnedWriteHalf) {
+    /// Writes what [`Peer::flush`] could not, until the connection closes. Runs as the
+    /// connection's writer task.
+    pub(crate) async fn write_loop(self: Arc<Self>) {
         let mut batch = BytesMut::new();
+        // The socket, taken from the outbox while a write is pending.
+        let mut held: Option<OwnedWriteHalf> = None;
         loop {
-            self.wake_writer.notified().await;
-            let (closing, last) = {
-                let Ok(mut out) = self.out.lock() else { break };
-                std::mem::swap(&mut out.buf, &mut batch);
-                (out.closing, out.last.take())
+            if held.is_none() {
+                self.wake_writer.notified().await;
+            }
+            let closing_with = {
+                let Ok(mut out) = self.out.lock() else { return };
+                if held.is_none() {
+                    held = out.socket.take();
+                }
+                if !out.buf.is_empty() {
+                    std::mem::swap(&mut out.buf, &mut batch);
+                    None
+                } else if out.closing {
+                    Some(out.last.take())
+                } else {
+                    // Everything is written: the socket goes back for direct writes.
+                    out.socket = held.take();
+                    continue;
+                }
             };
-            if !batch.is_empty() {
-                tokio::select! {
-                    written = w.write_all(&batch) => if written.is_err() {
-                        self.close(None, true);
-                        break;
-                    },
-                    // A slow consumer blocks this write; dropping it is the point.
-                    () = self.aborted() => {},
-                }
-            }
-            if self.aborted.load(Ordering::Acquire) {
-                let last = self
-                    .out
-                    .lock()
-                    .ok()
-                    .and_then(|mut o| o.last.take())
-                    .or(last);
-                if let Some(last) = last {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
-                }
-                let _ = w.shutdown().await;
-                break;
-            }
-            batch.clear();
-            if batch.capacity() > 64 * 1024 {
-                batch = BytesMut::new();
-            }
-            if closing {
+            let Some(w) = held.as_mut() else { return };
+            if let Some(last) = closing_with {
                 if let Some(last) = last {
                     // The peer may not be reading (a slow consumer): do not wait for it long.
                     let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
                 }
                 let _ = w.shutdown().await;
-                break;
+                return;
+            }
+            tokio::select! {
+                written = w.write_all(&batch) => if written.is_err() {
+                    self.close(None, true);
+                    return;
+                },
+                // A slow consumer blocks this write; dropping it is the point.
+                () = self.aborted() => {},
+            }
+            if self.aborted.load(Ordering::Acquire) {
+                let last = self.out.lock().ok().and_then(|mut o| o.last.take());
+                if let Some(last) = last {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
+                }
+                let _ = w.shutdown().await;
+                return;
+            }
+            batch.clear();
+            if batch.capacity() > 64 * 1024 {
+                batch = BytesMut::new();
             }
         }
     }

@@ -446,6 +446,63 @@ async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
     let _bob_again = Raw::registered(r.local_addr(), "bob").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_3_5_frames_arrive_whole_and_in_order_when_the_reader_falls_behind() {
+    // bob has a small receive buffer and starts reading late: the relay's direct writes fill his
+    // socket, the rest waits in his queue for the writer task, and both must keep order.
+    let config = Config {
+        queue_bytes: 64 * 1024 * 1024,
+        rate_messages: 1e9,
+        rate_messages_burst: 1e9,
+        rate_bytes: 1e12,
+        rate_bytes_burst: 1e12,
+        ..Config::default()
+    };
+    let r = relay(config).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(r.local_addr()).await.unwrap();
+    let (br, bw) = stream.into_split();
+    let mut bob = Raw {
+        r: FrameReader::new(br, MAX_FRAME),
+        w: bw,
+    };
+    bob.send(ClientMessage::Hello { version: 2 }).await;
+    bob.send(ClientMessage::Register { nick: nick("bob") })
+        .await;
+    assert_eq!(
+        bob.recv().await,
+        RelayMessage::Registered { nick: nick("bob") }
+    );
+    let mut alice = Raw::registered(r.local_addr(), "alice").await;
+    const COUNT: u32 = 5_000;
+    let sender = tokio::spawn(async move {
+        for i in 0..COUNT {
+            // Sizes vary so that partial writes cut frames at every offset.
+            let mut payload = i.to_be_bytes().to_vec();
+            payload.resize(4 + (i as usize * 397) % 4000, (i % 251) as u8);
+            alice.relay("bob", &payload).await;
+        }
+        alice
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..COUNT {
+        match bob.recv().await {
+            RelayMessage::Deliver { source, payload } => {
+                assert_eq!(source, nick("alice"));
+                assert_eq!(payload.len(), 4 + (i as usize * 397) % 4000, "frame {i}");
+                assert_eq!(payload[..4], i.to_be_bytes(), "frame {i} out of order");
+                assert!(
+                    payload[4..].iter().all(|&b| b == (i % 251) as u8),
+                    "frame {i}"
+                );
+            }
+            other => panic!("frame {i}: {other:?}"),
+        }
+    }
+    let _alice = sender.await.unwrap();
+}
+
 #[tokio::test]
 async fn relay_3_8_shutdown_reaches_every_client() {
     let r = relay(Config::default()).await;

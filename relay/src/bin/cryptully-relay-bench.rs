@@ -21,7 +21,7 @@ use cryptully_protocol::net::{FrameReader, put_frame, write_frame};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
@@ -55,9 +55,12 @@ struct Args {
     /// Idle mode: open this many registered connections and report memory per connection.
     #[arg(long)]
     idle: Option<usize>,
-    /// Worker threads of the load tool.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads of the load tool's senders (and of the idle mode).
+    #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Worker threads of a separate runtime for the receivers (0: they share the senders').
+    #[arg(long, default_value_t = 0)]
+    receiver_threads: usize,
     /// Prefix for nicknames, so several runs can share a relay.
     #[arg(long, default_value = "b")]
     prefix: String,
@@ -167,6 +170,34 @@ async fn register(
     }
 }
 
+/// Wakes the paced senders, a tenth of them every 100 µs, so that the offered load is spread
+/// over each millisecond. (Tokio's timer has a resolution of 1 ms: senders sleeping on it all
+/// wake on the same tick and send a millisecond's messages in one burst, and the latency
+/// measured is then mostly that burst queueing in the tool and the relay.)
+fn pacer(senders: Vec<Arc<Notify>>, done: &AtomicBool) {
+    const SLOTS: usize = 10;
+    let tick = Duration::from_micros(100);
+    let mut next = Instant::now();
+    let mut slot = 0;
+    while !done.load(Ordering::Acquire) {
+        next += tick;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        for s in senders.iter().skip(slot).step_by(SLOTS) {
+            s.notify_one();
+        }
+        slot = (slot + 1) % SLOTS;
+    }
+}
+
+/// `stream` for writing here, and a duplicate of its socket for the receivers' runtime.
+fn read_side(stream: TcpStream) -> (TcpStream, std::net::TcpStream) {
+    let std = stream.into_std().expect("a registered socket");
+    let dup = std.try_clone().expect("a duplicate socket");
+    (TcpStream::from_std(std).expect("registered again"), dup)
+}
+
 /// One direction's flow control: the receiver returns credit to the sender.
 struct Window {
     received: AtomicU64,
@@ -179,6 +210,7 @@ async fn sender(
     args: Args,
     window: Arc<Window>,
     start: Instant,
+    pace: Arc<Notify>,
 ) -> tokio::net::tcp::OwnedWriteHalf {
     let nick = Nick::new(&to).unwrap();
     let header = {
@@ -204,7 +236,7 @@ async fn sender(
             let due = (start.elapsed().as_secs_f64() * per_sender) as u64;
             allowed = allowed.min(due.saturating_sub(sent));
             if allowed == 0 {
-                tokio::time::sleep(Duration::from_micros(200)).await;
+                pace.notified().await;
                 continue;
             }
         }
@@ -235,41 +267,50 @@ async fn sender(
 }
 
 async fn receiver(
-    r: tokio::net::tcp::OwnedReadHalf,
+    r: std::net::TcpStream,
     expected: u64,
     window: Arc<Window>,
     start: Instant,
 ) -> (u64, Histogram, u64) {
+    let r = TcpStream::from_std(r).expect("a socket on the receivers' runtime");
     let mut reader = FrameReader::new(r, 65536);
     let mut hist = Histogram::new();
     let mut got = 0u64;
     let mut errors = 0u64;
     while got < expected {
-        let frame = match tokio::time::timeout(Duration::from_secs(10), reader.next_frame()).await {
+        // One timer per wait for the network, not per frame: the tool's own cost competes with
+        // the relay for the same two cores.
+        let first = match tokio::time::timeout(Duration::from_secs(10), reader.next_frame()).await {
             Ok(Ok(Some(f))) => f,
             other => {
                 eprintln!("receiver stopped after {got} of {expected}: {other:?}");
                 break;
             }
         };
-        if frame.first() != Some(&0x82) {
-            if errors == 0 {
-                eprintln!("receiver got {:?}", RelayMessage::decode(&frame));
+        let now = start.elapsed().as_nanos() as u64;
+        let mut frame = Some(first);
+        while let Some(f) = frame {
+            if f.first() == Some(&0x82) {
+                let skip = 2 + usize::from(f[1]);
+                let ts = u64::from_be_bytes(f[skip..skip + 8].try_into().unwrap());
+                hist.record(now.saturating_sub(ts));
+                got += 1;
+            } else {
+                if errors == 0 {
+                    eprintln!("receiver got {:?}", RelayMessage::decode(&f));
+                }
+                errors += 1;
             }
-            errors += 1;
-            continue;
+            frame = reader.try_frame().ok().flatten();
         }
-        let skip = 2 + usize::from(frame[1]);
-        let ts = u64::from_be_bytes(frame[skip..skip + 8].try_into().unwrap());
-        hist.record((start.elapsed().as_nanos() as u64).saturating_sub(ts));
-        got += 1;
+        // Credit back once per batch read.
         window.received.store(got, Ordering::Release);
         window.credit.notify_one();
     }
     (got, hist, errors)
 }
 
-async fn pairs(args: Args) {
+async fn pairs(args: Args, receivers: tokio::runtime::Handle) {
     let start = Instant::now();
     let mut streams = Vec::new();
     for i in 0..args.pairs {
@@ -281,10 +322,13 @@ async fn pairs(args: Args) {
     }
     let mut tasks = Vec::new();
     let mut senders = Vec::new();
+    let mut paces = Vec::new();
     let t0 = Instant::now();
     for (a, sa, b, sb) in streams {
-        let (ra, wa) = sa.into_split();
-        let (rb, wb) = sb.into_split();
+        // Each socket twice: read on the receivers' runtime, written on this one.
+        let (ra, rb) = (read_side(sa), read_side(sb));
+        let ((_, wa), (_, wb)) = (ra.0.into_split(), rb.0.into_split());
+        let (ra, rb) = (ra.1, rb.1);
         let a_to_b = Arc::new(Window {
             received: AtomicU64::new(0),
             credit: Notify::new(),
@@ -293,21 +337,19 @@ async fn pairs(args: Args) {
             received: AtomicU64::new(0),
             credit: Notify::new(),
         });
-        tasks.push(tokio::spawn(receiver(
-            rb,
-            args.messages,
-            a_to_b.clone(),
-            start,
-        )));
-        tasks.push(tokio::spawn(receiver(
-            ra,
-            args.messages,
-            b_to_a.clone(),
-            start,
-        )));
-        senders.push(tokio::spawn(sender(wa, b, args.clone(), a_to_b, start)));
-        senders.push(tokio::spawn(sender(wb, a, args.clone(), b_to_a, start)));
+        tasks.push(receivers.spawn(receiver(rb, args.messages, a_to_b.clone(), start)));
+        tasks.push(receivers.spawn(receiver(ra, args.messages, b_to_a.clone(), start)));
+        let (pa, pb) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        paces.push(pa.clone());
+        paces.push(pb.clone());
+        senders.push(tokio::spawn(sender(wa, b, args.clone(), a_to_b, start, pa)));
+        senders.push(tokio::spawn(sender(wb, a, args.clone(), b_to_a, start, pb)));
     }
+    let done = Arc::new(AtomicBool::new(false));
+    let pacer = (args.rate > 0.0).then(|| {
+        let done = done.clone();
+        std::thread::spawn(move || pacer(paces, &done))
+    });
     let mut hist = Histogram::new();
     let (mut got, mut errors) = (0, 0);
     for t in tasks {
@@ -317,6 +359,10 @@ async fn pairs(args: Args) {
         hist.merge(&h);
     }
     let elapsed = t0.elapsed().as_secs_f64();
+    done.store(true, Ordering::Release);
+    if let Some(p) = pacer {
+        let _ = p.join();
+    }
     let _write_halves: Vec<_> = senders;
     let expected = args.messages * 2 * args.pairs as u64;
     let us = |ns: u64| ns as f64 / 1000.0;
@@ -415,10 +461,22 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let receivers = (args.receiver_threads > 0).then(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.receiver_threads)
+            .thread_name("receiver")
+            .enable_all()
+            .build()
+            .expect("runtime")
+    });
+    let handle = match &receivers {
+        Some(r) => r.handle().clone(),
+        None => rt.handle().clone(),
+    };
     rt.block_on(async move {
         match args.idle {
             Some(k) => idle(args, k).await,
-            None => pairs(args).await,
+            None => pairs(args, handle).await,
         }
     });
 }
