@@ -275,7 +275,8 @@ fn window_focused(
         .then_some(Message::WindowFocused)
 }
 
-fn shortcut(event: keyboard::Event) -> Option<Message> {
+/// The app's keyboard shortcuts: Esc, Ctrl+N and Ctrl+W (Cmd on macOS).
+pub fn shortcut(event: keyboard::Event) -> Option<Message> {
     let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
         return None;
     };

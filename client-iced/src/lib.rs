@@ -1,5 +1,6 @@
-//! The Cryptully desktop client on iced: a pure [`model`], one module per [`screen`], the
-//! network edge in [`net`], and [`app`] tying them together. The `cryptully` binary only runs
+//! The Cryptully desktop client on iced: a pure [`model`], one module per [`screen`], shared
+//! [`widget`]s and [`theme`] styles, [`links`] in messages, the network edge in [`net`], and
+//! [`app`] tying them together. The `cryptully` binary only runs
 //! [`app::App`].
 
 #![forbid(unsafe_code)]
@@ -9,4 +10,5 @@ pub mod links;
 pub mod model;
 pub mod net;
 pub mod screen;
+pub mod theme;
 pub mod widget;

@@ -1,11 +1,9 @@
 //! Widgets the screens share.
 
 use crate::links::{self, Piece};
+use crate::theme::LINK;
 use iced::widget::{rich_text, span, text};
-use iced::{Color, Element, Length};
-
-/// The blue of a link: readable on the light and the dark theme.
-const LINK: Color = Color::from_rgb8(0x3b, 0x82, 0xf6);
+use iced::{Element, Length};
 
 /// A message's text, wrapped to the width it is given, with its web addresses underlined and
 /// clickable: a click produces `on_link(address)`.

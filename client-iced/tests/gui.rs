@@ -537,3 +537,75 @@ fn gui_a_web_address_in_a_message_opens_on_click() {
         .collect();
     assert_eq!(clicked, vec!["https://example.org/a?b=1".to_string()]);
 }
+
+/// A key press as the keyboard subscription reports it.
+fn key_press(key: Key, modifiers: iced::keyboard::Modifiers) -> iced::keyboard::Event {
+    use iced::keyboard::{Event, Location, key::NativeCode, key::Physical};
+    Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: Physical::Unidentified(NativeCode::Unidentified),
+        location: Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    }
+}
+
+#[test]
+fn gui_shortcuts_ctrl_n_ctrl_w_and_esc_and_nothing_else() {
+    use cryptully_client_iced::app::shortcut;
+    use iced::keyboard::Modifiers;
+    let ctrl = Modifiers::COMMAND;
+    let ch = |c: &str| Key::Character(c.into());
+    assert!(matches!(
+        shortcut(key_press(ch("n"), ctrl)),
+        Some(Message::NewChatShortcut)
+    ));
+    assert!(matches!(
+        shortcut(key_press(ch("w"), ctrl)),
+        Some(Message::CloseShortcut)
+    ));
+    assert!(matches!(
+        shortcut(key_press(Key::Named(Named::Escape), Modifiers::default())),
+        Some(Message::Escape)
+    ));
+    // Typing the letters themselves is typing, not a shortcut.
+    assert!(shortcut(key_press(ch("n"), Modifiers::default())).is_none());
+    assert!(shortcut(key_press(ch("w"), Modifiers::SHIFT)).is_none());
+}
+
+#[test]
+fn gui_esc_closes_the_dialog_and_ctrl_w_forgets_an_ended_chat() {
+    use cryptully_protocol::session::{EndReason, Event};
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("Ask a question").unwrap();
+    });
+    assert!(shows(&app, "Ask"));
+    let _ = app.update(Message::Escape);
+    assert!(matches!(&app.screen, Screen::Chats(s) if s.dialog.is_none()));
+    assert!(!shows(&app, "Ask"));
+
+    common::from(&mut app, "bob", Event::Ended(EndReason::PeerGone));
+    assert!(shows(&app, "bob"));
+    let _ = app.update(Message::CloseShortcut);
+    assert!(chat(&app, "bob").is_none(), "the ended chat is gone");
+}
+
+#[test]
+fn gui_theme_follows_the_system_until_the_person_chooses() {
+    use iced::theme::Mode;
+    let (mut app, _) = App::boot();
+    assert_eq!(app.theme(), iced::Theme::Light);
+    let _ = app.update(Message::System(Mode::Dark));
+    assert_eq!(app.theme(), iced::Theme::Dark);
+    assert!(shows(&app, "Light theme"));
+    interact(&mut app, |ui| {
+        ui.click("Light theme").unwrap();
+    });
+    assert_eq!(app.theme(), iced::Theme::Light);
+    // The person's choice stays when the system changes again.
+    let _ = app.update(Message::System(Mode::Dark));
+    assert_eq!(app.theme(), iced::Theme::Light);
+}

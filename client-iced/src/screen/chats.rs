@@ -2,13 +2,14 @@
 //! messages, and the verification dialogs.
 
 use crate::model::{ChatState, Delivery, LineKind, Model};
+use crate::theme;
 use crate::widget::message_text;
 use cryptully_protocol::connection::Command;
 use cryptully_protocol::{Nick, TypingState};
 use iced::widget::{
     button, column, container, opaque, row, scrollable, space, stack, text, text_input,
 };
-use iced::{Element, Length, Theme};
+use iced::{Element, Length};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -327,7 +328,7 @@ impl State {
                 opaque(
                     container(self.dialog_view(dialog, model))
                         .center(Length::Fill)
-                        .style(scrim)
+                        .style(theme::scrim)
                 )
             ]
             .into(),
@@ -659,10 +660,4 @@ impl State {
             .style(container::bordered_box)
             .into()
     }
-}
-
-fn scrim(theme: &Theme) -> container::Style {
-    let mut color = theme.extended_palette().background.base.color;
-    color.a = 0.85;
-    container::Style::default().background(color)
 }
