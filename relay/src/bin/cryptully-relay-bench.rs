@@ -55,12 +55,9 @@ struct Args {
     /// Idle mode: open this many registered connections and report memory per connection.
     #[arg(long)]
     idle: Option<usize>,
-    /// Worker threads of the load tool's senders (and of the idle mode).
+    /// Worker threads of the load tool. One leaves the other core to the relay.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Worker threads of a separate runtime for the receivers (0: they share the senders').
-    #[arg(long, default_value_t = 0)]
-    receiver_threads: usize,
     /// Prefix for nicknames, so several runs can share a relay.
     #[arg(long, default_value = "b")]
     prefix: String,
@@ -191,13 +188,6 @@ fn pacer(senders: Vec<Arc<Notify>>, done: &AtomicBool) {
     }
 }
 
-/// `stream` for writing here, and a duplicate of its socket for the receivers' runtime.
-fn read_side(stream: TcpStream) -> (TcpStream, std::net::TcpStream) {
-    let std = stream.into_std().expect("a registered socket");
-    let dup = std.try_clone().expect("a duplicate socket");
-    (TcpStream::from_std(std).expect("registered again"), dup)
-}
-
 /// One direction's flow control: the receiver returns credit to the sender.
 struct Window {
     received: AtomicU64,
@@ -267,12 +257,11 @@ async fn sender(
 }
 
 async fn receiver(
-    r: std::net::TcpStream,
+    r: tokio::net::tcp::OwnedReadHalf,
     expected: u64,
     window: Arc<Window>,
     start: Instant,
 ) -> (u64, Histogram, u64) {
-    let r = TcpStream::from_std(r).expect("a socket on the receivers' runtime");
     let mut reader = FrameReader::new(r, 65536);
     let mut hist = Histogram::new();
     let mut got = 0u64;
@@ -310,7 +299,7 @@ async fn receiver(
     (got, hist, errors)
 }
 
-async fn pairs(args: Args, receivers: tokio::runtime::Handle) {
+async fn pairs(args: Args) {
     let start = Instant::now();
     let mut streams = Vec::new();
     for i in 0..args.pairs {
@@ -325,10 +314,8 @@ async fn pairs(args: Args, receivers: tokio::runtime::Handle) {
     let mut paces = Vec::new();
     let t0 = Instant::now();
     for (a, sa, b, sb) in streams {
-        // Each socket twice: read on the receivers' runtime, written on this one.
-        let (ra, rb) = (read_side(sa), read_side(sb));
-        let ((_, wa), (_, wb)) = (ra.0.into_split(), rb.0.into_split());
-        let (ra, rb) = (ra.1, rb.1);
+        let (ra, wa) = sa.into_split();
+        let (rb, wb) = sb.into_split();
         let a_to_b = Arc::new(Window {
             received: AtomicU64::new(0),
             credit: Notify::new(),
@@ -337,8 +324,18 @@ async fn pairs(args: Args, receivers: tokio::runtime::Handle) {
             received: AtomicU64::new(0),
             credit: Notify::new(),
         });
-        tasks.push(receivers.spawn(receiver(rb, args.messages, a_to_b.clone(), start)));
-        tasks.push(receivers.spawn(receiver(ra, args.messages, b_to_a.clone(), start)));
+        tasks.push(tokio::spawn(receiver(
+            rb,
+            args.messages,
+            a_to_b.clone(),
+            start,
+        )));
+        tasks.push(tokio::spawn(receiver(
+            ra,
+            args.messages,
+            b_to_a.clone(),
+            start,
+        )));
         let (pa, pb) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         paces.push(pa.clone());
         paces.push(pb.clone());
@@ -461,22 +458,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let receivers = (args.receiver_threads > 0).then(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.receiver_threads)
-            .thread_name("receiver")
-            .enable_all()
-            .build()
-            .expect("runtime")
-    });
-    let handle = match &receivers {
-        Some(r) => r.handle().clone(),
-        None => rt.handle().clone(),
-    };
     rt.block_on(async move {
         match args.idle {
             Some(k) => idle(args, k).await,
-            None => pairs(args, handle).await,
+            None => pairs(args).await,
         }
     });
 }
