@@ -54,13 +54,18 @@ impl Terminal {
 
     /// The first printed line containing `text`, waiting up to 20 s for it.
     fn expect(&mut self, text: &str) -> String {
+        self.expect_any(&[text])
+    }
+
+    /// The first printed line containing one of `texts`.
+    fn expect_any(&mut self, texts: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
+                Ok(line) if texts.iter().any(|t| line.contains(t)) => return line,
                 Ok(line) => self.seen.push(line),
-                Err(_) => panic!("never printed {text:?}; printed: {:#?}", self.seen),
+                Err(_) => panic!("never printed any of {texts:?}; printed: {:#?}", self.seen),
             }
         }
     }
@@ -118,8 +123,10 @@ async fn terminal_chat_two_people_agree_on_the_code_chat_and_see_delivery() {
             std::thread::sleep(Duration::from_millis(50));
         }
 
+        // Quitting ends the chat (END, §7.7) and then the connection (PEER_GONE, §3.9):
+        // alice hears of whichever reaches her first.
         bob.type_line("/quit");
-        alice.expect("* bob left");
+        alice.expect_any(&["* chat with bob ended", "* bob left"]);
     })
     .await
     .unwrap();
