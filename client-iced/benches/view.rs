@@ -14,7 +14,6 @@ mod common;
 
 use cryptully_client_iced::app::{App, Message};
 use cryptully_client_iced::screen::chats;
-use cryptully_protocol::session::Event;
 use iced_test::core::renderer::{Headless, Style};
 use iced_test::core::{Event as UiEvent, Font, Pixels, Point, Size, clipboard, mouse, theme::Base};
 use iced_test::renderer::Renderer;
@@ -96,14 +95,7 @@ fn main() {
         let mut app = common::secure_chat("bob");
         for i in 0..n {
             let text = format!("message number {i}: the quick brown fox jumps over the lazy dog");
-            common::from(
-                &mut app,
-                "bob",
-                Event::Message {
-                    seq: i as u64,
-                    text,
-                },
-            );
+            common::says(&mut app, "bob", i as u64, text);
         }
         let mut times = Vec::new();
         for _ in 0..5 {

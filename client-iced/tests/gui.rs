@@ -392,17 +392,9 @@ async fn gui_a_rejected_request_and_a_friend_who_leaves() {
 
 #[test]
 fn gui_a_long_chat_shows_a_page_at_a_time_and_earlier_on_demand() {
-    use cryptully_protocol::session::Event;
     let mut app = common::secure_chat("bob");
     for i in 0..400 {
-        common::from(
-            &mut app,
-            "bob",
-            Event::Message {
-                seq: i,
-                text: format!("line {i}"),
-            },
-        );
+        common::says(&mut app, "bob", i, format!("line {i}"));
     }
     // 402 lines in all (open, secure, 400 messages): the newest page is drawn.
     assert!(shows(&app, "line 399"));
@@ -499,17 +491,9 @@ async fn gui_7_5_the_friend_sees_typing_until_a_pause_of_one_and_a_half_seconds(
 
 #[test]
 fn gui_a_web_address_in_a_message_opens_on_click() {
-    use cryptully_protocol::session::Event;
     use iced_test::selector::Candidate;
     let mut app = common::secure_chat("bob");
-    common::from(
-        &mut app,
-        "bob",
-        Event::Message {
-            seq: 0,
-            text: "https://example.org/a?b=1".into(),
-        },
-    );
+    common::says(&mut app, "bob", 0, "https://example.org/a?b=1");
     // The line reads "10:01  bob  https://…": aim just right of the sender's name on that line.
     let mut ui = simulator(app.view());
     let time = ui.find("10:01").unwrap().bounds();

@@ -38,14 +38,7 @@ fn check(app: &App, name: &str, theme: &Theme) {
 
 fn chatting() -> App {
     let mut app = common::secure_chat("bob");
-    common::from(
-        &mut app,
-        "bob",
-        Event::Message {
-            seq: 0,
-            text: "Hi alice, it is really me".into(),
-        },
-    );
+    common::says(&mut app, "bob", 0, "Hi alice, it is really me");
     let id = app
         .model
         .send(&nick("bob"), "Hello bob! Let us compare the code.", "10:02")
@@ -129,13 +122,11 @@ fn snapshot_answer_dialog_and_verified_chat_with_a_link() {
         "bob",
         Event::SmpResult(cryptully_protocol::SmpOutcome::Matched),
     );
-    common::from(
+    common::says(
         &mut app,
         "bob",
-        Event::Message {
-            seq: 1,
-            text: "The photos are at https://example.org/lake (the second album).".into(),
-        },
+        1,
+        "The photos are at https://example.org/lake (the second album).",
     );
     check(&app, "verified-link", &Theme::Light);
 }

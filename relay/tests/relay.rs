@@ -35,7 +35,11 @@ struct Raw {
 
 impl Raw {
     async fn connect(addr: SocketAddr) -> Self {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Self::over(TcpStream::connect(addr).await.unwrap())
+    }
+
+    fn over(stream: TcpStream) -> Self {
+        let (r, w) = stream.into_split();
         Raw {
             r: FrameReader::new(r, MAX_FRAME),
             w,
@@ -43,16 +47,31 @@ impl Raw {
     }
 
     async fn registered(addr: SocketAddr, name: &str) -> Self {
-        let mut c = Self::connect(addr).await;
-        c.send(ClientMessage::Hello { version: 2 }).await;
-        c.send(ClientMessage::Register { nick: nick(name) }).await;
+        Self::connect(addr).await.register(name).await
+    }
+
+    /// Registered with a 4 KiB receive buffer, so that what it does not read soon backs up in
+    /// the relay.
+    async fn registered_reading_slowly(addr: SocketAddr, name: &str) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        Self::over(socket.connect(addr).await.unwrap())
+            .register(name)
+            .await
+    }
+
+    /// HELLO, REGISTER, and REGISTERED back.
+    async fn register(mut self, name: &str) -> Self {
+        self.send(ClientMessage::Hello { version: 2 }).await;
+        self.send(ClientMessage::Register { nick: nick(name) })
+            .await;
         assert_eq!(
-            c.recv().await,
+            self.recv().await,
             RelayMessage::Registered {
                 nick: nick(name).canonical()
             }
         );
-        c
+        self
     }
 
     async fn send(&mut self, m: ClientMessage) {
@@ -91,6 +110,18 @@ impl Raw {
             matches!(end, Ok(None) | Err(_)),
             "expected the relay to close, got {end:?}"
         );
+    }
+}
+
+/// No rate limits, and this much queued per connection.
+fn unlimited_rate(queue_bytes: usize) -> Config {
+    Config {
+        queue_bytes,
+        rate_messages: 1e9,
+        rate_messages_burst: 1e9,
+        rate_bytes: 1e12,
+        rate_bytes_burst: 1e12,
+        ..Config::default()
     }
 }
 
@@ -385,31 +416,9 @@ async fn relay_10_2_a_flooding_client_is_throttled_and_told() {
 
 #[tokio::test]
 async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
-    let config = Config {
-        queue_bytes: 64 * 1024,
-        rate_messages: 1e9,
-        rate_messages_burst: 1e9,
-        rate_bytes: 1e12,
-        rate_bytes_burst: 1e12,
-        ..Config::default()
-    };
-    let r = relay(config).await;
+    let r = relay(unlimited_rate(64 * 1024)).await;
     // bob registers with a tiny receive buffer and then never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(r.local_addr()).await.unwrap();
-    let (br, bw) = stream.into_split();
-    let mut bob = Raw {
-        r: FrameReader::new(br, MAX_FRAME),
-        w: bw,
-    };
-    bob.send(ClientMessage::Hello { version: 2 }).await;
-    bob.send(ClientMessage::Register { nick: nick("bob") })
-        .await;
-    assert_eq!(
-        bob.recv().await,
-        RelayMessage::Registered { nick: nick("bob") }
-    );
+    let _bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
 
     let alice = Raw::registered(r.local_addr(), "alice").await;
     let mut carol = Raw::registered(r.local_addr(), "carol").await;
@@ -450,30 +459,8 @@ async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
 async fn relay_3_5_frames_arrive_whole_and_in_order_when_the_reader_falls_behind() {
     // bob has a small receive buffer and starts reading late: the relay's direct writes fill his
     // socket, the rest waits in his queue for the writer task, and both must keep order.
-    let config = Config {
-        queue_bytes: 64 * 1024 * 1024,
-        rate_messages: 1e9,
-        rate_messages_burst: 1e9,
-        rate_bytes: 1e12,
-        rate_bytes_burst: 1e12,
-        ..Config::default()
-    };
-    let r = relay(config).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(r.local_addr()).await.unwrap();
-    let (br, bw) = stream.into_split();
-    let mut bob = Raw {
-        r: FrameReader::new(br, MAX_FRAME),
-        w: bw,
-    };
-    bob.send(ClientMessage::Hello { version: 2 }).await;
-    bob.send(ClientMessage::Register { nick: nick("bob") })
-        .await;
-    assert_eq!(
-        bob.recv().await,
-        RelayMessage::Registered { nick: nick("bob") }
-    );
+    let r = relay(unlimited_rate(64 * 1024 * 1024)).await;
+    let mut bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
     let mut alice = Raw::registered(r.local_addr(), "alice").await;
     const COUNT: u32 = 5_000;
     let sender = tokio::spawn(async move {

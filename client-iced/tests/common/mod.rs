@@ -25,6 +25,18 @@ pub(crate) fn from(app: &mut App, peer: &str, event: Event) {
     );
 }
 
+/// The friend `peer` sent message number `seq` saying `text`.
+pub(crate) fn says(app: &mut App, peer: &str, seq: u64, text: impl Into<String>) {
+    from(
+        app,
+        peer,
+        Event::Message {
+            seq,
+            text: text.into(),
+        },
+    );
+}
+
 /// An app on the chats screen with a secure chat with `peer`, on screen.
 pub(crate) fn secure_chat(peer: &str) -> App {
     let (mut app, _) = App::boot();
