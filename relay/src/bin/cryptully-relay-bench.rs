@@ -453,11 +453,15 @@ async fn idle(args: Args, count: usize) {
 
 fn main() {
     let args = Args::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // One thread: a current-thread runtime, with no hand-offs between threads.
+    let mut builder = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(args.threads);
+        b
+    };
+    let rt = builder.enable_all().build().expect("runtime");
     rt.block_on(async move {
         match args.idle {
             Some(k) => idle(args, k).await,
