@@ -8,6 +8,9 @@ use cryptully_protocol::session::{EndReason, Event};
 use cryptully_protocol::{SmpOutcome, TypingState};
 use std::collections::HashMap;
 
+/// What a nickname may be (§3.2), for the person choosing one.
+pub const NICK_RULES: &str = "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.";
+
 /// Where a chat is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatState {

@@ -46,7 +46,7 @@ fn refusal(e: &ConnectError, nick: &str) -> String {
             format!("Someone on this relay already uses the nickname {}. Pick another.", nick.trim())
         }
         ConnectError::Refused(ErrorCode::InvalidNick) => {
-            "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.".into()
+            crate::model::NICK_RULES.into()
         }
         ConnectError::Refused(ErrorCode::UnsupportedVersion) => {
             "This relay speaks a different version of Cryptully. Ask whoever runs it to update, or update this app.".into()
@@ -79,9 +79,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
             Ok(n) => n,
             Err(_) => {
                 let _ = out
-                    .send(NetEvent::Failed(
-                        "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.".into(),
-                    ))
+                    .send(NetEvent::Failed(crate::model::NICK_RULES.into()))
                     .await;
                 return;
             }

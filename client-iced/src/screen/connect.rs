@@ -56,9 +56,7 @@ impl State {
             Message::Host(h) => self.host = h,
             Message::Submit => {
                 if cryptully_protocol::Nick::new(self.nick.trim()).is_err() {
-                    self.error = Some(
-                        "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.".into(),
-                    );
+                    self.error = Some(crate::model::NICK_RULES.into());
                     return None;
                 }
                 self.error = None;
