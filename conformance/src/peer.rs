@@ -186,6 +186,11 @@ impl Wire {
         self.send_payload(to, m.to_bytes()).await
     }
 
+    /// A RECORD to the shim.
+    async fn record(&mut self, r: Record) -> Result<()> {
+        self.send(SHIM, &PeerMessage::Record(r)).await
+    }
+
     async fn send_payload(&mut self, to: &str, payload: Vec<u8>) -> Result<()> {
         let destination = Nick::new(to).map_err(|e| e.to_string())?;
         self.frame(&ClientMessage::Relay {
@@ -277,6 +282,11 @@ impl Keys {
         self.tx
             .seal(&inner.encode_padded())
             .map_err(|e| e.to_string())
+    }
+
+    /// A MSG carrying `text`, sealed.
+    fn msg(&mut self, text: &str) -> Result<Record> {
+        self.seal(&InnerMessage::Msg { text: text.into() })
     }
 
     /// Opens the shim's records until one carries an inner message other than ACK and TYPING.
@@ -661,10 +671,8 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                let r = k.seal(&InnerMessage::Msg {
-                    text: "hello from the runner ✓".into(),
-                })?;
-                e.wire.send(SHIM, &PeerMessage::Record(r.clone())).await?;
+                let r = k.msg("hello from the runner ✓")?;
+                e.wire.record(r.clone()).await?;
                 e.shim
                     .expect("message", |v| v["text"] == "hello from the runner ✓")
                     .await?;
@@ -691,7 +699,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     other => return Err(format!("expected a RECORD, got {}", other.name())),
                 };
                 let ack = k.seal(&InnerMessage::Ack { seq })?;
-                e.wire.send(SHIM, &PeerMessage::Record(ack)).await?;
+                e.wire.record(ack).await?;
                 e.shim
                     .expect("delivered", |v| v["id"] == 42)
                     .await
@@ -706,12 +714,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 let mut e = env(ctx).await?;
                 let mut k = runner_initiates(&mut e.shim, &mut e.wire).await?;
                 for state in [TypingState::Typing, TypingState::StoppedWithText] {
-                    e.wire
-                        .send(
-                            SHIM,
-                            &PeerMessage::Record(k.seal(&InnerMessage::Typing(state))?),
-                        )
-                        .await?;
+                    e.wire.record(k.seal(&InnerMessage::Typing(state))?).await?;
                 }
                 e.shim.expect("typing", |v| v["state"] == 0).await?;
                 e.shim
@@ -727,16 +730,12 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                let r = k.seal(&InnerMessage::Msg {
-                    text: "genuine".into(),
-                })?;
-                e.wire
-                    .send(SHIM, &PeerMessage::Record(flip_tag(r.clone())))
-                    .await?;
+                let r = k.msg("genuine")?;
+                e.wire.record(flip_tag(r.clone())).await?;
                 e.shim
                     .expect("warning", |v| v["kind"] == "tampered")
                     .await?;
-                e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+                e.wire.record(r).await?;
                 e.shim
                     .expect("message", |v| v["text"] == "genuine")
                     .await
@@ -750,12 +749,10 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                let r = k.seal(&InnerMessage::Msg {
-                    text: "once".into(),
-                })?;
-                e.wire.send(SHIM, &PeerMessage::Record(r.clone())).await?;
+                let r = k.msg("once")?;
+                e.wire.record(r.clone()).await?;
                 e.shim.expect("message", |v| v["text"] == "once").await?;
-                e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+                e.wire.record(r).await?;
                 let w = e.shim.expect("warning", |v| v["kind"] == "replayed").await;
                 w.map(|_| ())
             }
@@ -767,16 +764,12 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                let r0 = k.seal(&InnerMessage::Msg {
-                    text: "zero".into(),
-                })?;
-                let _r1 = k.seal(&InnerMessage::Msg { text: "one".into() })?;
-                let _r2 = k.seal(&InnerMessage::Msg { text: "two".into() })?;
-                let r3 = k.seal(&InnerMessage::Msg {
-                    text: "three".into(),
-                })?;
-                e.wire.send(SHIM, &PeerMessage::Record(r0)).await?;
-                e.wire.send(SHIM, &PeerMessage::Record(r3)).await?;
+                let r0 = k.msg("zero")?;
+                let _r1 = k.msg("one")?;
+                let _r2 = k.msg("two")?;
+                let r3 = k.msg("three")?;
+                e.wire.record(r0).await?;
+                e.wire.record(r3).await?;
                 e.shim.expect("message", |v| v["text"] == "zero").await?;
                 e.shim
                     .expect("warning", |v| v["kind"] == "deleted" && v["count"] == 2)
@@ -794,14 +787,10 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                let r0 = k.seal(&InnerMessage::Msg {
-                    text: "first".into(),
-                })?;
-                let r1 = k.seal(&InnerMessage::Msg {
-                    text: "second".into(),
-                })?;
-                e.wire.send(SHIM, &PeerMessage::Record(r1)).await?;
-                e.wire.send(SHIM, &PeerMessage::Record(r0)).await?;
+                let r0 = k.msg("first")?;
+                let r1 = k.msg("second")?;
+                e.wire.record(r1).await?;
+                e.wire.record(r0).await?;
                 e.shim
                     .expect("warning", |v| v["kind"] == "deleted" && v["count"] == 1)
                     .await?;
@@ -823,7 +812,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 raw.extend(std::iter::repeat_n(b'x', 16385));
                 raw.resize(raw.len().next_multiple_of(64), 0);
                 let r = k.tx.seal(&raw).map_err(|e| e.to_string())?;
-                e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+                e.wire.record(r).await?;
                 let events = e.shim.drain(Duration::from_secs(2)).await?;
                 if events.iter().any(|v| v["event"] == "message") {
                     return Err("the oversize message was shown".into());
@@ -847,9 +836,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
                 e.shim.send(json!({"cmd": "send", "peer": RUNNER, "id": 7, "text": "never acknowledged"})).await?;
                 let _msg = e.wire.peer().await?;
-                e.wire
-                    .send(SHIM, &PeerMessage::Record(k.seal(&InnerMessage::End)?))
-                    .await?;
+                e.wire.record(k.seal(&InnerMessage::End)?).await?;
                 e.shim
                     .expect("undelivered", |v| {
                         v["ids"].as_array().is_some_and(|a| a.contains(&json!(7)))
@@ -927,7 +914,7 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
         InnerMessage::Smp1(smp1),
     ] {
         let r = k.seal(&inner)?;
-        e.wire.send(SHIM, &PeerMessage::Record(r)).await?;
+        e.wire.record(r).await?;
     }
     if twist == SmpTwist::ForgeProof {
         let result = e.shim.expect("smp_result", |_| true).await?;
@@ -950,9 +937,7 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     };
     let (asker, m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
         .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
-    e.wire
-        .send(SHIM, &PeerMessage::Record(k.seal(&InnerMessage::Smp3(m3))?))
-        .await?;
+    e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
     let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
         return Err("expected SMP4".into());
     };
