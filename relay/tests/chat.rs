@@ -62,18 +62,24 @@ async fn relay() -> RelayHandle {
         .unwrap()
 }
 
+/// `opener` (registered as `opener_nick`) opens a chat with the nickname typed as `typed`;
+/// `other` is asked.
+async fn asks(opener: &mut Client, opener_nick: &str, other: &mut Client, typed: &str) {
+    opener.cmd(Command::Open { peer: nick(typed) });
+    assert_eq!(
+        other.peer_event().await,
+        Event::Request {
+            peer: nick(opener_nick)
+        }
+    );
+}
+
 /// alice opens a chat with bob, bob accepts; returns both and the safety code each sees.
 async fn chatting(addr: SocketAddr) -> (Client, Client, String, String) {
     let mut alice = Client::connect(addr, "Alice", 1).await;
     let mut bob = Client::connect(addr, "bob", 2).await;
     assert_eq!(alice.handle.nick(), &nick("alice"));
-    alice.cmd(Command::Open { peer: nick("BOB") });
-    assert_eq!(
-        bob.peer_event().await,
-        Event::Request {
-            peer: nick("alice")
-        }
-    );
+    asks(&mut alice, "alice", &mut bob, "BOB").await;
     bob.cmd(Command::Accept {
         peer: nick("alice"),
     });
@@ -177,13 +183,7 @@ async fn chat_reject_is_reported_to_the_initiator() {
     let r = relay().await;
     let mut alice = Client::connect(r.local_addr(), "alice", 3).await;
     let mut bob = Client::connect(r.local_addr(), "bob", 4).await;
-    alice.cmd(Command::Open { peer: nick("bob") });
-    assert_eq!(
-        bob.peer_event().await,
-        Event::Request {
-            peer: nick("alice")
-        }
-    );
+    asks(&mut alice, "alice", &mut bob, "bob").await;
     bob.cmd(Command::Reject {
         peer: nick("alice"),
     });
@@ -214,13 +214,7 @@ async fn chat_3_9_peer_gone_reports_undelivered_messages() {
     .await
     .unwrap();
     let mut bob = Client { handle, events };
-    alice.cmd(Command::Open { peer: nick("bob") });
-    assert_eq!(
-        bob.peer_event().await,
-        Event::Request {
-            peer: nick("alice")
-        }
-    );
+    asks(&mut alice, "alice", &mut bob, "bob").await;
     bob.cmd(Command::Accept {
         peer: nick("alice"),
     });
@@ -329,15 +323,7 @@ async fn chat_three_people_two_concurrent_chats() {
     let r = relay().await;
     let (mut alice, bob, _, _) = chatting(r.local_addr()).await;
     let mut carol = Client::connect(r.local_addr(), "carol", 9).await;
-    carol.cmd(Command::Open {
-        peer: nick("alice"),
-    });
-    assert_eq!(
-        alice.peer_event().await,
-        Event::Request {
-            peer: nick("carol")
-        }
-    );
+    asks(&mut carol, "carol", &mut alice, "alice").await;
     alice.cmd(Command::Accept {
         peer: nick("carol"),
     });
