@@ -256,6 +256,18 @@ async fn sender(
     w
 }
 
+/// The send time a DELIVER from the tool carries: `0x82 || len8(nick) || nick || time u64`.
+/// Anything else (an ERROR, a frame cut short) is `None`, counted as an error, never a panic.
+fn send_time(frame: &[u8]) -> Option<u64> {
+    if frame.first() != Some(&0x82) {
+        return None;
+    }
+    let skip = 2 + usize::from(*frame.get(1)?);
+    Some(u64::from_be_bytes(
+        frame.get(skip..skip + 8)?.try_into().ok()?,
+    ))
+}
+
 async fn receiver(
     r: tokio::net::tcp::OwnedReadHalf,
     expected: u64,
@@ -279,9 +291,7 @@ async fn receiver(
         let now = start.elapsed().as_nanos() as u64;
         let mut frame = Some(first);
         while let Some(f) = frame {
-            if f.first() == Some(&0x82) {
-                let skip = 2 + usize::from(f[1]);
-                let ts = u64::from_be_bytes(f[skip..skip + 8].try_into().unwrap());
+            if let Some(ts) = send_time(&f) {
                 hist.record(now.saturating_sub(ts));
                 got += 1;
             } else {
