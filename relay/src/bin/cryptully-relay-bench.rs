@@ -315,8 +315,16 @@ async fn pairs(args: Args) {
     for i in 0..args.pairs {
         let a = format!("{}a{i}", args.prefix);
         let b = format!("{}b{i}", args.prefix);
-        let sa = register(args.relay, None, &a).await.expect("register");
-        let sb = register(args.relay, None, &b).await.expect("register");
+        let (sa, sb) = match (
+            register(args.relay, None, &a).await,
+            register(args.relay, None, &b).await,
+        ) {
+            (Ok(sa), Ok(sb)) => (sa, sb),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("cannot register {a} and {b} at {}: {e}", args.relay);
+                std::process::exit(1);
+            }
+        };
         streams.push((a, sa, b, sb));
     }
     let mut tasks = Vec::new();
