@@ -201,6 +201,14 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
             "review:protocol/src/smp.rs (SecretInt::random_exponent)",
         ],
     ),
+    (
+        "8.1-2",
+        &[
+            "vector:VEC-8.5-INVALID-SMP1-3",
+            "test:protocol/src/smp.rs::smp_8_1_non_residue_with_a_valid_proof_is_rejected",
+            "test:protocol/src/smp/group.rs::smp_8_1_subgroup_check_rejects_non_residues",
+        ],
+    ),
     ("8.3-1", &["vector:VEC-7-INVALID-9"]),
     (
         "8.3-2",
@@ -220,7 +228,7 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
     (
         "8.5-3",
         &[
-            "review:protocol/src/smp.rs (SecretInt overwrites its digits on drop; best effort, §12.3)",
+            "review:protocol/src/smp.rs (SecretInt, and Comb in smp/group.rs, zeroize on drop; §12.3)",
         ],
     ),
     (

@@ -884,6 +884,12 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| { smp_case(ctx, "the lake", SmpTwist::ForgeProof).await }
         ),
         case!(
+            "PEER-8.1-SMP-NOT-IN-SUBGROUP",
+            "SMP1 whose g2a is outside the subgroup, with a proof that verifies: refused, SMP_ABORT sent",
+            ["8.1-2", "8.6-1"],
+            |ctx| { smp_case(ctx, "the lake", SmpTwist::NonResidue).await }
+        ),
+        case!(
             "PEER-1.3-RELAY-IN-THE-MIDDLE",
             "a relay in the middle: the two people see different codes and SMP fails with the right answer",
             ["3.2-4", "5.2-1"],
@@ -896,6 +902,9 @@ pub fn cases() -> Vec<Case<Ctx>> {
 enum SmpTwist {
     None,
     ForgeProof,
+    /// §8.1: `g2a` replaced by `p - g2a`, a quadratic non-residue. Its proof still verifies when
+    /// `c2` is even, so the runner draws until it is: only the subgroup check refuses it.
+    NonResidue,
 }
 
 /// The runner asks "the lake"; the shim's person answers `answer`.
@@ -903,9 +912,16 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     let mut e = env(ctx).await?;
     let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
     let mut rng = crate::TestRng(7);
-    let (asker, mut smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
-    if twist == SmpTwist::ForgeProof {
-        smp1.c2 += 1u32;
+    let (mut asker, mut smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+    match twist {
+        SmpTwist::ForgeProof => smp1.c2 += 1u32,
+        SmpTwist::NonResidue => {
+            while smp1.c2.bit(0) {
+                (asker, smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+            }
+            smp1.g2a = smp::prime() - &smp1.g2a;
+        }
+        SmpTwist::None => {}
     }
     for inner in [
         InnerMessage::Smp0 {
@@ -916,7 +932,7 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
         let r = k.seal(&inner)?;
         e.wire.record(r).await?;
     }
-    if twist == SmpTwist::ForgeProof {
+    if twist != SmpTwist::None {
         let result = e.shim.expect("smp_result", |_| true).await?;
         if result["result"] == "matched" {
             return Err("a forged proof matched".into());

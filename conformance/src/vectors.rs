@@ -644,10 +644,14 @@ fn smp_vectors(v: &Value, out: &mut Vec<Check>) -> Result<()> {
             desc,
             move || match InnerMessage::decode(&bytes(&case, "inner_hex")?) {
                 Ok(InnerMessage::Smp1(m)) => {
-                    if smp::check_smp1(&m).is_err() {
-                        Ok(())
-                    } else {
-                        Err("accepted".into())
+                    let want = text(&case, "error")?;
+                    match smp::check_smp1(&m) {
+                        Ok(_) => Err("accepted".into()),
+                        Err(e) if smp_error_kind(&e) == want => Ok(()),
+                        Err(e) => Err(format!(
+                            "refused as {}, expected {want}",
+                            smp_error_kind(&e)
+                        )),
                     }
                 }
                 Ok(other) => Err(format!("not SMP1: {}", other.name())),
@@ -656,6 +660,17 @@ fn smp_vectors(v: &Value, out: &mut Vec<Check>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The vectors' name for an SMP check failure (§8.1, §8.5).
+fn smp_error_kind(e: &smp::SmpError) -> &'static str {
+    match e {
+        smp::SmpError::InvalidGroupElement(_) => "invalid_group_element",
+        smp::SmpError::NotInSubgroup(_) => "not_in_subgroup",
+        smp::SmpError::InvalidExponent(_) => "invalid_exponent",
+        smp::SmpError::BadProof(_) => "bad_proof",
+        _ => "other",
+    }
 }
 
 fn all_checks(dir: &Path) -> (Vec<Check>, Vec<Outcome>) {

@@ -95,7 +95,7 @@ impl InnerMessage {
     /// of 64.
     pub fn decode_padded(plaintext: &[u8]) -> Result<Self, DecodeError> {
         if plaintext.is_empty()
-            || plaintext.len() % PADDING_BLOCK != 0
+            || !plaintext.len().is_multiple_of(PADDING_BLOCK)
             || plaintext.len() > MAX_PADDED_INNER
         {
             return Err(DecodeError::InvalidValue("padded length"));

@@ -12,11 +12,10 @@ use crate::inner::InnerMessage;
 use crate::limits::MAX_MPI;
 use crate::primitives::sha256;
 use core::fmt;
-use group::group;
+use group::{Comb, Elem, NotElement, Num, group};
 use num_bigint::BigUint;
 use rand_core::CryptoRngCore;
-use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Why an SMP run was aborted (§8.6). None of these end the session.
 #[non_exhaustive]
@@ -24,6 +23,9 @@ use zeroize::Zeroizing;
 pub enum SmpError {
     /// A value that must be a group element is outside `[2, p-2]` (§8.1).
     InvalidGroupElement(&'static str),
+    /// A value that must be a group element is in range but outside the subgroup of order `q`
+    /// (§8.1): a peer that tries to learn a bit of the secret.
+    NotInSubgroup(&'static str),
     /// An exponent is outside `[1, q)` (§8.1).
     InvalidExponent(&'static str),
     /// A zero-knowledge proof did not verify: a cheating peer or someone in the middle (§8.5).
@@ -45,6 +47,10 @@ impl fmt::Display for SmpError {
             Self::InvalidGroupElement(v) => write!(
                 f,
                 "verification failed: the friend's {v} is invalid; someone may be in the middle (§8.1)"
+            ),
+            Self::NotInSubgroup(v) => write!(
+                f,
+                "verification failed: the friend's {v} is not in the group; someone may be trying to learn the answer (§8.1)"
             ),
             Self::InvalidExponent(v) => write!(
                 f,
@@ -107,14 +113,23 @@ fn put_mpis(out: &mut Vec<u8>, values: &[&BigUint]) {
     }
 }
 
-/// `h(v, a[, b]) = SHA-256(v || MPI(a) [|| MPI(b)])` as an integer (§8.3).
-fn hash(version: u8, a: &BigUint, b: Option<&BigUint>) -> BigUint {
-    let mut buf = vec![version];
-    put_mpi(&mut buf, a);
+/// `h(v, a[, b]) = SHA-256(v || MPI(a) [|| MPI(b)])` as an integer (§8.3). The MPI encoding drops
+/// leading zero bytes, so its length follows the value; OTR fixes that encoding.
+fn hash(version: u8, a: &Elem, b: Option<&Elem>) -> Num {
+    let mut buf = Zeroizing::new(vec![version]);
+    put_mpi_bytes(&mut buf, &a.retrieve().to_be_bytes());
     if let Some(b) = b {
-        put_mpi(&mut buf, b);
+        put_mpi_bytes(&mut buf, &b.retrieve().to_be_bytes());
     }
-    BigUint::from_bytes_be(&sha256(&[&buf]))
+    group::num_from_be(&sha256(&[&buf])).unwrap_or(Num::ZERO)
+}
+
+/// MPI encoding of a big-endian value: its length without leading zero bytes, then its bytes.
+fn put_mpi_bytes(out: &mut Vec<u8>, be: &[u8]) {
+    let start = be.iter().position(|&byte| byte != 0).unwrap_or(be.len());
+    let bytes = be.get(start..).unwrap_or_default();
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
 macro_rules! smp_message {
@@ -162,50 +177,59 @@ smp_message!(
     Smp4, 3, [rb, cr, d7]
 );
 
-/// `2^e mod p` through the fixed-base table (`table`) or plain `modpow`: for the benchmark that
-/// compares the two in one run. Not part of the API.
+/// The prime `p` of §8.1.
+pub fn prime() -> BigUint {
+    group::to_biguint(group().p.modulus().as_ref())
+}
+
+/// The subgroup order `q = (p - 1) / 2` of §8.1.
+pub fn subgroup_order() -> BigUint {
+    group::to_biguint(group().q.modulus().as_ref())
+}
+
+/// `2^e mod p` through the compiled comb of g (`table`) or a plain fixed-window power, both
+/// constant time: for the benchmark that compares the two in one run. Not part of the API.
 #[doc(hidden)]
 pub fn __bench_pow_g(e: &BigUint, table: bool) -> BigUint {
-    if table {
-        group().pow_g(e)
+    let g = group();
+    let e = group::from_biguint(e).unwrap_or(Num::ZERO);
+    let power = if table {
+        g.pow_g(&e, 1536)
     } else {
-        group().pow(&BigUint::from(2u32), e)
-    }
+        group::pow(&Elem::new(&Num::from_u8(2), &g.p), &e)
+    };
+    group::to_biguint(&power.retrieve())
 }
 
 // ---------------------------------------------------------------------------------------------
 // §8.2 Secret, §8.1 exponents
 
-/// A secret integer: the SMP secret or an exponent. num-bigint cannot zeroize, so on drop the
-/// digits are overwritten in place, best effort (§12.3).
-#[derive(Clone)]
-pub struct SecretInt(BigUint);
+/// A secret integer below `2^1536`: the SMP secret or an exponent. Erased when dropped (§12.3).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretInt(Num);
 
 impl SecretInt {
-    /// Wraps a value (vectors and tests fix exponents this way).
+    /// Wraps a value, reduced mod `q` (vectors and tests fix exponents this way).
     pub fn new(v: BigUint) -> Self {
-        Self(v)
+        let q = group::to_biguint(group().q.modulus().as_ref());
+        Self(group::from_biguint(&(v % q)).unwrap_or(Num::ZERO))
     }
 
     /// A uniform exponent in `[1, q-1]`: 208 random bytes, `1 + r mod (q-1)` (§8.1).
     pub fn random_exponent(rng: &mut impl CryptoRngCore) -> Self {
         let mut bytes = Zeroizing::new([0u8; 208]);
         rng.fill_bytes(&mut *bytes);
-        let q_minus_1 = &group().q - 1u32;
-        Self((BigUint::from_bytes_be(&*bytes) % q_minus_1) + 1u32)
+        Self(group().exponent_from_bytes(&bytes))
     }
 
     /// The value. Secret.
-    pub fn dangerous_value(&self) -> &BigUint {
-        &self.0
+    pub fn dangerous_value(&self) -> BigUint {
+        group::to_biguint(&self.0)
     }
-}
 
-impl Drop for SecretInt {
-    fn drop(&mut self) {
-        let digits = usize::try_from(self.0.bits().div_ceil(32)).unwrap_or(0);
-        // Rewrites the same buffer with zeros before it is freed.
-        self.0.assign_from_slice(&vec![0u32; digits]);
+    /// `self · other mod q`, constant time.
+    fn times(&self, other: &Num) -> Num {
+        group().mul_q(&self.0, other)
     }
 }
 
@@ -230,7 +254,7 @@ pub fn secret(
         session_id,
         answer.trim().as_bytes(),
     ]));
-    SecretInt(BigUint::from_bytes_be(&*digest))
+    SecretInt(group::num_from_be(&*digest).unwrap_or(Num::ZERO))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,47 +359,52 @@ pub struct AskerAfterSmp1 {
     a3: SecretInt,
 }
 
-/// An SMP1 that passed the checks of step 2, kept until the answerer's person answers.
+/// An SMP1 that passed the checks of step 2, kept until the answerer's person answers: the
+/// combs of `g2a` and `g3a`, which the answerer raises to all its exponents.
 #[derive(Clone, Debug)]
 pub struct CheckedSmp1 {
-    g2a: BigUint,
-    g3a: BigUint,
+    g2a: Comb,
+    g3a: Comb,
 }
 
 /// What the answerer keeps after step 2.
 #[derive(Clone, Debug)]
 pub struct AnswererAfterSmp2 {
+    b2: SecretInt,
     b3: SecretInt,
-    g2: BigUint,
-    g3: BigUint,
-    g3a: BigUint,
-    pb: BigUint,
-    qb: BigUint,
+    /// `g2 = g2a^b2` is never formed: `g2^e = g2a^(b2·e mod q)`, as `g2a` has order `q`.
+    g2a: Comb,
+    /// Likewise `g3 = g3a^b3`.
+    g3a: Comb,
+    pb: Elem,
+    qb: Elem,
 }
 
 /// What the asker keeps after step 3.
 #[derive(Clone, Debug)]
 pub struct AskerAfterSmp3 {
     a3: SecretInt,
-    g3b: BigUint,
-    pa_over_pb: BigUint,
-    qa_over_qb: BigUint,
+    g3b: Comb,
+    pa_over_pb: Elem,
+    qa_over_qb: Comb,
 }
 
-fn element(v: &BigUint, name: &'static str) -> Result<(), SmpError> {
-    if group().is_element(v) {
-        Ok(())
-    } else {
-        Err(SmpError::InvalidGroupElement(name))
-    }
+/// A received group element: in range and in the subgroup of order `q` (§8.1).
+fn element(v: &BigUint, name: &'static str) -> Result<Elem, SmpError> {
+    group().element(v).map_err(|e| match e {
+        NotElement::Range => SmpError::InvalidGroupElement(name),
+        NotElement::Subgroup => SmpError::NotInSubgroup(name),
+    })
 }
 
-fn exponent(v: &BigUint, name: &'static str) -> Result<(), SmpError> {
-    if group().is_exponent(v) {
-        Ok(())
-    } else {
-        Err(SmpError::InvalidExponent(name))
-    }
+/// A received exponent in `[1, q)` (§8.1).
+fn exponent(v: &BigUint, name: &'static str) -> Result<Num, SmpError> {
+    group().exponent(v).ok_or(SmpError::InvalidExponent(name))
+}
+
+/// A received hash value `c`; one that does not fit cannot equal a hash output.
+fn challenge(v: &BigUint, name: &'static str) -> Result<Num, SmpError> {
+    group::from_biguint(v).ok_or(SmpError::BadProof(name))
 }
 
 fn proof(ok: bool, name: &'static str) -> Result<(), SmpError> {
@@ -386,37 +415,36 @@ fn proof(ok: bool, name: &'static str) -> Result<(), SmpError> {
     }
 }
 
-fn div(a: &BigUint, b: &BigUint, name: &'static str) -> Result<BigUint, SmpError> {
-    group().div(a, b).ok_or(SmpError::InvalidGroupElement(name))
+fn div(a: &Elem, b: &Elem, name: &'static str) -> Result<Elem, SmpError> {
+    group()
+        .div_public(a, b)
+        .ok_or(SmpError::InvalidGroupElement(name))
 }
 
-/// Constant-time equality of two group elements (§12.4).
-fn ct_equal(a: &BigUint, b: &BigUint) -> bool {
-    let pad = |v: &BigUint| {
-        let bytes = v.to_bytes_be();
-        let mut out = [0u8; 193];
-        let start = out.len().saturating_sub(bytes.len());
-        if let Some(dst) = out.get_mut(start..) {
-            dst.copy_from_slice(bytes.get(..dst.len()).unwrap_or_default());
-        }
-        out
-    };
-    bool::from(pad(a).ct_eq(&pad(b)))
-}
-
-/// Checks `c == h(v, g1^D · X^c)`, a proof of knowledge of `log X` (§8.5).
-fn check_log_proof(version: u8, x: &BigUint, c: &BigUint, d: &BigUint) -> bool {
-    let g = group();
-    let v = g.mul(&g.pow_g(d), &g.pow(x, c));
+/// Checks `c == h(v, g1^D · X^c)`, a proof of knowledge of `log X`, where `x` is the comb of the
+/// received `X` (§8.5). Everything here is public.
+fn check_log_proof(version: u8, x: &Comb, c: &Num, d: &Num) -> bool {
+    let v = group().pow_g_vartime(d).mul(&x.pow_vartime(c));
     *c == hash(version, &v, None)
 }
 
 /// `(c, D)` with `c = h(v, g1^r)`, `D = r - a·c` (§8.5).
-fn log_proof(version: u8, a: &SecretInt, r: &SecretInt) -> (BigUint, BigUint) {
+fn log_proof(version: u8, a: &SecretInt, r: &SecretInt) -> (Num, Num) {
     let g = group();
-    let c = hash(version, &g.pow_g(&r.0), None);
+    let c = hash(version, &g.pow_g(&r.0, FULL), None);
     let d = g.proof_exponent(&r.0, &a.0, &c);
     (c, d)
+}
+
+/// The public bound on every secret exponent: `2^1536`.
+const FULL: u32 = 1536;
+
+fn big(n: &Num) -> BigUint {
+    group::to_biguint(n)
+}
+
+fn big_elem(e: &Elem) -> BigUint {
+    group::to_biguint(&e.retrieve())
 }
 
 /// Step 1, asker: SMP1 (§8.5).
@@ -425,12 +453,12 @@ pub fn step1(x: SecretInt, rand: Step1Random) -> (AskerAfterSmp1, Smp1) {
     let (c2, d2) = log_proof(1, &rand.a2, &rand.r2);
     let (c3, d3) = log_proof(2, &rand.a3, &rand.r3);
     let msg = Smp1 {
-        g2a: g.pow_g(&rand.a2.0),
-        c2,
-        d2,
-        g3a: g.pow_g(&rand.a3.0),
-        c3,
-        d3,
+        g2a: big_elem(&g.pow_g(&rand.a2.0, FULL)),
+        c2: big(&c2),
+        d2: big(&d2),
+        g3a: big_elem(&g.pow_g(&rand.a3.0, FULL)),
+        c3: big(&c3),
+        d3: big(&d3),
     };
     (
         AskerAfterSmp1 {
@@ -444,16 +472,17 @@ pub fn step1(x: SecretInt, rand: Step1Random) -> (AskerAfterSmp1, Smp1) {
 
 /// Step 2 checks, answerer: run as soon as SMP1 arrives (§8.5).
 pub fn check_smp1(m: &Smp1) -> Result<CheckedSmp1, SmpError> {
-    element(&m.g2a, "g2a")?;
-    element(&m.g3a, "g3a")?;
-    exponent(&m.d2, "D2")?;
-    exponent(&m.d3, "D3")?;
-    proof(check_log_proof(1, &m.g2a, &m.c2, &m.d2), "c2")?;
-    proof(check_log_proof(2, &m.g3a, &m.c3, &m.d3), "c3")?;
-    Ok(CheckedSmp1 {
-        g2a: m.g2a.clone(),
-        g3a: m.g3a.clone(),
-    })
+    let g = group();
+    let g2a = element(&m.g2a, "g2a")?;
+    let g3a = element(&m.g3a, "g3a")?;
+    let d2 = exponent(&m.d2, "D2")?;
+    let d3 = exponent(&m.d3, "D3")?;
+    let c2 = challenge(&m.c2, "c2")?;
+    let c3 = challenge(&m.c3, "c3")?;
+    let (g2a, g3a) = (g.comb(&g2a), g.comb(&g3a));
+    proof(check_log_proof(1, &g2a, &c2, &d2), "c2")?;
+    proof(check_log_proof(2, &g3a, &c3, &d3), "c3")?;
+    Ok(CheckedSmp1 { g2a, g3a })
 }
 
 /// Step 2, answerer, once its person answered: SMP2 (§8.5).
@@ -461,34 +490,38 @@ pub fn step2(m: &CheckedSmp1, y: SecretInt, rand: Step2Random) -> (AnswererAfter
     let g = group();
     let (c2, d2) = log_proof(3, &rand.b2, &rand.r2);
     let (c3, d3) = log_proof(4, &rand.b3, &rand.r3);
-    let g2 = g.pow(&m.g2a, &rand.b2.0);
-    let g3 = g.pow(&m.g3a, &rand.b3.0);
-    let pb = g.pow(&g3, &rand.r4.0);
-    let qb = g.mul(&g.pow_g(&rand.r4.0), &g.pow(&g2, &y.0));
+    // g3^r4 = g3a^(b3·r4), g2^y = g2a^(b2·y) and so on.
+    let pb = m.g3a.pow(&rand.b3.times(&rand.r4.0), FULL);
+    let qb = g
+        .pow_g(&rand.r4.0, FULL)
+        .mul(&m.g2a.pow(&rand.b2.times(&y.0), FULL));
     let cp = hash(
         5,
-        &g.pow(&g3, &rand.r5.0),
-        Some(&g.mul(&g.pow_g(&rand.r5.0), &g.pow(&g2, &rand.r6.0))),
+        &m.g3a.pow(&rand.b3.times(&rand.r5.0), FULL),
+        Some(
+            &g.pow_g(&rand.r5.0, FULL)
+                .mul(&m.g2a.pow(&rand.b2.times(&rand.r6.0), FULL)),
+        ),
     );
     let d5 = g.proof_exponent(&rand.r5.0, &rand.r4.0, &cp);
     let d6 = g.proof_exponent(&rand.r6.0, &y.0, &cp);
     let msg = Smp2 {
-        g2b: g.pow_g(&rand.b2.0),
-        c2,
-        d2,
-        g3b: g.pow_g(&rand.b3.0),
-        c3,
-        d3,
-        pb: pb.clone(),
-        qb: qb.clone(),
-        cp,
-        d5,
-        d6,
+        g2b: big_elem(&g.pow_g(&rand.b2.0, FULL)),
+        c2: big(&c2),
+        d2: big(&d2),
+        g3b: big_elem(&g.pow_g(&rand.b3.0, FULL)),
+        c3: big(&c3),
+        d3: big(&d3),
+        pb: big_elem(&pb),
+        qb: big_elem(&qb),
+        cp: big(&cp),
+        d5: big(&d5),
+        d6: big(&d6),
     };
     let state = AnswererAfterSmp2 {
+        b2: rand.b2,
         b3: rand.b3,
-        g2,
-        g3,
+        g2a: m.g2a.clone(),
         g3a: m.g3a.clone(),
         pb,
         qb,
@@ -503,58 +536,71 @@ pub fn step3(
     rand: Step3Random,
 ) -> Result<(AskerAfterSmp3, Smp3), SmpError> {
     let g = group();
-    element(&m.g2b, "g2b")?;
-    element(&m.g3b, "g3b")?;
-    element(&m.pb, "Pb")?;
-    element(&m.qb, "Qb")?;
-    for (d, name) in [(&m.d2, "D2"), (&m.d3, "D3"), (&m.d5, "D5"), (&m.d6, "D6")] {
-        exponent(d, name)?;
-    }
-    proof(check_log_proof(3, &m.g2b, &m.c2, &m.d2), "c2")?;
-    proof(check_log_proof(4, &m.g3b, &m.c3, &m.d3), "c3")?;
-    let g2 = g.pow(&m.g2b, &s.a2.0);
-    let g3 = g.pow(&m.g3b, &s.a3.0);
+    let g2b = element(&m.g2b, "g2b")?;
+    let g3b = element(&m.g3b, "g3b")?;
+    let pb = element(&m.pb, "Pb")?;
+    let qb = element(&m.qb, "Qb")?;
+    let d2 = exponent(&m.d2, "D2")?;
+    let d3 = exponent(&m.d3, "D3")?;
+    let d5 = exponent(&m.d5, "D5")?;
+    let d6 = exponent(&m.d6, "D6")?;
+    let (c2, c3, cp) = (
+        challenge(&m.c2, "c2")?,
+        challenge(&m.c3, "c3")?,
+        challenge(&m.cp, "cP")?,
+    );
+    let (g2b, g3b) = (g.comb(&g2b), g.comb(&g3b));
+    proof(check_log_proof(3, &g2b, &c2, &d2), "c2")?;
+    proof(check_log_proof(4, &g3b, &c3, &d3), "c3")?;
+    // g3 = g3b^a3 and g2 = g2b^a2 are never formed: g3^e = g3b^(a3·e mod q).
     let expected_cp = hash(
         5,
-        &g.mul(&g.pow(&g3, &m.d5), &g.pow(&m.pb, &m.cp)),
-        Some(&g.mul(
-            &g.mul(&g.pow_g(&m.d5), &g.pow(&g2, &m.d6)),
-            &g.pow(&m.qb, &m.cp),
-        )),
+        &g3b.pow(&s.a3.times(&d5), FULL)
+            .mul(&group::pow_vartime(&pb, &cp)),
+        Some(
+            &g.pow_g_vartime(&d5)
+                .mul(&g2b.pow(&s.a2.times(&d6), FULL))
+                .mul(&group::pow_vartime(&qb, &cp)),
+        ),
     );
-    proof(expected_cp == m.cp, "cP")?;
+    proof(expected_cp == cp, "cP")?;
 
-    let pa = g.pow(&g3, &rand.r4.0);
-    let qa = g.mul(&g.pow_g(&rand.r4.0), &g.pow(&g2, &s.x.0));
+    let pa = g3b.pow(&s.a3.times(&rand.r4.0), FULL);
+    let qa = g
+        .pow_g(&rand.r4.0, FULL)
+        .mul(&g2b.pow(&s.a2.times(&s.x.0), FULL));
     let cp = hash(
         6,
-        &g.pow(&g3, &rand.r5.0),
-        Some(&g.mul(&g.pow_g(&rand.r5.0), &g.pow(&g2, &rand.r6.0))),
+        &g3b.pow(&s.a3.times(&rand.r5.0), FULL),
+        Some(
+            &g.pow_g(&rand.r5.0, FULL)
+                .mul(&g2b.pow(&s.a2.times(&rand.r6.0), FULL)),
+        ),
     );
     let d5 = g.proof_exponent(&rand.r5.0, &rand.r4.0, &cp);
     let d6 = g.proof_exponent(&rand.r6.0, &s.x.0, &cp);
-    let qa_over_qb = div(&qa, &m.qb, "Qb")?;
-    let ra = g.pow(&qa_over_qb, &s.a3.0);
+    let qa_over_qb = g.comb(&div(&qa, &qb, "Qb")?);
+    let ra = qa_over_qb.pow(&s.a3.0, FULL);
     let cr = hash(
         7,
-        &g.pow_g(&rand.r7.0),
-        Some(&g.pow(&qa_over_qb, &rand.r7.0)),
+        &g.pow_g(&rand.r7.0, FULL),
+        Some(&qa_over_qb.pow(&rand.r7.0, FULL)),
     );
     let d7 = g.proof_exponent(&rand.r7.0, &s.a3.0, &cr);
-    let pa_over_pb = div(&pa, &m.pb, "Pb")?;
+    let pa_over_pb = div(&pa, &pb, "Pb")?;
     let msg = Smp3 {
-        pa,
-        qa,
-        cp,
-        d5,
-        d6,
-        ra,
-        cr,
-        d7,
+        pa: big_elem(&pa),
+        qa: big_elem(&qa),
+        cp: big(&cp),
+        d5: big(&d5),
+        d6: big(&d6),
+        ra: big_elem(&ra),
+        cr: big(&cr),
+        d7: big(&d7),
     };
     let state = AskerAfterSmp3 {
         a3: s.a3,
-        g3b: m.g3b.clone(),
+        g3b,
         pa_over_pb,
         qa_over_qb,
     };
@@ -564,54 +610,74 @@ pub fn step3(
 /// Step 4, answerer: checks SMP3, answers SMP4 and learns whether the answers matched (§8.5).
 pub fn step4(s: AnswererAfterSmp2, m: &Smp3, rand: Step4Random) -> Result<(bool, Smp4), SmpError> {
     let g = group();
-    element(&m.pa, "Pa")?;
-    element(&m.qa, "Qa")?;
-    element(&m.ra, "Ra")?;
-    for (d, name) in [(&m.d5, "D5"), (&m.d6, "D6"), (&m.d7, "D7")] {
-        exponent(d, name)?;
-    }
+    let pa = element(&m.pa, "Pa")?;
+    let qa = element(&m.qa, "Qa")?;
+    let ra = element(&m.ra, "Ra")?;
+    let d5 = exponent(&m.d5, "D5")?;
+    let d6 = exponent(&m.d6, "D6")?;
+    let d7 = exponent(&m.d7, "D7")?;
+    let (cp, cr) = (challenge(&m.cp, "cP")?, challenge(&m.cr, "cR")?);
     let expected_cp = hash(
         6,
-        &g.mul(&g.pow(&s.g3, &m.d5), &g.pow(&m.pa, &m.cp)),
-        Some(&g.mul(
-            &g.mul(&g.pow_g(&m.d5), &g.pow(&s.g2, &m.d6)),
-            &g.pow(&m.qa, &m.cp),
-        )),
+        &s.g3a
+            .pow(&s.b3.times(&d5), FULL)
+            .mul(&group::pow_vartime(&pa, &cp)),
+        Some(
+            &g.pow_g_vartime(&d5)
+                .mul(&s.g2a.pow(&s.b2.times(&d6), FULL))
+                .mul(&group::pow_vartime(&qa, &cp)),
+        ),
     );
-    proof(expected_cp == m.cp, "cP")?;
-    let qa_over_qb = div(&m.qa, &s.qb, "Qa")?;
+    proof(expected_cp == cp, "cP")?;
+    let qa_over_qb = g.comb(&div(&qa, &s.qb, "Qa")?);
     let expected_cr = hash(
         7,
-        &g.mul(&g.pow_g(&m.d7), &g.pow(&s.g3a, &m.cr)),
-        Some(&g.mul(&g.pow(&qa_over_qb, &m.d7), &g.pow(&m.ra, &m.cr))),
+        &g.pow_g_vartime(&d7).mul(&s.g3a.pow_vartime(&cr)),
+        Some(
+            &qa_over_qb
+                .pow_vartime(&d7)
+                .mul(&group::pow_vartime(&ra, &cr)),
+        ),
     );
-    proof(expected_cr == m.cr, "cR")?;
+    proof(expected_cr == cr, "cR")?;
 
-    let rb = g.pow(&qa_over_qb, &s.b3.0);
+    let rb = qa_over_qb.pow(&s.b3.0, FULL);
     let cr = hash(
         8,
-        &g.pow_g(&rand.r7.0),
-        Some(&g.pow(&qa_over_qb, &rand.r7.0)),
+        &g.pow_g(&rand.r7.0, FULL),
+        Some(&qa_over_qb.pow(&rand.r7.0, FULL)),
     );
     let d7 = g.proof_exponent(&rand.r7.0, &s.b3.0, &cr);
-    let rab = g.pow(&m.ra, &s.b3.0);
-    let matched = ct_equal(&rab, &div(&m.pa, &s.pb, "Pa")?);
-    Ok((matched, Smp4 { rb, cr, d7 }))
+    let rab = group::pow(&ra, &s.b3.0);
+    let matched = group::ct_equal(&rab, &div(&pa, &s.pb, "Pa")?);
+    Ok((
+        matched,
+        Smp4 {
+            rb: big_elem(&rb),
+            cr: big(&cr),
+            d7: big(&d7),
+        },
+    ))
 }
 
 /// Step 5, asker: checks SMP4 and learns whether the answers matched (§8.5).
 pub fn step5(s: AskerAfterSmp3, m: &Smp4) -> Result<bool, SmpError> {
     let g = group();
-    element(&m.rb, "Rb")?;
-    exponent(&m.d7, "D7")?;
+    let rb = element(&m.rb, "Rb")?;
+    let d7 = exponent(&m.d7, "D7")?;
+    let cr = challenge(&m.cr, "cR")?;
     let expected_cr = hash(
         8,
-        &g.mul(&g.pow_g(&m.d7), &g.pow(&s.g3b, &m.cr)),
-        Some(&g.mul(&g.pow(&s.qa_over_qb, &m.d7), &g.pow(&m.rb, &m.cr))),
+        &g.pow_g_vartime(&d7).mul(&s.g3b.pow_vartime(&cr)),
+        Some(
+            &s.qa_over_qb
+                .pow_vartime(&d7)
+                .mul(&group::pow_vartime(&rb, &cr)),
+        ),
     );
-    proof(expected_cr == m.cr, "cR")?;
-    let rab = g.pow(&m.rb, &s.a3.0);
-    Ok(ct_equal(&rab, &s.pa_over_pb))
+    proof(expected_cr == cr, "cR")?;
+    let rab = group::pow(&rb, &s.a3.0);
+    Ok(group::ct_equal(&rab, &s.pa_over_pb))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -649,11 +715,11 @@ pub enum Smp {
         smp1: CheckedSmp1,
     },
     /// Asker: sent SMP0 and SMP1.
-    ExpectSmp2(AskerAfterSmp1),
+    ExpectSmp2(Box<AskerAfterSmp1>),
     /// Answerer: sent SMP2.
-    ExpectSmp3(AnswererAfterSmp2),
+    ExpectSmp3(Box<AnswererAfterSmp2>),
     /// Asker: sent SMP3.
-    ExpectSmp4(AskerAfterSmp3),
+    ExpectSmp4(Box<AskerAfterSmp3>),
 }
 
 /// What one SMP input produced.
@@ -698,7 +764,7 @@ impl Smp {
             ));
         }
         let (state, smp1) = step1(x, Step1Random::draw(rng));
-        *self = Self::ExpectSmp2(state);
+        *self = Self::ExpectSmp2(Box::new(state));
         Ok(SmpOutput {
             send: vec![InnerMessage::Smp0 { question }, InnerMessage::Smp1(smp1)],
             ..SmpOutput::default()
@@ -715,7 +781,7 @@ impl Smp {
             return Err(SmpError::NotNow("answer: no question is waiting"));
         };
         let (state, smp2) = step2(smp1, y, Step2Random::draw(rng));
-        *self = Self::ExpectSmp3(state);
+        *self = Self::ExpectSmp3(Box::new(state));
         Ok(SmpOutput {
             send: vec![InnerMessage::Smp2(smp2)],
             ..SmpOutput::default()
@@ -793,15 +859,15 @@ impl Smp {
                 })
             }
             (Self::ExpectSmp2(s), InnerMessage::Smp2(m)) => {
-                let (next, smp3) = step3(s, m, Step3Random::draw(rng))?;
-                *self = Self::ExpectSmp4(next);
+                let (next, smp3) = step3(*s, m, Step3Random::draw(rng))?;
+                *self = Self::ExpectSmp4(Box::new(next));
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp3(smp3)],
                     ..SmpOutput::default()
                 })
             }
             (Self::ExpectSmp3(s), InnerMessage::Smp3(m)) => {
-                let (matched, smp4) = step4(s, m, Step4Random::draw(rng))?;
+                let (matched, smp4) = step4(*s, m, Step4Random::draw(rng))?;
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp4(smp4)],
                     question: None,
@@ -813,7 +879,7 @@ impl Smp {
                 })
             }
             (Self::ExpectSmp4(s), InnerMessage::Smp4(m)) => {
-                let matched = step5(s, m)?;
+                let matched = step5(*s, m)?;
                 Ok(done(if matched {
                     SmpOutcome::Matched
                 } else {
@@ -863,6 +929,26 @@ mod tests {
         assert_eq!(check_smp1(&m1).unwrap_err(), SmpError::BadProof("c2"));
     }
 
+    /// The attack of §8.1: `-g2a` is a non-residue, and its proof still verifies when `c2` is even.
+    #[test]
+    fn smp_8_1_non_residue_with_a_valid_proof_is_rejected() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let x = || secret(&[1; 32], &[2; 32], &[3; 32], "a");
+        let forged = loop {
+            let (_, m1) = step1(x(), Step1Random::draw(&mut rng));
+            if !m1.c2.bit(0) {
+                break Smp1 {
+                    g2a: prime() - &m1.g2a,
+                    ..m1
+                };
+            }
+        };
+        assert_eq!(
+            check_smp1(&forged).unwrap_err(),
+            SmpError::NotInSubgroup("g2a")
+        );
+    }
+
     #[test]
     fn smp_8_1_rejects_out_of_range_elements() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
@@ -902,7 +988,7 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         for _ in 0..50 {
             let e = SecretInt::random_exponent(&mut rng);
-            assert!(group().is_exponent(e.dangerous_value()));
+            assert!(group().exponent(&e.dangerous_value()).is_some());
         }
     }
 

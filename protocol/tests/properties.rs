@@ -218,3 +218,109 @@ proptest! {
         prop_assert_eq!((alice, bob), (equal, equal));
     }
 }
+
+/// §8.5 written out with num-bigint's plain `modpow`, straight from the spec's formulas: the
+/// oracle for the constant-time arithmetic (combs, exponents folded mod q) of `smp`.
+mod plain {
+    use num_bigint::BigUint;
+    use sha2::{Digest, Sha256};
+
+    pub(crate) struct Group {
+        pub(crate) p: BigUint,
+        pub(crate) q: BigUint,
+    }
+
+    impl Group {
+        pub(crate) fn pow(&self, b: &BigUint, e: &BigUint) -> BigUint {
+            b.modpow(e, &self.p)
+        }
+        pub(crate) fn g(&self, e: &BigUint) -> BigUint {
+            self.pow(&BigUint::from(2u32), e)
+        }
+        pub(crate) fn mul(&self, a: &BigUint, b: &BigUint) -> BigUint {
+            a * b % &self.p
+        }
+        pub(crate) fn div(&self, a: &BigUint, b: &BigUint) -> BigUint {
+            self.mul(a, &b.modinv(&self.p).unwrap())
+        }
+        /// `r - a·c mod q`.
+        pub(crate) fn d(&self, r: &BigUint, a: &BigUint, c: &BigUint) -> BigUint {
+            (r + &self.q - (a * c) % &self.q) % &self.q
+        }
+        /// `h(v, a[, b])` of §8.3.
+        pub(crate) fn h(&self, v: u8, a: &BigUint, b: Option<&BigUint>) -> BigUint {
+            let mut hash = Sha256::new();
+            hash.update([v]);
+            for x in std::iter::once(a).chain(b) {
+                let bytes = if x.bits() == 0 {
+                    vec![]
+                } else {
+                    x.to_bytes_be()
+                };
+                hash.update((bytes.len() as u32).to_be_bytes());
+                hash.update(&bytes);
+            }
+            BigUint::from_bytes_be(&hash.finalize())
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Issue 11: the constant-time path gives exactly the values of the plain formulas.
+    #[test]
+    fn smp_8_5_constant_time_steps_equal_the_plain_formulas(
+        x in "[a-z]{0,8}", y in "[a-z]{0,8}", seed in any::<u64>(),
+    ) {
+        let g = plain::Group { p: smp::prime(), q: smp::subgroup_order() };
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let secret = |a: &str| smp::secret(&[7; 32], &[8; 32], &[9; 32], a);
+        let (xs, ys) = (secret(&x), secret(&y));
+        let (xv, yv) = (xs.dangerous_value(), ys.dangerous_value());
+        let r1 = smp::Step1Random::draw(&mut rng);
+        let [a2, a3, r2, r3] = [&r1.a2, &r1.a3, &r1.r2, &r1.r3].map(|s| s.dangerous_value());
+        let (alice, m1) = smp::step1(xs, r1);
+        let c2 = g.h(1, &g.g(&r2), None);
+        let c3 = g.h(2, &g.g(&r3), None);
+        prop_assert_eq!((&m1.g2a, &m1.g3a), (&g.g(&a2), &g.g(&a3)));
+        prop_assert_eq!((&m1.c2, &m1.d2), (&c2, &g.d(&r2, &a2, &c2)));
+        prop_assert_eq!((&m1.c3, &m1.d3), (&c3, &g.d(&r3, &a3, &c3)));
+
+        let r2s = smp::Step2Random::draw(&mut rng);
+        let [b2, b3, _, _, r4, r5, r6] =
+            [&r2s.b2, &r2s.b3, &r2s.r2, &r2s.r3, &r2s.r4, &r2s.r5, &r2s.r6].map(|s| s.dangerous_value());
+        let (bob, m2) = smp::step2(&smp::check_smp1(&m1).unwrap(), ys, r2s);
+        let (g2, g3) = (g.pow(&m1.g2a, &b2), g.pow(&m1.g3a, &b3));
+        let pb = g.pow(&g3, &r4);
+        let qb = g.mul(&g.g(&r4), &g.pow(&g2, &yv));
+        let cp = g.h(5, &g.pow(&g3, &r5), Some(&g.mul(&g.g(&r5), &g.pow(&g2, &r6))));
+        prop_assert_eq!((&m2.g2b, &m2.g3b), (&g.g(&b2), &g.g(&b3)));
+        prop_assert_eq!((&m2.pb, &m2.qb, &m2.cp), (&pb, &qb, &cp));
+        prop_assert_eq!((&m2.d5, &m2.d6), (&g.d(&r5, &r4, &cp), &g.d(&r6, &yv, &cp)));
+
+        let r3s = smp::Step3Random::draw(&mut rng);
+        let [r4, r5, r6, r7] = [&r3s.r4, &r3s.r5, &r3s.r6, &r3s.r7].map(|s| s.dangerous_value());
+        let (alice, m3) = smp::step3(alice, &m2, r3s).unwrap();
+        let (g2, g3) = (g.pow(&m2.g2b, &a2), g.pow(&m2.g3b, &a3));
+        let pa = g.pow(&g3, &r4);
+        let qa = g.mul(&g.g(&r4), &g.pow(&g2, &xv));
+        let cp = g.h(6, &g.pow(&g3, &r5), Some(&g.mul(&g.g(&r5), &g.pow(&g2, &r6))));
+        let qa_qb = g.div(&qa, &qb);
+        let cr = g.h(7, &g.g(&r7), Some(&g.pow(&qa_qb, &r7)));
+        prop_assert_eq!((&m3.pa, &m3.qa, &m3.cp), (&pa, &qa, &cp));
+        prop_assert_eq!((&m3.d5, &m3.d6), (&g.d(&r5, &r4, &cp), &g.d(&r6, &xv, &cp)));
+        prop_assert_eq!((&m3.ra, &m3.cr, &m3.d7), (&g.pow(&qa_qb, &a3), &cr, &g.d(&r7, &a3, &cr)));
+
+        let r4s = smp::Step4Random::draw(&mut rng);
+        let r7 = r4s.r7.dangerous_value();
+        let (bob_matched, m4) = smp::step4(bob, &m3, r4s).unwrap();
+        let cr = g.h(8, &g.g(&r7), Some(&g.pow(&qa_qb, &r7)));
+        prop_assert_eq!((&m4.rb, &m4.cr, &m4.d7), (&g.pow(&qa_qb, &b3), &cr, &g.d(&r7, &b3, &cr)));
+        let pa_pb = g.div(&pa, &pb);
+        let matched = g.pow(&m3.ra, &b3) == pa_pb;
+        prop_assert_eq!(bob_matched, matched);
+        prop_assert_eq!(smp::step5(alice, &m4).unwrap(), g.pow(&m4.rb, &a3) == pa_pb);
+        prop_assert_eq!(matched, x == y);
+    }
+}

@@ -492,23 +492,23 @@ fn smp_run(seed: u64, hs: &Handshake, asker: &str, answerer: &str) -> (Value, Ve
     };
     let x = secret(asker);
     let y = secret(answerer);
-    let (xv, yv) = (mpi(x.dangerous_value()), mpi(y.dangerous_value()));
+    let (xv, yv) = (mpi(&x.dangerous_value()), mpi(&y.dangerous_value()));
     let r1 = smp::Step1Random::draw(&mut rng);
-    let r1j = json!({ "a2": mpi(r1.a2.dangerous_value()), "a3": mpi(r1.a3.dangerous_value()), "r2": mpi(r1.r2.dangerous_value()), "r3": mpi(r1.r3.dangerous_value()) });
+    let r1j = json!({ "a2": mpi(&r1.a2.dangerous_value()), "a3": mpi(&r1.a3.dangerous_value()), "r2": mpi(&r1.r2.dangerous_value()), "r3": mpi(&r1.r3.dangerous_value()) });
     let (a, m1) = smp::step1(x, r1);
     let checked = smp::check_smp1(&m1).unwrap();
     let r2 = smp::Step2Random::draw(&mut rng);
     let r2j = json!({
-        "b2": mpi(r2.b2.dangerous_value()), "b3": mpi(r2.b3.dangerous_value()), "r2": mpi(r2.r2.dangerous_value()),
-        "r3": mpi(r2.r3.dangerous_value()), "r4": mpi(r2.r4.dangerous_value()), "r5": mpi(r2.r5.dangerous_value()),
-        "r6": mpi(r2.r6.dangerous_value()),
+        "b2": mpi(&r2.b2.dangerous_value()), "b3": mpi(&r2.b3.dangerous_value()), "r2": mpi(&r2.r2.dangerous_value()),
+        "r3": mpi(&r2.r3.dangerous_value()), "r4": mpi(&r2.r4.dangerous_value()), "r5": mpi(&r2.r5.dangerous_value()),
+        "r6": mpi(&r2.r6.dangerous_value()),
     });
     let (b, m2) = smp::step2(&checked, y, r2);
     let r3 = smp::Step3Random::draw(&mut rng);
-    let r3j = json!({ "r4": mpi(r3.r4.dangerous_value()), "r5": mpi(r3.r5.dangerous_value()), "r6": mpi(r3.r6.dangerous_value()), "r7": mpi(r3.r7.dangerous_value()) });
+    let r3j = json!({ "r4": mpi(&r3.r4.dangerous_value()), "r5": mpi(&r3.r5.dangerous_value()), "r6": mpi(&r3.r6.dangerous_value()), "r7": mpi(&r3.r7.dangerous_value()) });
     let (a, m3) = smp::step3(a, &m2, r3).unwrap();
     let r4 = smp::Step4Random::draw(&mut rng);
-    let r4j = json!({ "r7": mpi(r4.r7.dangerous_value()) });
+    let r4j = json!({ "r7": mpi(&r4.r7.dangerous_value()) });
     let (answerer_matched, m4) = smp::step4(b, &m3, r4).unwrap();
     let asker_matched = smp::step5(a, &m4).unwrap();
     assert_eq!(asker_matched, answerer_matched);
@@ -581,13 +581,40 @@ fn smp_vectors(hs: &Handshake) -> (Value, Vec<InnerMessage>) {
     out_of_range.c2 -= 1u32;
     out_of_range.g3a = BigUint::from(1u32);
     assert!(smp::check_smp1(&out_of_range).is_err());
+    // §8.1: g2a replaced by p - g2a, a quadratic non-residue; the proof still verifies because
+    // c2 is even, so only the subgroup check refuses it.
+    let non_residue = (13..)
+        .map(|seed| {
+            let x = smp::secret(
+                &hs.initiator_public,
+                &hs.responder_public,
+                hs.schedule.session_id(),
+                "a",
+            );
+            smp::step1(
+                x,
+                smp::Step1Random::draw(&mut ChaCha20Rng::seed_from_u64(seed)),
+            )
+            .1
+        })
+        .find(|m1| !m1.c2.bit(0))
+        .map(|m1| smp::Smp1 {
+            g2a: smp::prime() - &m1.g2a,
+            ..m1
+        })
+        .unwrap();
+    assert_eq!(
+        smp::check_smp1(&non_residue).unwrap_err(),
+        smp::SmpError::NotInSubgroup("g2a")
+    );
     let json = json!({
         "section": "§8",
-        "group": { "p": "RFC 3526 §2 1536-bit MODP prime", "g": 2 },
+        "group": { "p": mpi(&smp::prime()), "q": mpi(&smp::subgroup_order()), "g": 2 },
         "runs": [equal, different],
         "invalid_smp1": [
             { "description": "c2 does not match its proof (forged)", "inner_hex": inner_hex(&InnerMessage::Smp1(forged)), "error": "bad_proof" },
             { "description": "g3a = 1 is not a group element", "inner_hex": inner_hex(&InnerMessage::Smp1(out_of_range)), "error": "invalid_group_element" },
+            { "description": "g2a = p - g1^a2 is outside the subgroup of order q; its proof verifies (c2 is even)", "inner_hex": inner_hex(&InnerMessage::Smp1(non_residue)), "error": "not_in_subgroup" },
         ],
     });
     (json, messages)

@@ -82,7 +82,7 @@ pub fn relay_stream(data: &[u8]) {
 
         // Every 64th input: the watcher's own PINGs must stay under the default rate limit.
         let token = TOKEN.fetch_add(1, Ordering::Relaxed);
-        if token % 64 != 0 {
+        if !token.is_multiple_of(64) {
             return;
         }
         let mut w = f.watcher.lock().await;

@@ -301,8 +301,44 @@ def check_smp():
         check("asker result", "matched" if pow(rb, r["a3"], P) == pa_pb else "mismatched", run["asker_result"])
 
 
+def smp1_error(inner_hex):
+    """§8.1 and §8.5 step 2, from the spec: the first check an SMP1 fails, or None."""
+    body = bytes.fromhex(inner_hex)
+    if body[0] != 0x11 or int.from_bytes(body[1:5], "big") != 6:
+        return "malformed"
+    values, at = [], 5
+    for _ in range(6):
+        n = int.from_bytes(body[at:at + 4], "big")
+        values.append(int.from_bytes(body[at + 4:at + 4 + n], "big"))
+        at += 4 + n
+    g2a, c2, d2, g3a, c3, d3 = values
+    for x in (g2a, g3a):
+        if not 2 <= x <= P - 2:
+            return "invalid_group_element"
+        if pow(x, Q, P) != 1:
+            return "not_in_subgroup"
+    for d in (d2, d3):
+        if not 1 <= d < Q:
+            return "invalid_exponent"
+    if c2 != h(1, pow(G, d2, P) * pow(g2a, c2, P) % P) or c3 != h(2, pow(G, d3, P) * pow(g3a, c3, P) % P):
+        return "bad_proof"
+    return None
+
+
+def check_smp_group_and_invalid():
+    v = load("smp.json")
+    check("smp group p", num(v["group"]["p"]), P)
+    check("smp group q", num(v["group"]["q"]), Q)
+    check("smp group g", v["group"]["g"], G)
+    for case in v["invalid_smp1"]:
+        check("invalid smp1: " + case["description"], smp1_error(case["inner_hex"]), case["error"])
+    for run in v["runs"]:
+        check("valid smp1 passes every check", smp1_error(run["smp1"]["inner_hex"]), None)
+
+
 def main():
-    for part in (check_nicknames, check_relay_messages, check_handshakes, check_records, check_smp):
+    for part in (check_nicknames, check_relay_messages, check_handshakes, check_records, check_smp,
+                 check_smp_group_and_invalid):
         part()
     if FAILURES:
         print(f"{len(FAILURES)} failed, {CHECKS - len(FAILURES)} passed")

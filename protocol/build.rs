@@ -1,0 +1,53 @@
+//! Computes the fixed-base table ("comb") of the generator g = 2 of spec §8.1 when the crate is
+//! compiled, so that no SMP run waits for it (issue 11). The arithmetic here is num-bigint's,
+//! independent of the crypto-bigint code that reads the table; a unit test in src/smp/group.rs
+//! rebuilds the table at run time and compares.
+
+use num_bigint::BigUint;
+use std::error::Error;
+use std::path::PathBuf;
+
+/// RFC 3526 §2, the 1536-bit MODP prime.
+const P_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
+    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
+    "9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF",
+);
+
+/// Teeth of the comb of g: 96 pieces of 16 bits, so g^e costs 12 squarings and 384
+/// multiplications, from a table of 96 × 16 entries (295 KB).
+const TEETH: u32 = 96;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    println!("cargo:rerun-if-changed=build.rs");
+    let p = BigUint::parse_bytes(P_HEX.as_bytes(), 16).ok_or("bad prime")?;
+    let r = (BigUint::from(1u32) << 1536u32) % &p; // the Montgomery radix mod p
+    let spacing = 1536 / TEETH;
+    let mut table = Vec::with_capacity(TEETH as usize * 16 * 192);
+    let mut tooth = BigUint::from(2u32); // g^(2^(spacing·j))
+    for _ in 0..TEETH {
+        let mut entry = BigUint::from(1u32);
+        for _ in 0..16 {
+            // Montgomery form, 192 little-endian bytes.
+            let mut bytes = ((&entry * &r) % &p).to_bytes_le();
+            bytes.resize(192, 0);
+            table.extend_from_slice(&bytes);
+            entry = (&entry * &tooth) % &p;
+        }
+        tooth = tooth.modpow(&(BigUint::from(1u32) << spacing), &p);
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("g_comb.bin"), &table)?;
+    std::fs::write(
+        out.join("g_comb.rs"),
+        format!(
+            "/// Teeth of the comb of g (build.rs).\nconst G_TEETH: u32 = {TEETH};\n\
+             /// The comb of g in Montgomery form, 192 little-endian bytes an entry (build.rs).\n\
+             static G_COMB: &[u8] = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/g_comb.bin\"));\n"
+        ),
+    )?;
+    Ok(())
+}
