@@ -385,9 +385,23 @@ impl Model {
                     SmpOutcome::AbortedByPeer => {
                         LineKind::Info(format!("{} cancelled the verification.", chat.peer))
                     }
-                    SmpOutcome::Aborted(e) => {
-                        LineKind::Warning(format!("Verification failed: {e}"))
+                    // §8.6: a failed check is an attack, not a cancel.
+                    SmpOutcome::Failed(_) => {
+                        chat.verified = false;
+                        LineKind::Warning(format!(
+                            "Verification failed: {}'s side sent an invalid proof. Honest \
+                             software never does that: someone may be tampering with this chat.",
+                            chat.peer
+                        ))
                     }
+                    SmpOutcome::Crossed => LineKind::Info(format!(
+                        "You and {} asked at the same time: {}'s question goes first.",
+                        chat.peer, chat.peer
+                    )),
+                    SmpOutcome::Aborted(_) => LineKind::Warning(
+                        "The verification stopped: its messages arrived out of order. Try again."
+                            .into(),
+                    ),
                 };
                 chat.question = None;
                 chat.line(kind, time);

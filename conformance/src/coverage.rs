@@ -209,6 +209,13 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
             "test:protocol/src/smp/group.rs::smp_8_1_subgroup_check_rejects_non_residues",
         ],
     ),
+    (
+        "8.2-1",
+        &[
+            "vector:VEC-8.2-ANSWER-*",
+            "test:protocol/src/smp.rs::smp_8_2_answers_are_trimmed_and_normalized_to_nfc",
+        ],
+    ),
     ("8.3-1", &["vector:VEC-7-INVALID-9"]),
     (
         "8.3-2",
@@ -236,11 +243,26 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &[
             "test:protocol/tests/session.rs::session_8_6_abort_is_reported_to_the_peer",
             "test:protocol/src/smp.rs::smp_8_5_forged_proof_is_rejected",
+            "test:protocol/src/smp.rs::smp_8_6_smp0_during_an_answerers_run_aborts_it",
         ],
     ),
     (
         "8.6-2",
-        &["test:protocol/src/smp.rs::smp_8_6_smp0_during_a_run_aborts_it"],
+        &[
+            "test:protocol/src/smp.rs::smp_8_6_both_asking_at_once_the_winner_goes_on_and_both_finish",
+        ],
+    ),
+    (
+        "8.6-3",
+        &["test:protocol/src/smp.rs::smp_8_6_an_answer_given_before_smp1_arrives_is_used"],
+    ),
+    (
+        "8.6-4",
+        &["test:protocol/src/smp.rs::smp_8_6_a_failed_check_is_reported_as_failed_not_as_a_cancel"],
+    ),
+    (
+        "8.6-5",
+        &["test:protocol/src/smp.rs::smp_8_6_smp_messages_in_idle_are_ignored_silently"],
     ),
     (
         "9.1-1",

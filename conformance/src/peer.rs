@@ -333,13 +333,18 @@ const RUNNER: &str = "bob";
 
 /// The shim opens a chat with the runner, which answers correctly.
 async fn shim_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
+    shim_named_initiates(shim, wire, SHIM).await
+}
+
+/// [`shim_initiates`] for a shim registered as `shim_nick`.
+async fn shim_named_initiates(shim: &mut Shim, wire: &mut Wire, shim_nick: &str) -> Result<Keys> {
     shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
     let PeerMessage::Helo { commitment: c, .. } = wire.peer().await? else {
         return Err("expected HELO".into());
     };
     let mine = fresh_key();
     wire.send(
-        SHIM,
+        shim_nick,
         &PeerMessage::Redy {
             public_key: *mine.public(),
         },
@@ -352,7 +357,7 @@ async fn shim_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
         return Err("the shim's PUB_KEY does not open its own commitment".into());
     }
     let keys = Keys::derive(
-        SHIM,
+        shim_nick,
         RUNNER,
         public_key,
         *mine.public(),
@@ -460,11 +465,16 @@ struct Env {
 }
 
 async fn env(ctx: &Ctx) -> Result<Env> {
+    env_named(ctx, SHIM).await
+}
+
+/// [`env`] with the shim registered as `shim_nick`.
+async fn env_named(ctx: &Ctx, shim_nick: &str) -> Result<Env> {
     let relay = cryptully_relay::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), Config::default())
         .await
         .map_err(|e| e.to_string())?;
     let wire = Wire::registered(relay.local_addr(), RUNNER).await?;
-    let shim = Shim::start(ctx, relay.local_addr(), SHIM).await?;
+    let shim = Shim::start(ctx, relay.local_addr(), shim_nick).await?;
     Ok(Env {
         _relay: relay,
         shim,
@@ -879,15 +889,39 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-8.5-SMP-FORGED-PROOF",
-            "SMP1 with a forged proof is refused: no match, SMP_ABORT sent",
-            ["8.5-1", "8.6-1"],
+            "SMP1 with a forged proof is refused: reported as `failed`, SMP_ABORT sent",
+            ["8.5-1", "8.6-1", "8.6-4"],
             |ctx| { smp_case(ctx, "the lake", SmpTwist::ForgeProof).await }
         ),
         case!(
             "PEER-8.1-SMP-NOT-IN-SUBGROUP",
-            "SMP1 whose g2a is outside the subgroup, with a proof that verifies: refused, SMP_ABORT sent",
-            ["8.1-2", "8.6-1"],
+            "SMP1 whose g2a is outside the subgroup, with a proof that verifies: `failed`, SMP_ABORT sent",
+            ["8.1-2", "8.6-1", "8.6-4"],
             |ctx| { smp_case(ctx, "the lake", SmpTwist::NonResidue).await }
+        ),
+        case!(
+            "PEER-8.6-SMP-EARLY-ANSWER",
+            "an answer given after SMP0 and before SMP1 is kept: SMP2 follows SMP1",
+            ["8.6-3"],
+            |ctx| { smp_early_answer(ctx).await }
+        ),
+        case!(
+            "PEER-8.6-SMP-IDLE-IGNORED",
+            "SMP2, SMP3, SMP4 and SMP_ABORT with no run: no SMP_ABORT back, nothing reported",
+            ["8.6-5"],
+            |ctx| { smp_idle_ignored(ctx).await }
+        ),
+        case!(
+            "PEER-8.6-SMP-BOTH-ASK-SHIM-WINS",
+            "both ask at once, the shim's nickname is lower: its run goes on and the runner's SMP0/SMP1 are ignored",
+            ["8.6-2"],
+            |ctx| { smp_both_ask(ctx, true).await }
+        ),
+        case!(
+            "PEER-8.6-SMP-BOTH-ASK-RUNNER-WINS",
+            "both ask at once, the runner's nickname is lower: the shim reports `crossed` and answers the runner's question",
+            ["8.6-2"],
+            |ctx| { smp_both_ask(ctx, false).await }
         ),
         case!(
             "PEER-1.3-RELAY-IN-THE-MIDDLE",
@@ -934,8 +968,11 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     }
     if twist != SmpTwist::None {
         let result = e.shim.expect("smp_result", |_| true).await?;
-        if result["result"] == "matched" {
-            return Err("a forged proof matched".into());
+        if result["result"] != "failed" {
+            return Err(format!(
+                "a message that fails its checks must end as `failed` (§8.6), not {}",
+                result["result"]
+            ));
         }
         return match k.next_inner(&mut e.wire).await? {
             InnerMessage::SmpAbort => Ok(()),
@@ -971,6 +1008,209 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
         .expect("smp_result", |v| v["result"] == want)
         .await
         .map(|_| ())
+}
+
+/// Waits until the shim has acted on every command sent so far: it sends the runner a message,
+/// which the runner reads (commands are handled in order).
+async fn sync_shim(e: &mut Env, k: &mut Keys, id: u64) -> Result<()> {
+    e.shim
+        .send(json!({"cmd": "send", "peer": RUNNER, "id": id, "text": "sync"}))
+        .await?;
+    match k.next_inner(&mut e.wire).await? {
+        InnerMessage::Msg { text } if text == "sync" => Ok(()),
+        other => Err(format!("expected the MSG `sync`, got {}", other.name())),
+    }
+}
+
+/// §8.6: SMP0, the shim's person answers, then SMP1; the shim must answer with SMP2.
+async fn smp_early_answer(ctx: &Ctx) -> Result<()> {
+    let mut e = env(ctx).await?;
+    let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+    let mut rng = crate::TestRng(8);
+    let (asker, smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+    let smp0 = InnerMessage::Smp0 {
+        question: "Where did we meet?".into(),
+    };
+    e.wire.record(k.seal(&smp0)?).await?;
+    e.shim
+        .expect("smp_question", |v| v["question"] == "Where did we meet?")
+        .await?;
+    e.shim
+        .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "the lake"}))
+        .await?;
+    sync_shim(&mut e, &mut k, 1).await?;
+    e.wire.record(k.seal(&InnerMessage::Smp1(smp1))?).await?;
+    let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
+        return Err("the early answer was dropped: expected SMP2 after SMP1".into());
+    };
+    let (asker, m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
+        .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
+    e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
+    let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
+        return Err("expected SMP4".into());
+    };
+    if !smp::step5(asker, &m4).map_err(|e| e.to_string())? {
+        return Err("the runner's result is mismatched; the answers were equal".into());
+    }
+    e.shim
+        .expect("smp_result", |v| v["result"] == "matched")
+        .await
+        .map(|_| ())
+}
+
+/// §8.6: SMP messages of no run are ignored; the next thing the shim sends is the ACK of a MSG.
+async fn smp_idle_ignored(ctx: &Ctx) -> Result<()> {
+    let mut e = env(ctx).await?;
+    let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+    // Genuine messages of a run the shim never saw.
+    let mut rng = crate::TestRng(9);
+    let secret = k.secret("x");
+    let (asker, m1) = smp::step1(secret.clone(), smp::Step1Random::draw(&mut rng));
+    let checked = smp::check_smp1(&m1).map_err(|e| e.to_string())?;
+    let (answerer, m2) = smp::step2(&checked, secret, smp::Step2Random::draw(&mut rng));
+    let (_, m3) =
+        smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng)).map_err(|e| e.to_string())?;
+    let (_, m4) =
+        smp::step4(answerer, &m3, smp::Step4Random::draw(&mut rng)).map_err(|e| e.to_string())?;
+    for inner in [
+        InnerMessage::Smp2(m2),
+        InnerMessage::Smp3(m3),
+        InnerMessage::Smp4(m4),
+        InnerMessage::SmpAbort,
+        InnerMessage::Msg {
+            text: "after".into(),
+        },
+    ] {
+        e.wire.record(k.seal(&inner)?).await?;
+    }
+    let events = e.shim.expect("message", |v| v["text"] == "after").await;
+    let seen = e.shim.drain(Duration::from_millis(300)).await?;
+    if let Some(v) = seen.iter().find(|v| v["event"] == "smp_result") {
+        return Err(format!("the shim reported a run that never started: {v}"));
+    }
+    events?;
+    // The ACK of "after" must be the first record back: no SMP_ABORT before it.
+    loop {
+        let PeerMessage::Record(r) = e.wire.peer().await? else {
+            return Err("expected a RECORD".into());
+        };
+        let opened = k.rx.open(&r).map_err(|e| e.to_string())?;
+        match InnerMessage::decode_padded(&opened.plaintext).map_err(|e| e.to_string())? {
+            InnerMessage::Ack { .. } => return Ok(()),
+            InnerMessage::Typing(_) => continue,
+            other => {
+                return Err(format!(
+                    "expected only the ACK of the MSG, got {} first",
+                    other.name()
+                ));
+            }
+        }
+    }
+}
+
+/// §8.6: both ask at once. The shim asks first (the runner reads its SMP0 and SMP1), then the
+/// runner's own SMP0 and SMP1 cross them. `shim_wins`: the shim is "alice" (lower than "bob"),
+/// else "carol" (higher).
+async fn smp_both_ask(ctx: &Ctx, shim_wins: bool) -> Result<()> {
+    let shim_nick = if shim_wins { SHIM } else { "carol" };
+    let mut e = env_named(ctx, shim_nick).await?;
+    let mut k = shim_named_initiates(&mut e.shim, &mut e.wire, shim_nick).await?;
+    let mut rng = crate::TestRng(10);
+    e.shim
+        .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Shim's question?", "answer": "ours"}))
+        .await?;
+    let InnerMessage::Smp0 { question } = k.next_inner(&mut e.wire).await? else {
+        return Err("expected the shim's SMP0".into());
+    };
+    let InnerMessage::Smp1(shim_smp1) = k.next_inner(&mut e.wire).await? else {
+        return Err("expected the shim's SMP1".into());
+    };
+    let (runner_asker, runner_smp1) =
+        smp::step1(k.secret("theirs"), smp::Step1Random::draw(&mut rng));
+    for inner in [
+        InnerMessage::Smp0 {
+            question: "Runner's question?".into(),
+        },
+        InnerMessage::Smp1(runner_smp1),
+    ] {
+        e.wire
+            .send(shim_nick, &PeerMessage::Record(k.seal(&inner)?))
+            .await?;
+    }
+    if shim_wins {
+        // The runner loses: it answers the shim's question, and the shim's run completes.
+        if question != "Shim's question?" {
+            return Err(format!("the shim's SMP0 carried {question:?}"));
+        }
+        let checked = smp::check_smp1(&shim_smp1).map_err(|e| e.to_string())?;
+        let (answerer, m2) =
+            smp::step2(&checked, k.secret("ours"), smp::Step2Random::draw(&mut rng));
+        e.wire
+            .send(
+                shim_nick,
+                &PeerMessage::Record(k.seal(&InnerMessage::Smp2(m2))?),
+            )
+            .await?;
+        let InnerMessage::Smp3(m3) = k.next_inner(&mut e.wire).await? else {
+            return Err("expected SMP3: the shim must ignore the runner's SMP0 and SMP1".into());
+        };
+        let (matched, m4) = smp::step4(answerer, &m3, smp::Step4Random::draw(&mut rng))
+            .map_err(|e| format!("the shim's SMP3 failed its checks: {e}"))?;
+        if !matched {
+            return Err("the runner's result is mismatched".into());
+        }
+        e.wire
+            .send(
+                shim_nick,
+                &PeerMessage::Record(k.seal(&InnerMessage::Smp4(m4))?),
+            )
+            .await?;
+        let result = e.shim.expect("smp_result", |_| true).await?;
+        if result["result"] != "matched" {
+            return Err(format!(
+                "the shim's run ended as {}, expected matched",
+                result["result"]
+            ));
+        }
+        Ok(())
+    } else {
+        // The runner wins: it ignores the shim's SMP0/SMP1; the shim reports `crossed`, shows the
+        // runner's question and answers it.
+        let crossed = e.shim.expect("smp_result", |_| true).await?;
+        if crossed["result"] != "crossed" {
+            return Err(format!(
+                "expected smp_result `crossed`, got {}",
+                crossed["result"]
+            ));
+        }
+        e.shim
+            .expect("smp_question", |v| v["question"] == "Runner's question?")
+            .await?;
+        e.shim
+            .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "theirs"}))
+            .await?;
+        let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
+            return Err("expected SMP2 answering the runner's question".into());
+        };
+        let (asker, m3) = smp::step3(runner_asker, &m2, smp::Step3Random::draw(&mut rng))
+            .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
+        e.wire
+            .send(
+                shim_nick,
+                &PeerMessage::Record(k.seal(&InnerMessage::Smp3(m3))?),
+            )
+            .await?;
+        let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
+            return Err("expected SMP4".into());
+        };
+        if !smp::step5(asker, &m4).map_err(|e| e.to_string())? {
+            return Err("the runner's result is mismatched".into());
+        }
+        e.shim
+            .expect("smp_result", |v| v["result"] == "matched")
+            .await
+            .map(|_| ())
+    }
 }
 
 /// Two shims, two relays, and the runner in the middle running one handshake with each.

@@ -636,6 +636,34 @@ fn smp_vectors(v: &Value, out: &mut Vec<Check>) -> Result<()> {
             same("asker result", word(am), text(&run, "asker_result")?)
         }));
     }
+    let first_run = list(v, "runs")?.first().ok_or("no SMP run")?;
+    let binding = field(first_run, "binding")?.clone();
+    for (i, case) in list(v, "answer_normalization")?.iter().enumerate() {
+        let (case, b) = (case.clone(), binding.clone());
+        let desc = format!("answer normalization: {}", text(&case, "description")?);
+        out.push(check(
+            format!("VEC-8.2-ANSWER-{}", i + 1),
+            desc,
+            move || {
+                let raw =
+                    String::from_utf8(bytes(&case, "answer_hex")?).map_err(|e| e.to_string())?;
+                let normalized = String::from_utf8(bytes(&case, "normalized_hex")?)
+                    .map_err(|e| e.to_string())?;
+                same(
+                    "normalized",
+                    smp::normalize_answer(&raw).as_str(),
+                    normalized.as_str(),
+                )?;
+                let secret = smp::secret(
+                    &array32(&b, "initiator_public")?,
+                    &array32(&b, "responder_public")?,
+                    &array32(&b, "session_id")?,
+                    &raw,
+                );
+                same("secret", secret.dangerous_value(), mpi(&case, "secret")?)
+            },
+        ));
+    }
     for (i, case) in list(v, "invalid_smp1")?.iter().enumerate() {
         let case = case.clone();
         let desc = text(&case, "description")?.to_string();

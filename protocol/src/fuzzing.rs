@@ -167,9 +167,10 @@ pub fn smp_steps(data: &[u8]) {
                     &InnerMessage::Smp0 {
                         question: "q".into(),
                     },
+                    smp::TieBreak::Lose,
                     &mut rng,
                 );
-                let out = machine.receive(&m, &mut rng);
+                let out = machine.receive(&m, smp::TieBreak::Lose, &mut rng);
                 if out.outcome.is_some() {
                     assert!(
                         !machine.is_running(),

@@ -16,7 +16,7 @@ use crate::limits::{MAX_MSG_TEXT, MAX_SMP_QUESTION};
 use crate::nick::Nick;
 use crate::primitives::CryptoError;
 use crate::records::{ChainKey, ReceiveChain, Record, RecordError, SendChain};
-use crate::smp::{self, Smp, SmpError, SmpOutcome, SmpOutput};
+use crate::smp::{self, Smp, SmpError, SmpOutcome, SmpOutput, TieBreak};
 use crate::versioning::PEER_VERSION;
 use core::fmt;
 use rand_core::CryptoRngCore;
@@ -484,7 +484,13 @@ impl Session {
                 self.on_pub_key(keys, commitment, public_key)
             }
             (State::Established(mut est), PeerMessage::Record(record)) => {
-                on_record(&mut est, &record, rng).map(|(step, ended)| {
+                // §8.6: when both ask at once, the lower canonical nickname's question goes on.
+                let tie = if self.local < self.peer {
+                    TieBreak::Win
+                } else {
+                    TieBreak::Lose
+                };
+                on_record(&mut est, &record, tie, rng).map(|(step, ended)| {
                     if !ended {
                         self.state = State::Established(est);
                     }
@@ -574,13 +580,10 @@ impl Session {
         self.smp_step(out)
     }
 
-    /// The question waiting for the person's answer, if any (§8.6 `ExpectAnswer`).
+    /// The question waiting for the person's answer, if any: from SMP0 until they answer (§8.6).
     pub fn pending_question(&self) -> Option<&str> {
         match &self.state {
-            State::Established(e) => match &e.smp {
-                Smp::ExpectAnswer { question, .. } => Some(question),
-                _ => None,
-            },
+            State::Established(e) => e.smp.pending_question(),
             _ => None,
         }
     }
@@ -727,6 +730,7 @@ impl Session {
 fn on_record(
     est: &mut Established,
     record: &Record,
+    tie: TieBreak,
     rng: &mut impl CryptoRngCore,
 ) -> Result<(Step, bool), SessionError> {
     let mut step = Step::default();
@@ -778,7 +782,7 @@ fn on_record(
             return Ok((step, true));
         }
         smp_msg => {
-            let out = est.smp.receive(&smp_msg, rng);
+            let out = est.smp.receive(&smp_msg, tie, rng);
             let more = smp_output(est, out)?;
             step.send.extend(more.send);
             step.events.extend(more.events);
@@ -808,11 +812,12 @@ fn smp_output(est: &mut Established, out: SmpOutput) -> Result<Step, SessionErro
     for inner in &out.send {
         step.send.push(seal(est, inner)?);
     }
-    if let Some(question) = out.question {
-        step.events.push(Event::SmpQuestion { question });
-    }
+    // A run that ends comes before a question that starts the next (both at once, §8.6).
     if let Some(outcome) = out.outcome {
         step.events.push(Event::SmpResult(outcome));
+    }
+    if let Some(question) = out.question {
+        step.events.push(Event::SmpQuestion { question });
     }
     Ok(step)
 }

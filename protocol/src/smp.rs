@@ -15,6 +15,7 @@ use core::fmt;
 use group::{Comb, Elem, NotElement, Num, group};
 use num_bigint::BigUint;
 use rand_core::CryptoRngCore;
+use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Why an SMP run was aborted (§8.6). None of these end the session.
@@ -68,6 +69,20 @@ impl fmt::Display for SmpError {
             }
             Self::NotNow(what) => write!(f, "cannot {what} now (§8.6)"),
         }
+    }
+}
+
+impl SmpError {
+    /// Whether a check of a received value failed (§8.1, §8.5), as opposed to a message out of
+    /// order or a request at the wrong time.
+    pub fn is_check_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidGroupElement(_)
+                | Self::NotInSubgroup(_)
+                | Self::InvalidExponent(_)
+                | Self::BadProof(_)
+        )
     }
 }
 
@@ -239,20 +254,29 @@ impl fmt::Debug for SecretInt {
     }
 }
 
+/// An answer as §8.2 hashes it: leading and trailing Unicode `White_Space` removed, then
+/// Unicode Normalization Form C, so "Zürich" typed precomposed or decomposed is the same answer.
+/// Case and inner spacing still count.
+pub fn normalize_answer(answer: &str) -> Zeroizing<String> {
+    // `str::trim` removes exactly the characters with the White_Space property.
+    Zeroizing::new(answer.trim().nfc().collect())
+}
+
 /// The SMP secret of §8.2: `SHA-256(0x01 || SHA-256(I) || SHA-256(R) || session id || answer)`,
-/// with the answer trimmed of surrounding white space.
+/// with the answer normalized by [`normalize_answer`].
 pub fn secret(
     initiator_public: &[u8; 32],
     responder_public: &[u8; 32],
     session_id: &[u8; 32],
     answer: &str,
 ) -> SecretInt {
+    let answer = normalize_answer(answer);
     let digest = Zeroizing::new(sha256(&[
         &[0x01],
         &sha256(&[initiator_public]),
         &sha256(&[responder_public]),
         session_id,
-        answer.trim().as_bytes(),
+        answer.as_bytes(),
     ]));
     SecretInt(group::num_from_be(&*digest).unwrap_or(Num::ZERO))
 }
@@ -692,8 +716,15 @@ pub enum SmpOutcome {
     Mismatched,
     /// The friend aborted.
     AbortedByPeer,
-    /// This side aborted because of the error given (a failed check, a message out of order).
+    /// A check of the friend's SMP message failed (§8.1, §8.5): a value out of range or outside
+    /// the group, or a proof that does not hold. Honest software never sends that: the friend's
+    /// software cheats, or someone in the middle tampers. Not a cancel.
+    Failed(SmpError),
+    /// This side aborted: a message out of order (§8.6).
     Aborted(SmpError),
+    /// Both asked at once and the friend's question goes first (§8.6): this side's question was
+    /// dropped and the friend's is shown instead.
+    Crossed,
 }
 
 /// The per-session SMP state machine (§8.6).
@@ -702,10 +733,12 @@ pub enum Smp {
     /// No run.
     #[default]
     Idle,
-    /// Answerer: got SMP0, waiting for SMP1.
+    /// Answerer: got SMP0 (the question is shown), waiting for SMP1.
     ExpectSmp1 {
         /// The question shown.
         question: String,
+        /// An answer the person gave before SMP1 arrived: used as soon as it does (§8.6).
+        answer: Option<SecretInt>,
     },
     /// Answerer: got a checked SMP1, waiting for the person's answer.
     ExpectAnswer {
@@ -715,7 +748,13 @@ pub enum Smp {
         smp1: CheckedSmp1,
     },
     /// Asker: sent SMP0 and SMP1.
-    ExpectSmp2(Box<AskerAfterSmp1>),
+    ExpectSmp2 {
+        /// What step 1 keeps.
+        asker: Box<AskerAfterSmp1>,
+        /// Both asked at once and this side's run won: the friend's SMP1 is still on its way and
+        /// is dropped when it comes (§8.6).
+        drop_smp1: bool,
+    },
     /// Answerer: sent SMP2.
     ExpectSmp3(Box<AnswererAfterSmp2>),
     /// Asker: sent SMP3.
@@ -733,6 +772,16 @@ pub struct SmpOutput {
     pub outcome: Option<SmpOutcome>,
 }
 
+/// Which side's run goes on when both ask at once (§8.6): the side whose canonical nickname is
+/// lower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TieBreak {
+    /// This side's run goes on; the friend's question is dropped.
+    Win,
+    /// The friend's run goes on; this side's question is dropped.
+    Lose,
+}
+
 impl Smp {
     /// The state's name, as in §8.6.
     pub fn name(&self) -> &'static str {
@@ -740,7 +789,7 @@ impl Smp {
             Self::Idle => "Idle",
             Self::ExpectSmp1 { .. } => "ExpectSmp1",
             Self::ExpectAnswer { .. } => "ExpectAnswer",
-            Self::ExpectSmp2(_) => "ExpectSmp2",
+            Self::ExpectSmp2 { .. } => "ExpectSmp2",
             Self::ExpectSmp3(_) => "ExpectSmp3",
             Self::ExpectSmp4(_) => "ExpectSmp4",
         }
@@ -749,6 +798,18 @@ impl Smp {
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
         !matches!(self, Self::Idle)
+    }
+
+    /// The question the person should answer: shown from SMP0 on until they answer (§8.6).
+    pub fn pending_question(&self) -> Option<&str> {
+        match self {
+            Self::ExpectSmp1 {
+                question,
+                answer: None,
+            }
+            | Self::ExpectAnswer { question, .. } => Some(question),
+            _ => None,
+        }
     }
 
     /// The person asks `question` with their answer's secret (§8.5 step 1): SMP0 then SMP1.
@@ -764,28 +825,44 @@ impl Smp {
             ));
         }
         let (state, smp1) = step1(x, Step1Random::draw(rng));
-        *self = Self::ExpectSmp2(Box::new(state));
+        *self = Self::ExpectSmp2 {
+            asker: Box::new(state),
+            drop_smp1: false,
+        };
         Ok(SmpOutput {
             send: vec![InnerMessage::Smp0 { question }, InnerMessage::Smp1(smp1)],
             ..SmpOutput::default()
         })
     }
 
-    /// The person answered the question (§8.5 step 2): SMP2.
+    /// The person answered the question (§8.5 step 2): SMP2, or, when SMP1 has not arrived yet,
+    /// the answer is kept and SMP2 goes out when it does (§8.6).
     pub fn answer(
         &mut self,
         y: SecretInt,
         rng: &mut impl CryptoRngCore,
     ) -> Result<SmpOutput, SmpError> {
-        let Self::ExpectAnswer { smp1, .. } = &*self else {
-            return Err(SmpError::NotNow("answer: no question is waiting"));
-        };
-        let (state, smp2) = step2(smp1, y, Step2Random::draw(rng));
-        *self = Self::ExpectSmp3(Box::new(state));
-        Ok(SmpOutput {
-            send: vec![InnerMessage::Smp2(smp2)],
-            ..SmpOutput::default()
-        })
+        match core::mem::take(self) {
+            Self::ExpectAnswer { smp1, .. } => {
+                let (state, smp2) = step2(&smp1, y, Step2Random::draw(rng));
+                *self = Self::ExpectSmp3(Box::new(state));
+                Ok(SmpOutput {
+                    send: vec![InnerMessage::Smp2(smp2)],
+                    ..SmpOutput::default()
+                })
+            }
+            Self::ExpectSmp1 { question, .. } => {
+                *self = Self::ExpectSmp1 {
+                    question,
+                    answer: Some(y),
+                };
+                Ok(SmpOutput::default())
+            }
+            other => {
+                *self = other;
+                Err(SmpError::NotNow("answer: no question is waiting"))
+            }
+        }
     }
 
     /// The person aborts: SMP_ABORT, unless nothing runs.
@@ -800,18 +877,28 @@ impl Smp {
         }
     }
 
-    /// An SMP inner message from the peer (SMP0..SMP4, SMP_ABORT). Failures abort the run and
-    /// are reported in the outcome; they never end the session (§8.6).
-    pub fn receive(&mut self, msg: &InnerMessage, rng: &mut impl CryptoRngCore) -> SmpOutput {
+    /// An SMP inner message from the peer (SMP0..SMP4, SMP_ABORT). A failed check ends the run
+    /// as [`SmpOutcome::Failed`], a message out of order as [`SmpOutcome::Aborted`]; both send
+    /// SMP_ABORT and never end the session (§8.6). `tie` settles SMP0 crossing this side's own.
+    pub fn receive(
+        &mut self,
+        msg: &InnerMessage,
+        tie: TieBreak,
+        rng: &mut impl CryptoRngCore,
+    ) -> SmpOutput {
         let state = core::mem::take(self);
-        match self.step(state, msg, rng) {
+        match self.step(state, msg, tie, rng) {
             Ok(out) => out,
             Err(e) => {
                 *self = Self::Idle;
                 SmpOutput {
                     send: vec![InnerMessage::SmpAbort],
                     question: None,
-                    outcome: Some(SmpOutcome::Aborted(e)),
+                    outcome: Some(if e.is_check_failure() {
+                        SmpOutcome::Failed(e)
+                    } else {
+                        SmpOutcome::Aborted(e)
+                    }),
                 }
             }
         }
@@ -821,6 +908,7 @@ impl Smp {
         &mut self,
         state: Smp,
         msg: &InnerMessage,
+        tie: TieBreak,
         rng: &mut impl CryptoRngCore,
     ) -> Result<SmpOutput, SmpError> {
         let unexpected = |state: &Smp| SmpError::Unexpected {
@@ -828,7 +916,7 @@ impl Smp {
                 Self::Idle => "SMP0",
                 Self::ExpectSmp1 { .. } => "SMP1",
                 Self::ExpectAnswer { .. } => "the person's answer",
-                Self::ExpectSmp2(_) => "SMP2",
+                Self::ExpectSmp2 { .. } => "SMP2",
                 Self::ExpectSmp3(_) => "SMP3",
                 Self::ExpectSmp4(_) => "SMP4",
             },
@@ -838,28 +926,82 @@ impl Smp {
             outcome: Some(outcome),
             ..SmpOutput::default()
         };
+        let result = |matched| {
+            if matched {
+                SmpOutcome::Matched
+            } else {
+                SmpOutcome::Mismatched
+            }
+        };
         match (state, msg) {
+            // Nothing runs: a stray SMP message belongs to a run that already ended (aborted,
+            // timed out, or dropped in a tie). Ignored without a report or an SMP_ABORT.
             (Self::Idle, InnerMessage::SmpAbort) => Ok(SmpOutput::default()),
             (_, InnerMessage::SmpAbort) => Ok(done(SmpOutcome::AbortedByPeer)),
             (Self::Idle, InnerMessage::Smp0 { question }) => {
                 *self = Self::ExpectSmp1 {
                     question: question.clone(),
-                };
-                Ok(SmpOutput::default())
-            }
-            (Self::ExpectSmp1 { question }, InnerMessage::Smp1(m)) => {
-                let smp1 = check_smp1(m)?;
-                *self = Self::ExpectAnswer {
-                    question: question.clone(),
-                    smp1,
+                    answer: None,
                 };
                 Ok(SmpOutput {
-                    question: Some(question),
+                    question: Some(question.clone()),
                     ..SmpOutput::default()
                 })
             }
-            (Self::ExpectSmp2(s), InnerMessage::Smp2(m)) => {
-                let (next, smp3) = step3(*s, m, Step3Random::draw(rng))?;
+            (Self::Idle, _) => Ok(SmpOutput::default()),
+            // Both asked at once (§8.6).
+            (Self::ExpectSmp2 { asker, .. }, InnerMessage::Smp0 { question }) => match tie {
+                TieBreak::Win => {
+                    *self = Self::ExpectSmp2 {
+                        asker,
+                        drop_smp1: true,
+                    };
+                    Ok(SmpOutput::default())
+                }
+                TieBreak::Lose => {
+                    *self = Self::ExpectSmp1 {
+                        question: question.clone(),
+                        answer: None,
+                    };
+                    Ok(SmpOutput {
+                        send: Vec::new(),
+                        question: Some(question.clone()),
+                        outcome: Some(SmpOutcome::Crossed),
+                    })
+                }
+            },
+            (
+                Self::ExpectSmp2 {
+                    asker,
+                    drop_smp1: true,
+                },
+                InnerMessage::Smp1(_),
+            ) => {
+                *self = Self::ExpectSmp2 {
+                    asker,
+                    drop_smp1: false,
+                };
+                Ok(SmpOutput::default())
+            }
+            (Self::ExpectSmp1 { question, answer }, InnerMessage::Smp1(m)) => {
+                let smp1 = check_smp1(m)?;
+                match answer {
+                    Some(y) => {
+                        let (state, smp2) = step2(&smp1, y, Step2Random::draw(rng));
+                        *self = Self::ExpectSmp3(Box::new(state));
+                        Ok(SmpOutput {
+                            send: vec![InnerMessage::Smp2(smp2)],
+                            ..SmpOutput::default()
+                        })
+                    }
+                    None => {
+                        *self = Self::ExpectAnswer { question, smp1 };
+                        Ok(SmpOutput::default())
+                    }
+                }
+            }
+            (Self::ExpectSmp2 { asker, .. }, InnerMessage::Smp2(m)) => {
+                let (next, smp3) = step3(*asker, m, Step3Random::draw(rng))?;
                 *self = Self::ExpectSmp4(Box::new(next));
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp3(smp3)],
@@ -871,21 +1013,10 @@ impl Smp {
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp4(smp4)],
                     question: None,
-                    outcome: Some(if matched {
-                        SmpOutcome::Matched
-                    } else {
-                        SmpOutcome::Mismatched
-                    }),
+                    outcome: Some(result(matched)),
                 })
             }
-            (Self::ExpectSmp4(s), InnerMessage::Smp4(m)) => {
-                let matched = step5(*s, m)?;
-                Ok(done(if matched {
-                    SmpOutcome::Matched
-                } else {
-                    SmpOutcome::Mismatched
-                }))
-            }
+            (Self::ExpectSmp4(s), InnerMessage::Smp4(m)) => Ok(done(result(step5(*s, m)?))),
             (state, _) => Err(unexpected(&state)),
         }
     }
@@ -963,16 +1094,41 @@ mod tests {
         );
     }
 
+    fn x(answer: &str) -> SecretInt {
+        secret(&[1; 32], &[2; 32], &[3; 32], answer)
+    }
+
+    /// Delivers each message to `to`, collecting what it sends back and its outputs.
+    fn deliver(
+        to: &mut Smp,
+        msgs: &[InnerMessage],
+        tie: TieBreak,
+        rng: &mut ChaCha20Rng,
+    ) -> Vec<SmpOutput> {
+        msgs.iter().map(|m| to.receive(m, tie, rng)).collect()
+    }
+
+    fn sent(outs: &[SmpOutput]) -> Vec<InnerMessage> {
+        outs.iter().flat_map(|o| o.send.clone()).collect()
+    }
+
+    fn outcomes(outs: &[SmpOutput]) -> Vec<SmpOutcome> {
+        outs.iter().filter_map(|o| o.outcome).collect()
+    }
+
     #[test]
-    fn smp_8_6_smp0_during_a_run_aborts_it() {
+    fn smp_8_6_smp0_during_an_answerers_run_aborts_it() {
         let mut rng = ChaCha20Rng::seed_from_u64(4);
         let mut asker = Smp::default();
-        let x = secret(&[1; 32], &[2; 32], &[3; 32], "a");
-        let _ = asker.start("q".into(), x, &mut rng).unwrap();
-        let out = asker.receive(
+        let mut answerer = Smp::default();
+        let start = asker.start("q".into(), x("a"), &mut rng).unwrap();
+        let _ = deliver(&mut answerer, &start.send, TieBreak::Win, &mut rng);
+        assert_eq!(answerer.name(), "ExpectAnswer");
+        let out = answerer.receive(
             &InnerMessage::Smp0 {
-                question: "mine?".into(),
+                question: "again?".into(),
             },
+            TieBreak::Win,
             &mut rng,
         );
         assert_eq!(out.send, vec![InnerMessage::SmpAbort]);
@@ -980,7 +1136,101 @@ mod tests {
             out.outcome,
             Some(SmpOutcome::Aborted(SmpError::Unexpected { .. }))
         ));
-        assert!(!asker.is_running());
+        assert!(!answerer.is_running());
+    }
+
+    #[test]
+    fn smp_8_6_both_asking_at_once_the_winner_goes_on_and_both_finish() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let (mut alice, mut bob) = (Smp::default(), Smp::default());
+        // alice's nickname is the lower one: she wins the tie.
+        let from_alice = alice.start("pet?".into(), x("rex"), &mut rng).unwrap();
+        let from_bob = bob.start("town?".into(), x("ely"), &mut rng).unwrap();
+        let at_alice = deliver(&mut alice, &from_bob.send, TieBreak::Win, &mut rng);
+        assert_eq!(sent(&at_alice), vec![], "the winner sends nothing back");
+        assert_eq!(outcomes(&at_alice), vec![], "and reports nothing");
+        assert_eq!(alice.name(), "ExpectSmp2");
+        let at_bob = deliver(&mut bob, &from_alice.send, TieBreak::Lose, &mut rng);
+        assert_eq!(outcomes(&at_bob), vec![SmpOutcome::Crossed]);
+        assert_eq!(bob.pending_question(), Some("pet?"));
+        // bob answers alice's question; the run completes on both sides.
+        let smp2 = bob.answer(x("rex"), &mut rng).unwrap();
+        let at_alice = deliver(&mut alice, &smp2.send, TieBreak::Win, &mut rng);
+        let at_bob = deliver(&mut bob, &sent(&at_alice), TieBreak::Lose, &mut rng);
+        let at_alice = deliver(&mut alice, &sent(&at_bob), TieBreak::Win, &mut rng);
+        assert_eq!(outcomes(&at_bob), vec![SmpOutcome::Matched]);
+        assert_eq!(outcomes(&at_alice), vec![SmpOutcome::Matched]);
+    }
+
+    #[test]
+    fn smp_8_6_smp_messages_in_idle_are_ignored_silently() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let mut asker = Smp::default();
+        let start = asker.start("q".into(), x("a"), &mut rng).unwrap();
+        let mut idle = Smp::default();
+        // SMP1 without SMP0, and SMP_ABORT: no SMP_ABORT back, no report, still Idle.
+        for m in [start.send[1].clone(), InnerMessage::SmpAbort] {
+            assert_eq!(
+                idle.receive(&m, TieBreak::Win, &mut rng),
+                SmpOutput::default()
+            );
+            assert!(!idle.is_running());
+        }
+    }
+
+    #[test]
+    fn smp_8_6_an_answer_given_before_smp1_arrives_is_used() {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let (mut asker, mut answerer) = (Smp::default(), Smp::default());
+        let start = asker.start("pet?".into(), x("rex"), &mut rng).unwrap();
+        // SMP0 alone: the question is shown at once.
+        let out = answerer.receive(&start.send[0], TieBreak::Win, &mut rng);
+        assert_eq!(out.question.as_deref(), Some("pet?"));
+        assert_eq!(answerer.pending_question(), Some("pet?"));
+        // The person answers before SMP1 arrives: kept, nothing sent yet.
+        assert_eq!(
+            answerer.answer(x("rex"), &mut rng).unwrap(),
+            SmpOutput::default()
+        );
+        assert_eq!(answerer.pending_question(), None);
+        // SMP1 arrives: SMP2 goes out, and the run completes.
+        let smp2 = answerer.receive(&start.send[1], TieBreak::Win, &mut rng);
+        assert!(matches!(smp2.send.as_slice(), [InnerMessage::Smp2(_)]));
+        let at_asker = deliver(&mut asker, &smp2.send, TieBreak::Lose, &mut rng);
+        let at_answerer = deliver(&mut answerer, &sent(&at_asker), TieBreak::Win, &mut rng);
+        let at_asker = deliver(&mut asker, &sent(&at_answerer), TieBreak::Lose, &mut rng);
+        assert_eq!(outcomes(&at_answerer), vec![SmpOutcome::Matched]);
+        assert_eq!(outcomes(&at_asker), vec![SmpOutcome::Matched]);
+    }
+
+    #[test]
+    fn smp_8_6_a_failed_check_is_reported_as_failed_not_as_a_cancel() {
+        let mut rng = ChaCha20Rng::seed_from_u64(10);
+        let mut asker = Smp::default();
+        let mut start = asker.start("q".into(), x("a"), &mut rng).unwrap();
+        if let Some(InnerMessage::Smp1(m)) = start.send.get_mut(1) {
+            m.c2 += 1u32;
+        }
+        let mut answerer = Smp::default();
+        let outs = deliver(&mut answerer, &start.send, TieBreak::Win, &mut rng);
+        assert_eq!(
+            outcomes(&outs),
+            vec![SmpOutcome::Failed(SmpError::BadProof("c2"))]
+        );
+        assert_eq!(sent(&outs), vec![InnerMessage::SmpAbort]);
+    }
+
+    #[test]
+    fn smp_8_2_answers_are_trimmed_and_normalized_to_nfc() {
+        let same = |a: &str, b: &str| x(a).dangerous_value() == x(b).dangerous_value();
+        // "Zürich" precomposed (U+00FC) and decomposed (u + U+0308).
+        assert!(same("Z\u{fc}rich", "Zu\u{308}rich"));
+        // U+0085 (NEXT LINE) is White_Space and is trimmed; U+001F and U+200B are not.
+        assert!(same("\u{85}rex\u{85}", "rex"));
+        assert!(!same("\u{1f}rex", "rex"));
+        assert!(!same("\u{200b}rex", "rex"));
+        // Case counts.
+        assert!(!same("Rex", "rex"));
     }
 
     #[test]

@@ -560,6 +560,56 @@ fn smp_run(seed: u64, hs: &Handshake, asker: &str, answerer: &str) -> (Value, Ve
     (json, messages)
 }
 
+/// §8.2: answers that must give the same secret, and edges of `White_Space`.
+fn answer_normalization(hs: &Handshake) -> Value {
+    let cases = [
+        ("Zürich, precomposed (U+00FC)", "Z\u{fc}rich"),
+        (
+            "Zürich, decomposed (u + U+0308): the same secret",
+            "Zu\u{308}rich",
+        ),
+        (
+            "U+0085 NEXT LINE around the answer is White_Space: trimmed",
+            "\u{85}rex\u{85}",
+        ),
+        (
+            "tab, ideographic space and no-break space are trimmed",
+            "\t\u{3000}rex\u{a0}",
+        ),
+        (
+            "U+001F UNIT SEPARATOR is not White_Space: kept",
+            "\u{1f}rex",
+        ),
+        (
+            "U+200B ZERO WIDTH SPACE is not White_Space: kept",
+            "\u{200b}rex",
+        ),
+        ("case counts", "Rex"),
+        ("inner spaces count", "r ex"),
+    ];
+    let secret = |answer: &str| {
+        smp::secret(
+            &hs.initiator_public,
+            &hs.responder_public,
+            hs.schedule.session_id(),
+            answer,
+        )
+    };
+    Value::Array(
+        cases
+            .iter()
+            .map(|(description, answer)| {
+                json!({
+                    "description": description,
+                    "answer_hex": hex::encode(answer.as_bytes()),
+                    "normalized_hex": hex::encode(smp::normalize_answer(answer).as_bytes()),
+                    "secret": mpi(&secret(answer).dangerous_value()),
+                })
+            })
+            .collect(),
+    )
+}
+
 fn smp_vectors(hs: &Handshake) -> (Value, Vec<InnerMessage>) {
     let (equal, messages) = smp_run(10, hs, "the lake", "  the lake ");
     let (different, _) = smp_run(11, hs, "the lake", "The Lake");
@@ -616,6 +666,7 @@ fn smp_vectors(hs: &Handshake) -> (Value, Vec<InnerMessage>) {
             { "description": "g3a = 1 is not a group element", "inner_hex": inner_hex(&InnerMessage::Smp1(out_of_range)), "error": "invalid_group_element" },
             { "description": "g2a = p - g1^a2 is outside the subgroup of order q; its proof verifies (c2 is even)", "inner_hex": inner_hex(&InnerMessage::Smp1(non_residue)), "error": "not_in_subgroup" },
         ],
+        "answer_normalization": answer_normalization(hs),
     });
     (json, messages)
 }

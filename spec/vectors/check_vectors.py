@@ -16,6 +16,7 @@ import json
 import pathlib
 import re
 import sys
+import unicodedata
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -256,7 +257,7 @@ def check_smp():
         b = run["binding"]
         secret = lambda answer: int.from_bytes(sha256(
             b"\x01", sha256(bytes.fromhex(b["initiator_public"])), sha256(bytes.fromhex(b["responder_public"])),
-            bytes.fromhex(b["session_id"]), answer.strip().encode()), "big")
+            bytes.fromhex(b["session_id"]), normalize_answer(answer).encode()), "big")
         x, y = secret(run["asker_answer"]), secret(run["answerer_answer"])
         check("smp x", x, num(run["x"]))
         check("smp y", y, num(run["y"]))
@@ -325,6 +326,17 @@ def smp1_error(inner_hex):
     return None
 
 
+# §8.2: the 25 code points with the Unicode property White_Space (PropList.txt). Python's
+# str.strip() uses a different set (it strips U+001C..U+001F, which are not White_Space).
+WHITE_SPACE = set(map(chr, [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                            0x2028, 0x2029, 0x202F, 0x205F, 0x3000]))
+
+
+def normalize_answer(answer):
+    """§8.2: trim White_Space at both ends, then NFC."""
+    return unicodedata.normalize("NFC", answer.strip("".join(WHITE_SPACE)))
+
+
 def check_smp_group_and_invalid():
     v = load("smp.json")
     check("smp group p", num(v["group"]["p"]), P)
@@ -334,6 +346,15 @@ def check_smp_group_and_invalid():
         check("invalid smp1: " + case["description"], smp1_error(case["inner_hex"]), case["error"])
     for run in v["runs"]:
         check("valid smp1 passes every check", smp1_error(run["smp1"]["inner_hex"]), None)
+    b = v["runs"][0]["binding"]
+    for case in v["answer_normalization"]:
+        answer = bytes.fromhex(case["answer_hex"]).decode()
+        normalized = normalize_answer(answer)
+        check("answer normalized: " + case["description"], normalized.encode().hex(), case["normalized_hex"])
+        secret = int.from_bytes(sha256(
+            b"\x01", sha256(bytes.fromhex(b["initiator_public"])), sha256(bytes.fromhex(b["responder_public"])),
+            bytes.fromhex(b["session_id"]), normalized.encode()), "big")
+        check("answer secret: " + case["description"], secret, num(case["secret"]))
 
 
 def main():

@@ -156,6 +156,7 @@ async fn shim_command(
             peer,
             answer: text("answer"),
         },
+        "smp_abort" => Command::AbortSmp { peer },
         "close" => Command::Close { peer },
         other => {
             emit(json!({"event": "unimplemented", "cmd": other}));
@@ -210,7 +211,14 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
                     json!({"event": "smp_question", "peer": p, "question": question})
                 }
                 Event::SmpResult(o) => {
-                    json!({"event": "smp_result", "peer": p, "result": match o { SmpOutcome::Matched => "matched", SmpOutcome::Mismatched => "mismatched", _ => "aborted" }})
+                    let result = match o {
+                        SmpOutcome::Matched => "matched",
+                        SmpOutcome::Mismatched => "mismatched",
+                        SmpOutcome::Failed(_) => "failed",
+                        SmpOutcome::Crossed => "crossed",
+                        SmpOutcome::AbortedByPeer | SmpOutcome::Aborted(_) => "aborted",
+                    };
+                    json!({"event": "smp_result", "peer": p, "result": result})
                 }
                 Event::Warning(Warning::Tampered { .. }) => {
                     json!({"event": "warning", "peer": p, "kind": "tampered"})
@@ -293,8 +301,12 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         Event::Delivered { .. } => delivered += 1,
                         Event::Undelivered { seqs } => { undelivered += seqs.len(); println!("! {} message(s) to {peer} were not delivered", seqs.len()) }
                         Event::SmpQuestion { question } => println!("* {peer} asks: {question}  (/to {peer} then /answer ...)"),
-                        Event::SmpResult(SmpOutcome::Matched) => println!("* {peer} is verified: you gave the same answer."),
-                        Event::SmpResult(other) => println!("! verification with {peer} failed ({other:?}): wrong answer, or someone in the middle"),
+                        Event::SmpResult(SmpOutcome::Matched) => println!("* {peer} is verified: you both gave the same answer."),
+                        Event::SmpResult(SmpOutcome::Mismatched) => println!("! verification with {peer} failed: the answers differ (case counts), or someone is in the middle"),
+                        Event::SmpResult(SmpOutcome::Failed(_)) => println!("!! verification with {peer} FAILED: their side sent an invalid proof. Someone may be tampering with this chat."),
+                        Event::SmpResult(SmpOutcome::Crossed) => println!("* you and {peer} asked at the same time: {peer}'s question goes first"),
+                        Event::SmpResult(SmpOutcome::AbortedByPeer) => println!("* {peer} cancelled the verification"),
+                        Event::SmpResult(SmpOutcome::Aborted(_)) => println!("! verification with {peer} stopped: messages arrived out of order"),
                         Event::Warning(w) => println!("!! {peer}: {w}"),
                         Event::Rejected(r) => println!("* {peer} {r}"),
                         Event::Typing(_) => {}
