@@ -64,10 +64,8 @@ type ExpQ = FixedMontyForm<{ U1536::LIMBS }>;
 
 /// Bytes of one 1536-bit value.
 pub(crate) const BYTES: usize = 192;
-/// Bits per table digit.
+/// Bits per digit of the combs built at run time (rows of 16 entries).
 const W: u32 = 4;
-/// Entries per tooth: `b^0 ..= b^15`.
-const ROW: usize = 1 << W;
 /// Teeth of the comb built per run for a fresh base (§8.5): sixteen pieces of 96 bits (8, 12 and
 /// 16 teeth measured within 3% of each other; 16 took the fewest instructions).
 pub(crate) const RUN_TEETH: u32 = 16;
@@ -101,6 +99,7 @@ pub(crate) fn group() -> &'static Group {
             table: G_COMB.chunks_exact(BYTES).map(Num::from_le_slice).collect(),
             teeth: G_TEETH,
             spacing: 1536 / G_TEETH,
+            window: G_WINDOW,
         },
     })
 }
@@ -203,10 +202,12 @@ impl Group {
 /// secret digit read the whole row; the table is erased when dropped.
 #[derive(Clone)]
 pub(crate) struct Comb {
-    /// `table[j·16 + d] = (b^(2^(spacing·j)))^d`, in Montgomery form.
+    /// `table[j·2^window + d] = (b^(2^(spacing·j)))^d`, in Montgomery form.
     table: Vec<Num>,
     teeth: u32,
     spacing: u32,
+    /// Bits per digit; a row holds `2^window` entries.
+    window: u32,
 }
 
 impl core::fmt::Debug for Comb {
@@ -221,27 +222,35 @@ impl Drop for Comb {
     }
 }
 
-/// The 4-bit digit of `e` at bit `pos` (a multiple of 4, so it never straddles a limb).
-fn digit(e: &Num, pos: u32) -> usize {
-    let word = e
-        .as_words()
-        .get((pos / Limb::BITS) as usize)
-        .copied()
-        .unwrap_or(0);
-    ((word >> (pos % Limb::BITS)) & 0xf) as usize
+/// The `window`-bit digit of `e` at bit `pos`, which may straddle two limbs. Positions are
+/// public; only the digit's value is secret.
+fn digit(e: &Num, pos: u32, window: u32) -> usize {
+    let words = e.as_words();
+    let (index, shift) = ((pos / Limb::BITS) as usize, pos % Limb::BITS);
+    let low = words.get(index).copied().unwrap_or(0) >> shift;
+    let high = match shift {
+        0 => 0,
+        _ => words.get(index + 1).copied().unwrap_or(0) << (Limb::BITS - shift),
+    };
+    ((low | high) & ((1 << window) - 1)) as usize
 }
 
 impl Comb {
-    /// Builds the comb: `(teeth - 1)·spacing` squarings and `14·teeth` multiplications.
-    /// `teeth` divides 1536 into multiples of 4.
+    /// Builds a comb with 4-bit digits: `(teeth - 1)·spacing` squarings and `14·teeth`
+    /// multiplications. `teeth` divides 1536 into multiples of 4.
     pub(crate) fn new(base: &Elem, teeth: u32) -> Self {
+        Self::with_window(base, teeth, W)
+    }
+
+    /// Builds a comb with `window`-bit digits; `1536 / teeth` is a multiple of `window`.
+    pub(crate) fn with_window(base: &Elem, teeth: u32, window: u32) -> Self {
         let spacing = 1536 / teeth;
         let one = Elem::one(base.params());
-        let mut table = Vec::with_capacity(teeth as usize * ROW);
+        let mut table = Vec::with_capacity((teeth as usize) << window);
         let mut tooth = *base;
         for j in 0..teeth {
             let mut entry = one;
-            for _ in 0..ROW {
+            for _ in 0..1u32 << window {
                 table.push(*entry.as_montgomery());
                 entry = entry.mul(&tooth);
             }
@@ -253,30 +262,33 @@ impl Comb {
             table,
             teeth,
             spacing,
+            window,
         }
     }
 
-    /// `b^e`, constant time in `e`. `bits` is a public bound on `e` (`e < 2^bits`): the powers of
-    /// the hash outputs `x`, `y` and `c` need only their 256 bits.
+    /// `b^e`, constant time in `e`. `bits` is a public bound on `e` (`e < 2^bits`).
     pub(crate) fn pow(&self, e: &Num, bits: u32) -> Elem {
-        let rounds = bits.min(self.spacing).div_ceil(W);
+        let rounds = bits.min(self.spacing).div_ceil(self.window);
         let teeth = self.teeth.min(bits.div_ceil(self.spacing));
         let mut acc = Elem::one(&P_PARAMS);
+        // One scratch element, so no look-up copies the Montgomery constants.
+        let mut chosen = Elem::one(&P_PARAMS);
         for i in (0..rounds).rev() {
             if i + 1 != rounds {
-                acc = acc.square_repeat_vartime(W);
+                acc = acc.square_repeat_vartime(self.window);
             }
             for j in 0..teeth {
-                let d = digit(e, j * self.spacing + i * W) as u32;
+                let d = digit(e, j * self.spacing + i * self.window, self.window) as u32;
                 // Read every entry; keep the one whose index is the digit (masks, no branch).
-                let mut chosen = [0 as Word; U1536::LIMBS];
+                let mut words = [0 as Word; U1536::LIMBS];
                 for (k, entry) in self.row(j).iter().enumerate() {
                     let mask = Word::conditional_select(&0, &Word::MAX, (k as u32).ct_eq(&d));
-                    for (out, word) in chosen.iter_mut().zip(entry.as_words()) {
+                    for (out, word) in words.iter_mut().zip(entry.as_words()) {
                         *out |= word & mask;
                     }
                 }
-                acc = acc.mul(&Elem::from_montgomery(Num::from_words(chosen), &P_PARAMS));
+                *chosen.as_montgomery_mut() = Num::from_words(words);
+                acc = acc.mul(&chosen);
             }
         }
         acc
@@ -285,18 +297,20 @@ impl Comb {
     /// `b^e` for a public `e` (variable time: it skips zero digits and reads one entry).
     pub(crate) fn pow_vartime(&self, e: &Num) -> Elem {
         let bits = e.bit_width_vartime();
-        let rounds = bits.min(self.spacing).div_ceil(W);
+        let rounds = bits.min(self.spacing).div_ceil(self.window);
         let teeth = self.teeth.min(bits.div_ceil(self.spacing));
         let mut acc = Elem::one(&P_PARAMS);
+        let mut chosen = Elem::one(&P_PARAMS);
         let mut started = false;
         for i in (0..rounds).rev() {
             if started {
-                acc = acc.square_repeat_vartime(W);
+                acc = acc.square_repeat_vartime(self.window);
             }
             for j in 0..teeth {
-                let d = digit(e, j * self.spacing + i * W);
+                let d = digit(e, j * self.spacing + i * self.window, self.window);
                 if let Some(entry) = self.row(j).get(d).filter(|_| d != 0) {
-                    acc = acc.mul(&Elem::from_montgomery(*entry, &P_PARAMS));
+                    *chosen.as_montgomery_mut() = *entry;
+                    acc = acc.mul(&chosen);
                     started = true;
                 }
             }
@@ -305,8 +319,9 @@ impl Comb {
     }
 
     fn row(&self, j: u32) -> &[Num] {
-        let start = j as usize * ROW;
-        self.table.get(start..start + ROW).unwrap_or_default()
+        let len = 1usize << self.window;
+        let start = j as usize * len;
+        self.table.get(start..start + len).unwrap_or_default()
     }
 }
 
@@ -385,7 +400,7 @@ mod tests {
     #[test]
     fn smp_8_1_compiled_comb_of_g_matches_one_built_at_run_time() {
         let g = group();
-        let built = Comb::new(&Elem::new(&Num::from_u8(2), &g.p), G_TEETH);
+        let built = Comb::with_window(&Elem::new(&Num::from_u8(2), &g.p), G_TEETH, G_WINDOW);
         assert_eq!(built.table, g.g.table);
     }
 
