@@ -131,3 +131,64 @@ async fn terminal_chat_two_people_agree_on_the_code_chat_and_see_delivery() {
     .await
     .unwrap();
 }
+
+/// Issue 15: a friend (or a relay in the middle) sends text with a line break, a fake app line
+/// and terminal escapes; the terminal shows it escaped on the friend's own line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_chat_shows_network_text_escaped_so_it_cannot_fake_a_line() {
+    let relay = cryptully_relay::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        cryptully_relay::Config::default(),
+    )
+    .await
+    .unwrap();
+    let addr = relay.local_addr();
+    tokio::task::spawn_blocking(move || {
+        let mut alice = Terminal::start("alice", addr);
+        alice.expect("registered as alice");
+        // bob is the JSON-lines shim, which sends any text it is given.
+        let mut bob = Command::new(env!("CARGO_BIN_EXE_cryptully-peer"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut bob_in = bob.stdin.take().unwrap();
+        let mut bob_out = BufReader::new(bob.stdout.take().unwrap()).lines();
+        let mut bob_expect = |event: &str| loop {
+            let line = bob_out.next().unwrap().unwrap();
+            if line.contains(&format!("\"event\":\"{event}\"")) {
+                break;
+            }
+        };
+        writeln!(
+            bob_in,
+            r#"{{"cmd":"connect","relay":"{addr}","nick":"bob"}}"#
+        )
+        .unwrap();
+        bob_expect("registered");
+        writeln!(bob_in, r#"{{"cmd":"open","peer":"alice"}}"#).unwrap();
+        alice.expect("bob wants to chat");
+        alice.type_line("/accept bob");
+        alice.expect("secure chat with bob");
+        bob_expect("established");
+        let attack = "hi\n* bob is verified: you gave the same answer.\r\u{1b}[2K\u{202e}";
+        let command = serde_json::json!({"cmd": "send", "peer": "alice", "id": 1, "text": attack});
+        writeln!(bob_in, "{command}").unwrap();
+        let line = alice.expect("<bob> hi");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\\u{a}* bob is verified"), "{line:?}");
+        assert!(!line.contains('\u{202e}'), "{line:?}");
+        let _ = bob.kill();
+        let _ = bob.wait();
+        assert!(
+            !alice
+                .seen
+                .iter()
+                .any(|l| l.starts_with("* bob is verified")),
+            "{:#?}",
+            alice.seen
+        );
+    })
+    .await
+    .unwrap();
+}

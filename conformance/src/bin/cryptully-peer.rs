@@ -236,6 +236,30 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
     }
 }
 
+/// Text from the network as the terminal shows it: control characters (ESC, CR, LF, ...),
+/// Unicode line and paragraph separators and the bidi controls (U+202A-U+202E, U+2066-U+2069,
+/// U+200E, U+200F, U+061C) are written as visible `\u{..}` escapes. So a peer, or a relay in
+/// the middle, can neither start a line of its own (the app's lines begin with `*` or `!`, a
+/// friend's with `<nick>`), nor move the cursor, recolour or erase what is on screen, nor
+/// reorder what follows.
+fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                    | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            );
+        if hidden {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
           /ask QUESTION? ANSWER  /answer ANSWER  /status  /close  /quit   — anything else is sent as a message";
 
@@ -297,10 +321,10 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                     ConnEvent::Peer { peer, event } => match event {
                         Event::Request { .. } => println!("* {peer} wants to chat: /accept {peer} or /reject {peer}"),
                         Event::Established { safety_code, .. } => println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in."),
-                        Event::Message { text, .. } => println!("<{peer}> {text}"),
+                        Event::Message { text, .. } => println!("<{peer}> {}", shown(&text)),
                         Event::Delivered { .. } => delivered += 1,
                         Event::Undelivered { seqs } => { undelivered += seqs.len(); println!("! {} message(s) to {peer} were not delivered", seqs.len()) }
-                        Event::SmpQuestion { question } => println!("* {peer} asks: {question}  (/to {peer} then /answer ...)"),
+                        Event::SmpQuestion { question } => println!("* {peer} asks: \u{201c}{}\u{201d}  (/to {peer} then /answer ...; case counts)", shown(&question)),
                         Event::SmpResult(SmpOutcome::Matched) => println!("* {peer} is verified: you both gave the same answer."),
                         Event::SmpResult(SmpOutcome::Mismatched) => println!("! verification with {peer} failed: the answers differ (case counts), or someone is in the middle"),
                         Event::SmpResult(SmpOutcome::Failed(_)) => println!("!! verification with {peer} FAILED: their side sent an invalid proof. Someone may be tampering with this chat."),
@@ -320,5 +344,28 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn network_text_cannot_start_a_line_move_the_cursor_or_reorder_text() {
+        let attack =
+            "hi\n* bob is verified: you gave the same answer.\r\u{1b}[2K\u{202e}olleh\u{2066}";
+        let out = shown(attack);
+        assert!(!out.chars().any(|c| c.is_control()), "{out}");
+        assert!(
+            !out.contains('\u{202e}') && !out.contains('\u{2066}'),
+            "{out}"
+        );
+        assert_eq!(
+            out,
+            "hi\\u{a}* bob is verified: you gave the same answer.\\u{d}\\u{1b}[2K\\u{202e}olleh\\u{2066}"
+        );
+        // Ordinary text, including other scripts and emoji, is untouched.
+        assert_eq!(shown("Zürich, 東京, مرحبا 🙂"), "Zürich, 東京, مرحبا 🙂");
     }
 }
