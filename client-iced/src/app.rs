@@ -76,8 +76,20 @@ pub fn clock() -> String {
 impl App {
     /// The first state: the connect screen, the nickname box focused, the system theme asked.
     pub fn boot() -> (Self, Task<Message>) {
+        Self::boot_with(&crate::cli::Args::default())
+    }
+
+    /// The first state, with the connect screen filled in from the command line.
+    pub fn boot_with(args: &crate::cli::Args) -> (Self, Task<Message>) {
+        let mut form = connect::State::default();
+        if let Some(nick) = &args.nick {
+            form.nick = nick.clone();
+        }
+        if let Some(relay) = &args.relay {
+            form.relay = relay.clone();
+        }
         let app = App {
-            screen: Screen::Connect(connect::State::default()),
+            screen: Screen::Connect(form),
             model: Model::default(),
             target: None,
             handle: None,

@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 mod bucket;
+pub mod cli;
 mod conn;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ops;
 pub mod peer;
 pub mod router;
 

@@ -5,63 +5,20 @@
 
 use clap::Parser;
 use cryptully_relay::Config;
-use std::net::SocketAddr;
+use cryptully_relay::cli::{Cli, Command};
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// Host a Cryptully relay: people register nicknames here and it forwards their end-to-end
-/// encrypted messages. It cannot read them. Every option can also be set by the environment
-/// variable shown.
-#[derive(Parser, Debug)]
-#[command(name = "cryptully-relay", version)]
-struct Args {
-    /// Address and port to listen on. 127.0.0.1 serves only this computer; use 0.0.0.0:9000 to
-    /// serve others on your network.
-    #[arg(long, env = "CRYPTULLY_LISTEN", default_value = "127.0.0.1:9000")]
-    listen: SocketAddr,
-    /// Most connections held at once; more are refused with SERVER_FULL.
-    #[arg(long, env = "CRYPTULLY_MAX_CONNECTIONS", default_value_t = 10_000)]
-    max_connections: usize,
-    /// Largest message in bytes (at most 65536); a larger one closes that connection.
-    #[arg(long, env = "CRYPTULLY_MAX_FRAME", default_value_t = 65536)]
-    max_frame: usize,
-    /// Seconds a new connection has to register a nickname.
-    #[arg(long, env = "CRYPTULLY_REGISTER_TIMEOUT", default_value_t = 10.0)]
-    register_timeout: f64,
-    /// Seconds without any message before a connection is closed (clients ping every 60 s).
-    #[arg(long, env = "CRYPTULLY_IDLE_TIMEOUT", default_value_t = 120.0)]
-    idle_timeout: f64,
-    /// Messages per second one connection may send, on average.
-    #[arg(long, env = "CRYPTULLY_RATE_MESSAGES", default_value_t = 200.0)]
-    rate_messages: f64,
-    /// Messages one connection may send in a burst.
-    #[arg(long, env = "CRYPTULLY_RATE_BURST", default_value_t = 400.0)]
-    rate_burst: f64,
-    /// Bytes per second one connection may send, on average.
-    #[arg(long, env = "CRYPTULLY_RATE_BYTES", default_value_t = 1_048_576.0)]
-    rate_bytes: f64,
-    /// Bytes one connection may send in a burst.
-    #[arg(
-        long,
-        env = "CRYPTULLY_RATE_BYTES_BURST",
-        default_value_t = 2_097_152.0
-    )]
-    rate_bytes_burst: f64,
-    /// Bytes queued for a connection that does not read before it is dropped (SLOW_CONSUMER).
-    #[arg(long, env = "CRYPTULLY_QUEUE_BYTES", default_value_t = 1_048_576)]
-    queue_bytes: usize,
-    /// Worker threads (default: one per core). 1 runs everything on one thread, which suits a
-    /// relay given a core of its own.
-    #[arg(long, env = "CRYPTULLY_THREADS")]
-    threads: Option<usize>,
-}
 
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Health { addr, timeout }) = cli.command {
+        return health(&addr, secs(timeout));
+    }
+    let args = cli.serve;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -109,6 +66,9 @@ fn main() -> ExitCode {
         // The bound address, not the requested one: with port 0 the system picks the port.
         let bound = listener.local_addr().unwrap_or(args.listen);
         tracing::info!("listening on {bound}");
+        if cryptully_relay::ops::notify_ready() {
+            tracing::info!("told systemd the relay is ready");
+        }
         match cryptully_relay::serve(listener, config, stop_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -117,6 +77,30 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `cryptully-relay health ADDR`: 0 when the relay answers, 1 with the reason otherwise.
+fn health(addr: &str, timeout: std::time::Duration) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cryptully-relay health: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cryptully_relay::ops::health(addr, timeout)) {
+        Ok(()) => {
+            println!("{addr}: a Cryptully relay answered");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cryptully-relay health: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Ctrl-C on every platform; SIGTERM too where there is one.

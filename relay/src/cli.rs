@@ -1,0 +1,84 @@
+//! The command line of `cryptully-relay`, in the library so that `xtask` generates the man page
+//! and shell completions from the same definitions (they never drift from `--help`).
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+
+/// Host a Cryptully relay for end-to-end encrypted chat.
+///
+/// People register nicknames here and the relay forwards their end-to-end encrypted messages.
+/// It cannot read them. Every option can also be set by the environment variable shown.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cryptully-relay",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Under systemd (Type=notify) the relay reports READY=1 once it listens."
+)]
+pub struct Cli {
+    /// Serve (the default).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Something other than serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Other things the binary does.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check that a relay answers: connect, say HELLO, PING, and wait for PONG. Exits 0 when it
+    /// does, 1 otherwise (for container health checks and monitoring).
+    Health {
+        /// The relay's HOST:PORT.
+        #[arg(default_value = "127.0.0.1:9000")]
+        addr: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
+}
+
+/// The options of a serving relay.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on. 127.0.0.1 serves only this computer; use 0.0.0.0:9000 to
+    /// serve others on your network.
+    #[arg(long, env = "CRYPTULLY_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Most connections held at once; more are refused with SERVER_FULL.
+    #[arg(long, env = "CRYPTULLY_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Largest message in bytes (at most 65536); a larger one closes that connection.
+    #[arg(long, env = "CRYPTULLY_MAX_FRAME", default_value_t = 65536)]
+    pub max_frame: usize,
+    /// Seconds a new connection has to register a nickname.
+    #[arg(long, env = "CRYPTULLY_REGISTER_TIMEOUT", default_value_t = 10.0)]
+    pub register_timeout: f64,
+    /// Seconds without any message before a connection is closed (clients ping every 60 s).
+    #[arg(long, env = "CRYPTULLY_IDLE_TIMEOUT", default_value_t = 120.0)]
+    pub idle_timeout: f64,
+    /// Messages per second one connection may send, on average.
+    #[arg(long, env = "CRYPTULLY_RATE_MESSAGES", default_value_t = 200.0)]
+    pub rate_messages: f64,
+    /// Messages one connection may send in a burst.
+    #[arg(long, env = "CRYPTULLY_RATE_BURST", default_value_t = 400.0)]
+    pub rate_burst: f64,
+    /// Bytes per second one connection may send, on average.
+    #[arg(long, env = "CRYPTULLY_RATE_BYTES", default_value_t = 1_048_576.0)]
+    pub rate_bytes: f64,
+    /// Bytes one connection may send in a burst.
+    #[arg(
+        long,
+        env = "CRYPTULLY_RATE_BYTES_BURST",
+        default_value_t = 2_097_152.0
+    )]
+    pub rate_bytes_burst: f64,
+    /// Bytes queued for a connection that does not read before it is dropped (SLOW_CONSUMER).
+    #[arg(long, env = "CRYPTULLY_QUEUE_BYTES", default_value_t = 1_048_576)]
+    pub queue_bytes: usize,
+    /// Worker threads (default: one per core). 1 runs everything on one thread, which suits a
+    /// relay given a core of its own.
+    #[arg(long, env = "CRYPTULLY_THREADS")]
+    pub threads: Option<usize>,
+}

@@ -1,0 +1,127 @@
+//! Operations around the relay: the health check of `cryptully-relay health` and the systemd
+//! readiness notice.
+
+use cryptully_protocol::net::{FrameReader, write_frame};
+use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use cryptully_protocol::versioning::RELAY_VERSION;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Connects to `addr`, says HELLO (§3.3) and PING (§3.7), and waits for the matching PONG.
+/// The error says in words what went wrong.
+pub async fn health(addr: &str, timeout: Duration) -> Result<(), String> {
+    let check = async {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let (read, mut write) = stream.into_split();
+        let token = 0x6865_616c_7468; // "health"
+        for msg in [
+            ClientMessage::Hello {
+                version: RELAY_VERSION,
+            },
+            ClientMessage::Ping { token },
+        ] {
+            let mut body = Vec::new();
+            msg.encode(&mut body);
+            write_frame(&mut write, &body)
+                .await
+                .map_err(|e| format!("cannot write to {addr}: {e}"))?;
+        }
+        let mut frames = FrameReader::new(read, cryptully_protocol::limits::MAX_FRAME);
+        loop {
+            let frame = frames
+                .next_frame()
+                .await
+                .map_err(|e| format!("{addr} is not a Cryptully relay: {e}"))?
+                .ok_or_else(|| format!("{addr} closed the connection"))?;
+            match RelayMessage::decode(&frame) {
+                Ok(RelayMessage::Pong { token: t }) if t == token => return Ok(()),
+                Ok(RelayMessage::Error { code, .. }) => {
+                    return Err(format!("{addr} refused: {code:?}"));
+                }
+                Ok(_) => continue,
+                Err(e) => return Err(format!("{addr} is not a Cryptully relay: {e}")),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, check)
+        .await
+        .map_err(|_| format!("{addr} did not answer within {timeout:?}"))?
+}
+
+/// Tells systemd the relay is ready (`READY=1` on `$NOTIFY_SOCKET`, as `sd_notify(3)` does),
+/// for units of `Type=notify`. Does nothing without that variable. Returns whether it sent.
+pub fn notify_ready() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some_and(|socket| notify_ready_at(&socket))
+}
+
+/// Sends `READY=1` to the datagram socket `socket` (a path, or `@name` for Linux's abstract
+/// namespace). Always `false` where there are no Unix sockets.
+pub fn notify_ready_at(socket: &std::ffi::OsStr) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::net::UnixDatagram;
+        let Ok(sender) = UnixDatagram::unbound() else {
+            return false;
+        };
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(socket);
+        #[cfg(target_os = "linux")]
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            use std::os::linux::net::SocketAddrExt;
+            return std::os::unix::net::SocketAddr::from_abstract_name(name)
+                .and_then(|a| sender.send_to_addr(b"READY=1", &a))
+                .is_ok();
+        }
+        let _ = bytes;
+        sender.send_to(b"READY=1", socket).is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = socket;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Config;
+
+    #[tokio::test]
+    async fn health_passes_against_a_relay_and_fails_against_a_silent_server() {
+        let relay = crate::spawn("127.0.0.1:0".parse().unwrap(), Config::default())
+            .await
+            .unwrap();
+        let addr = relay.local_addr().to_string();
+        health(&addr, Duration::from_secs(3)).await.unwrap();
+        // A server that accepts and says nothing.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap().to_string();
+        let _keep = tokio::spawn(async move {
+            let (_s, _) = silent.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+        let err = health(&silent_addr, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.contains("did not answer"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn notify_ready_writes_ready_to_the_notify_socket() {
+        let dir = std::env::temp_dir().join(format!("cryptully-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        assert!(notify_ready_at(path.as_os_str()));
+        let mut buf = [0u8; 32];
+        let n = listener.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1");
+        assert!(!notify_ready_at(dir.join("nobody").as_os_str()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
