@@ -432,6 +432,11 @@ impl Model {
                     EndReason::ConnectionLost => {
                         "The connection to the relay was lost.".to_string()
                     }
+                    EndReason::MessagesLost => format!(
+                        "So many of {}'s messages were lost on the way that this chat cannot \
+                         go on. Start a new chat.",
+                        chat.peer
+                    ),
                 };
                 chat.line(LineKind::Info(text), time);
             }

@@ -171,6 +171,12 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["vector:VEC-6.4-1", "vector:VEC-6.4-2", "fuzz:record_open"],
     ),
     (
+        "6.4-5",
+        &[
+            "test:protocol/tests/session.rs::session_6_4_records_too_far_ahead_end_the_session_instead_of_wedging_it",
+        ],
+    ),
+    (
         "7.1-1",
         &[
             "vector:VEC-7-INVALID-6",

@@ -12,6 +12,7 @@ use cryptully_protocol::framing::MAX_FRAME;
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::{InnerMessage, TypingState};
 use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript, commitment};
+use cryptully_protocol::limits::{MAX_SKIP, MAX_TOO_FAR};
 use cryptully_protocol::net::{FrameReader, write_frame};
 use cryptully_protocol::records::{ChainKey, ReceiveChain, Record, SendChain};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
@@ -750,6 +751,26 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     .expect("message", |v| v["text"] == "genuine")
                     .await
                     .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-TOO-FAR-ENDS",
+            "MAX_TOO_FAR records in a row more than MAX_SKIP ahead end the chat: END sent, `ended` reported",
+            ["6.4-2", "6.4-5"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                // Records the runner really sealed, numbered as if MAX_SKIP + 1 were lost.
+                for i in 0..MAX_TOO_FAR {
+                    let mut r = k.msg(&format!("late {i}"))?;
+                    r.seq += MAX_SKIP + 1;
+                    e.wire.record(r).await?;
+                }
+                e.shim.expect("ended", |_| true).await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::End => Ok(()),
+                    other => Err(format!("expected END, got {}", other.name())),
+                }
             }
         ),
         case!(

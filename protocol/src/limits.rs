@@ -14,5 +14,8 @@ pub const MAX_MPI: usize = 192;
 pub const MAX_PADDED_INNER: usize = 257 * 64;
 /// The most records a receiver skips over to open a later one (§6.4).
 pub const MAX_SKIP: u64 = 1000;
+/// Records in a row more than [`MAX_SKIP`] ahead after which a session ends as
+/// [`crate::session::EndReason::MessagesLost`] (§6.4).
+pub const MAX_TOO_FAR: u32 = 8;
 /// Inner messages are padded to a multiple of this (§7.1).
 pub const PADDING_BLOCK: usize = 64;

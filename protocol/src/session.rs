@@ -12,7 +12,7 @@ use crate::inner::{InnerMessage, TypingState};
 use crate::key_schedule::{
     self, EphemeralKeyPair, Fingerprint, KeySchedule, SafetyCode, Transcript,
 };
-use crate::limits::{MAX_MSG_TEXT, MAX_SMP_QUESTION};
+use crate::limits::{MAX_MSG_TEXT, MAX_SMP_QUESTION, MAX_TOO_FAR};
 use crate::nick::Nick;
 use crate::primitives::CryptoError;
 use crate::records::{ChainKey, ReceiveChain, Record, RecordError, SendChain};
@@ -73,6 +73,9 @@ pub enum EndReason {
     PeerGone,
     /// The connection to the relay was lost.
     ConnectionLost,
+    /// More than MAX_SKIP of the friend's records were lost in transit, so later ones can no
+    /// longer be opened (§6.4). This side sent END.
+    MessagesLost,
 }
 
 /// What a session tells its person (§4.5, §6.4, §7, §8).
@@ -236,6 +239,8 @@ struct Established {
     fingerprint: Fingerprint,
     smp: Smp,
     unacked: BTreeSet<u64>,
+    /// Records in a row that were more than MAX_SKIP ahead (§6.4).
+    too_far: u32,
 }
 
 enum State {
@@ -716,6 +721,7 @@ impl Session {
             fingerprint: schedule.fingerprint(),
             smp: Smp::Idle,
             unacked: BTreeSet::new(),
+            too_far: 0,
         };
         self.state = State::Established(Box::new(est));
         Event::Established {
@@ -740,7 +746,23 @@ fn on_record(
             step.events.push(Event::Warning(Warning::Replayed { seq }));
             return Ok((step, false));
         }
-        Err(RecordError::TooFarAhead { seq, .. } | RecordError::BadTag { seq }) => {
+        Err(RecordError::TooFarAhead { seq, .. }) => {
+            // §6.4: one such record may be a relay's forgery; MAX_TOO_FAR in a row mean the
+            // friend's records can no longer be opened, and the chat would hang for ever.
+            est.too_far += 1;
+            if est.too_far >= MAX_TOO_FAR {
+                step.send.push(seal(est, &InnerMessage::End)?);
+                let unacked: Vec<u64> = est.unacked.iter().copied().collect();
+                if !unacked.is_empty() {
+                    step.events.push(Event::Undelivered { seqs: unacked });
+                }
+                step.events.push(Event::Ended(EndReason::MessagesLost));
+                return Ok((step, true));
+            }
+            step.events.push(Event::Warning(Warning::Tampered { seq }));
+            return Ok((step, false));
+        }
+        Err(RecordError::BadTag { seq }) => {
             step.events.push(Event::Warning(Warning::Tampered { seq }));
             return Ok((step, false));
         }
@@ -751,6 +773,7 @@ fn on_record(
         }
         Err(RecordError::SequenceExhausted) => return Err(SessionError::SequenceExhausted),
     };
+    est.too_far = 0;
     if opened.deleted > 0 {
         step.events.push(Event::Warning(Warning::Deleted {
             count: opened.deleted,

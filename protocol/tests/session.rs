@@ -507,3 +507,56 @@ fn session_7_4_an_ack_for_an_unknown_number_is_ignored() {
     assert!(alice.is_established());
     assert_eq!(alice.unacknowledged(), vec![sent]);
 }
+
+/// §6.4: after more than MAX_SKIP records were lost, the friend's records can never be opened
+/// again; MAX_TOO_FAR of them in a row end the session in words, with END to the friend, instead
+/// of a warning per record for ever. Fewer, followed by one that opens, change nothing.
+#[test]
+fn session_6_4_records_too_far_ahead_end_the_session_instead_of_wedging_it() {
+    use cryptully_protocol::limits::{MAX_SKIP, MAX_TOO_FAR};
+    let (mut pair, _, _) = Pair::established(21);
+    let mut sent = Vec::new();
+    for i in 0..MAX_SKIP + 1 + u64::from(MAX_TOO_FAR) {
+        sent.push(pair.a.send_message(&format!("m{i}")).unwrap().1);
+    }
+    // The relay dropped the first MAX_SKIP + 1: every later record is too far ahead.
+    let mut late = sent
+        .split_off(usize::try_from(MAX_SKIP).unwrap() + 1)
+        .into_iter();
+    for _ in 1..MAX_TOO_FAR {
+        let step = pair.b.handle(late.next().unwrap(), &mut pair.rng).unwrap();
+        assert!(matches!(
+            step.events[..],
+            [Event::Warning(Warning::Tampered { .. })]
+        ));
+        assert!(!pair.b.is_over());
+    }
+    let step = pair.b.handle(late.next().unwrap(), &mut pair.rng).unwrap();
+    assert_eq!(step.events, vec![Event::Ended(EndReason::MessagesLost)]);
+    assert!(pair.b.is_over());
+    // The friend hears END, so neither side waits for ever.
+    let (a_events, _) = pair.deliver_b_to_a(step);
+    assert!(
+        a_events.contains(&Event::Ended(EndReason::PeerClosed)),
+        "{a_events:?}"
+    );
+
+    // Fewer than MAX_TOO_FAR in a row, then a record that opens: the count starts again.
+    let (mut pair, _, _) = Pair::established(22);
+    let (_, good) = pair.a.send_message("good").unwrap();
+    let mut forged = good.clone();
+    if let PeerMessage::Record(r) = &mut forged {
+        r.seq = MAX_SKIP + 5;
+    }
+    for _ in 1..MAX_TOO_FAR {
+        let _ = pair.b.handle(forged.clone(), &mut pair.rng).unwrap();
+    }
+    let step = pair.b.handle(good, &mut pair.rng).unwrap();
+    assert!(matches!(step.events[..], [Event::Message { .. }]));
+    let step = pair.b.handle(forged, &mut pair.rng).unwrap();
+    assert!(matches!(
+        step.events[..],
+        [Event::Warning(Warning::Tampered { .. })]
+    ));
+    assert!(!pair.b.is_over());
+}
