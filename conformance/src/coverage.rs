@@ -153,6 +153,12 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["test:protocol/src/records.rs::records_6_2_the_last_sequence_number_is_never_sent"],
     ),
     (
+        "6.2-3",
+        &[
+            "test:protocol/src/records.rs::records_6_2_a_record_numbered_2_64_minus_1_is_refused_as_tampered",
+        ],
+    ),
+    (
         "6.3-1",
         &[
             "vector:VEC-4.1-INVALID-5",

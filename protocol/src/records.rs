@@ -280,6 +280,10 @@ impl ReceiveChain {
     /// Opens a record per §6.4. On any error the chain is unchanged.
     pub fn open(&mut self, record: &Record) -> Result<Opened, RecordError> {
         let expected = self.next_seq;
+        // §6.2: no honest sender uses 2^64 - 1, so such a record is a forgery.
+        if record.seq == u64::MAX {
+            return Err(RecordError::BadTag { seq: record.seq });
+        }
         let Some(skip) = record.seq.checked_sub(expected) else {
             return Err(RecordError::Replayed {
                 seq: record.seq,
@@ -404,6 +408,25 @@ mod tests {
             tx.seal(&[0; 64]).unwrap_err(),
             RecordError::SequenceExhausted
         );
+    }
+
+    #[test]
+    fn records_6_2_a_record_numbered_2_64_minus_1_is_refused_as_tampered() {
+        let mut tx = SendChain {
+            next_seq: u64::MAX - 1,
+            chain: ChainKey::new([1; 32]),
+        };
+        let mut rx = ReceiveChain {
+            next_seq: u64::MAX - 1,
+            chain: ChainKey::new([1; 32]),
+        };
+        let mut last = tx.seal(&[0; 64]).unwrap();
+        last.seq = u64::MAX;
+        assert_eq!(
+            rx.open(&last).unwrap_err(),
+            RecordError::BadTag { seq: u64::MAX }
+        );
+        assert_eq!(rx.next_seq(), u64::MAX - 1, "the chain did not move");
     }
 
     #[test]
