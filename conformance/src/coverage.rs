@@ -56,6 +56,10 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "4.2-2",
+        &["test:relay/tests/chat.rs::chat_4_2_a_chat_with_oneself_is_refused_in_plain_words"],
+    ),
+    (
         "4.3-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -378,6 +378,13 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
         match command {
             Command::Open { peer } => {
                 let peer = peer.canonical();
+                // §4.2: a chat needs two people.
+                if peer == self.nick {
+                    return self.error(
+                        Some(&peer),
+                        "you cannot chat with yourself: type your friend's nickname",
+                    );
+                }
                 if self.sessions.get(&peer).is_some_and(|s| !s.is_over()) {
                     return self.error(Some(&peer), "a chat with this nickname is already open");
                 }
@@ -506,6 +513,13 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             }
         };
         if let PeerMessage::Helo { .. } = msg {
+            // §4.2: nobody opens a chat with themselves; only a relay could send this.
+            if peer == self.nick {
+                return self.error(
+                    Some(&peer),
+                    "ignored a chat request that claims to come from your own nickname",
+                );
+            }
             // §4.5: a new HELO replaces whatever chat there was with this nickname.
             if self.sessions.contains_key(&peer) {
                 self.end_chat(&peer, EndReason::PeerClosed);

@@ -277,6 +277,29 @@ async fn chat_open_to_nobody_says_so() {
     assert_eq!(alice.peer_event().await, Event::Ended(EndReason::PeerGone));
 }
 
+/// Issue 10 / §4.2: opening a chat with oneself is refused in words, before anything is sent.
+#[tokio::test]
+async fn chat_4_2_a_chat_with_oneself_is_refused_in_plain_words() {
+    let r = relay().await;
+    let mut alice = Client::connect(r.local_addr(), "alice", 9).await;
+    alice.cmd(Command::Open {
+        peer: nick("Alice"),
+    });
+    match alice.next().await {
+        ConnEvent::Error {
+            peer: Some(p),
+            message,
+        } => {
+            assert_eq!(p, nick("alice"));
+            assert_eq!(
+                message,
+                "you cannot chat with yourself: type your friend's nickname"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn chat_connect_errors_are_typed() {
     let r = relay().await;
