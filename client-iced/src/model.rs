@@ -432,6 +432,9 @@ impl Model {
                     EndReason::ConnectionLost => {
                         "The connection to the relay was lost.".to_string()
                     }
+                    EndReason::TimedOut => {
+                        "Nobody answered in time, so the request was dropped.".to_string()
+                    }
                     EndReason::MessagesLost => format!(
                         "So many of {}'s messages were lost on the way that this chat cannot \
                          go on. Start a new chat.",

@@ -116,6 +116,10 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "4.5-2",
+        &["test:protocol/tests/session.rs::session_4_5_and_8_6_waits_time_out"],
+    ),
+    (
         "4.6-1",
         &[
             "test:protocol/tests/session.rs::session_7_7_end_closes_both_sides_and_reports_undelivered",
@@ -279,6 +283,10 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
     (
         "8.6-5",
         &["test:protocol/src/smp.rs::smp_8_6_smp_messages_in_idle_are_ignored_silently"],
+    ),
+    (
+        "8.6-6",
+        &["test:protocol/tests/session.rs::session_4_5_and_8_6_waits_time_out"],
     ),
     (
         "9.1-1",

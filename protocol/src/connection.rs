@@ -293,6 +293,9 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
     ) {
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.tick().await;
+        // §4.5, §8.6: the sessions keep no clock; they are told the time once a second.
+        let mut clock = tokio::time::interval(Duration::from_secs(1));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut token = 0u64;
         let reason = loop {
             tokio::select! {
@@ -318,6 +321,7 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     token = token.wrapping_add(1);
                     self.writer.queue(&ClientMessage::Ping { token });
                 }
+                now = clock.tick() => self.tick(now.into_std()),
             }
             if let Err(e) = self.writer.flush().await {
                 break e.to_string();
@@ -535,6 +539,25 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
         };
         let result = session.handle(msg, rng);
         self.apply_result(&peer, result);
+    }
+
+    /// Passes the time to every session (§4.5, §8.6); a session the time ended is removed.
+    fn tick(&mut self, now: std::time::Instant) {
+        let peers: Vec<Nick> = self.sessions.keys().cloned().collect();
+        for peer in peers {
+            let Some(session) = self.sessions.get_mut(&peer) else {
+                continue;
+            };
+            let was_over = session.is_over();
+            let step = session.tick(now);
+            let ended = !was_over && session.is_over();
+            if !step.send.is_empty() || !step.events.is_empty() {
+                self.apply(&peer, step);
+            }
+            if ended {
+                self.sessions.remove(&peer);
+            }
+        }
     }
 
     fn end_chat(&mut self, peer: &Nick, reason: EndReason) {

@@ -1,5 +1,7 @@
 //! §10 Limits fixed by the wire format (§10.1).
 
+use core::time::Duration;
+
 /// The largest frame body (§2.1).
 pub const MAX_FRAME: usize = 65536;
 /// The longest nickname (§3.2).
@@ -19,3 +21,12 @@ pub const MAX_SKIP: u64 = 1000;
 pub const MAX_TOO_FAR: u32 = 8;
 /// Inner messages are padded to a multiple of this (§7.1).
 pub const PADDING_BLOCK: usize = 64;
+
+/// §4.5: how long an initiator waits for REDY (the friend's person deciding).
+pub const HANDSHAKE_DECISION_TIMEOUT: Duration = Duration::from_secs(300);
+/// §4.5: how long a responder waits for PUB_KEY after REDY (software only).
+pub const HANDSHAKE_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// §8.6: how long an asker waits for SMP2 (the friend's person answering).
+pub const SMP_ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+/// §8.6: how long a run waits for SMP1, SMP3 or SMP4 (software only).
+pub const SMP_STEP_TIMEOUT: Duration = Duration::from_secs(60);

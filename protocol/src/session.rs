@@ -12,7 +12,9 @@ use crate::inner::{InnerMessage, TypingState};
 use crate::key_schedule::{
     self, EphemeralKeyPair, Fingerprint, KeySchedule, SafetyCode, Transcript,
 };
-use crate::limits::{MAX_MSG_TEXT, MAX_SMP_QUESTION, MAX_TOO_FAR};
+use crate::limits::{
+    HANDSHAKE_DECISION_TIMEOUT, HANDSHAKE_STEP_TIMEOUT, MAX_MSG_TEXT, MAX_SMP_QUESTION, MAX_TOO_FAR,
+};
 use crate::nick::Nick;
 use crate::primitives::CryptoError;
 use crate::records::{ChainKey, ReceiveChain, Record, RecordError, SendChain};
@@ -21,6 +23,7 @@ use crate::versioning::PEER_VERSION;
 use core::fmt;
 use rand_core::CryptoRngCore;
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// A warning about records in transit (§6.4). The session goes on.
@@ -76,6 +79,9 @@ pub enum EndReason {
     /// More than MAX_SKIP of the friend's records were lost in transit, so later ones can no
     /// longer be opened (§6.4). This side sent END.
     MessagesLost,
+    /// The handshake waited longer than §4.5 allows: the friend did not answer the request, or
+    /// this side's person did not decide.
+    TimedOut,
 }
 
 /// What a session tells its person (§4.5, §6.4, §7, §8).
@@ -238,6 +244,8 @@ struct Established {
     safety_code: SafetyCode,
     fingerprint: Fingerprint,
     smp: Smp,
+    /// Counts SMP runs, so that two runs waiting in the same state are two waits (§8.6).
+    smp_run: u64,
     unacked: BTreeSet<u64>,
     /// Records in a row that were more than MAX_SKIP ahead (§6.4).
     too_far: u32,
@@ -278,6 +286,15 @@ pub struct Session {
     peer: Nick,
     role: Role,
     state: State,
+    /// What the session waits for and since when, as last seen by [`Session::tick`].
+    waiting_since: Option<(Wait, Instant)>,
+}
+
+/// One wait of §4.5 or §8.6: the state's name, and for SMP the run it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wait {
+    state: &'static str,
+    smp_run: u64,
 }
 
 impl fmt::Debug for Session {
@@ -316,6 +333,7 @@ impl Session {
             peer,
             role: Role::Initiator,
             state: State::ExpectRedy { keys },
+            waiting_since: None,
         };
         (session, helo)
     }
@@ -328,6 +346,7 @@ impl Session {
             peer: peer.clone(),
             role: Role::Responder,
             state: State::Closed,
+            waiting_since: None,
         };
         let mut step = Step::default();
         match helo {
@@ -564,6 +583,7 @@ impl Session {
             .smp
             .start(question.to_owned(), x, rng)
             .map_err(SessionError::Smp)?;
+        est.smp_run += 1;
         self.smp_step(out)
     }
 
@@ -590,6 +610,66 @@ impl Session {
         match &self.state {
             State::Established(e) => e.smp.pending_question(),
             _ => None,
+        }
+    }
+
+    /// Time passes (§4.5, §8.6). Call it every second or so with the current time; the session
+    /// keeps no clock of its own. A wait that lasted longer than its limit ends: a handshake as
+    /// [`EndReason::TimedOut`], an SMP run as [`SmpOutcome::Aborted`] with SMP_ABORT sent. A wait
+    /// starts at the first tick that sees it, so limits hold to within one tick.
+    pub fn tick(&mut self, now: Instant) -> Step {
+        let Some((limit, wait)) = self.wait() else {
+            self.waiting_since = None;
+            return Step::default();
+        };
+        match self.waiting_since {
+            Some((seen, since)) if seen == wait => {
+                if now.saturating_duration_since(since) < limit {
+                    return Step::default();
+                }
+                self.waiting_since = None;
+                self.expire(wait)
+            }
+            _ => {
+                self.waiting_since = Some((wait, now));
+                Step::default()
+            }
+        }
+    }
+
+    /// What the session waits for from the friend or its person, and for how long at most.
+    fn wait(&self) -> Option<(Duration, Wait)> {
+        let wait = |state, smp_run| Wait { state, smp_run };
+        match &self.state {
+            State::ExpectRedy { .. } => Some((HANDSHAKE_DECISION_TIMEOUT, wait("ExpectRedy", 0))),
+            State::ExpectDecision { .. } => {
+                Some((HANDSHAKE_DECISION_TIMEOUT, wait("ExpectDecision", 0)))
+            }
+            State::ExpectPubKey { .. } => Some((HANDSHAKE_STEP_TIMEOUT, wait("ExpectPubKey", 0))),
+            State::Established(e) => e
+                .smp
+                .timeout()
+                .map(|(limit, _)| (limit, wait(e.smp.name(), e.smp_run))),
+            State::Closed | State::Failed(_) => None,
+        }
+    }
+
+    fn expire(&mut self, wait: Wait) -> Step {
+        match &mut self.state {
+            State::Established(est) => {
+                let waiting_for = est.smp.timeout().map_or("its next message", |(_, w)| w);
+                let out = est.smp.time_out(waiting_for);
+                let step = smp_output(est, out);
+                self.fail_on_err(step).unwrap_or_default()
+            }
+            _ => {
+                let _ = wait;
+                self.state = State::Closed;
+                Step {
+                    send: Vec::new(),
+                    events: vec![Event::Ended(EndReason::TimedOut)],
+                }
+            }
         }
     }
 
@@ -720,6 +800,7 @@ impl Session {
             safety_code: schedule.safety_code(),
             fingerprint: schedule.fingerprint(),
             smp: Smp::Idle,
+            smp_run: 0,
             unacked: BTreeSet::new(),
             too_far: 0,
         };
@@ -805,6 +886,9 @@ fn on_record(
             return Ok((step, true));
         }
         smp_msg => {
+            if matches!(smp_msg, InnerMessage::Smp0 { .. }) {
+                est.smp_run += 1;
+            }
             let out = est.smp.receive(&smp_msg, tie, rng);
             let more = smp_output(est, out)?;
             step.send.extend(more.send);

@@ -9,7 +9,7 @@ mod group;
 
 use crate::codec::{DecodeError, Reader};
 use crate::inner::InnerMessage;
-use crate::limits::MAX_MPI;
+use crate::limits::{self, MAX_MPI};
 use crate::primitives::sha256;
 use core::fmt;
 use group::{Comb, Elem, NotElement, Num, group};
@@ -40,6 +40,11 @@ pub enum SmpError {
     },
     /// The person asked to answer or start while the state does not allow it.
     NotNow(&'static str),
+    /// The run waited longer than §8.6 allows for the friend's next message.
+    TimedOut {
+        /// What it waited for.
+        waiting_for: &'static str,
+    },
 }
 
 impl fmt::Display for SmpError {
@@ -68,6 +73,10 @@ impl fmt::Display for SmpError {
                 )
             }
             Self::NotNow(what) => write!(f, "cannot {what} now (§8.6)"),
+            Self::TimedOut { waiting_for } => write!(
+                f,
+                "verification stopped: the friend's side did not send {waiting_for} in time"
+            ),
         }
     }
 }
@@ -798,6 +807,33 @@ impl Smp {
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
         !matches!(self, Self::Idle)
+    }
+
+    /// How long §8.6 lets this state wait for the friend, and for what: a person answering
+    /// (SMP2) gets [`limits::SMP_ANSWER_TIMEOUT`], software (SMP1, SMP3, SMP4)
+    /// [`limits::SMP_STEP_TIMEOUT`]. `None` where nothing is awaited from the friend.
+    pub fn timeout(&self) -> Option<(core::time::Duration, &'static str)> {
+        match self {
+            Self::ExpectSmp1 { .. } => Some((limits::SMP_STEP_TIMEOUT, "SMP1")),
+            Self::ExpectSmp2 { .. } => Some((limits::SMP_ANSWER_TIMEOUT, "SMP2")),
+            Self::ExpectSmp3(_) => Some((limits::SMP_STEP_TIMEOUT, "SMP3")),
+            Self::ExpectSmp4(_) => Some((limits::SMP_STEP_TIMEOUT, "SMP4")),
+            Self::Idle | Self::ExpectAnswer { .. } => None,
+        }
+    }
+
+    /// The run waited too long (§8.6): SMP_ABORT and [`SmpOutcome::Aborted`] with
+    /// [`SmpError::TimedOut`].
+    pub fn time_out(&mut self, waiting_for: &'static str) -> SmpOutput {
+        if !self.is_running() {
+            return SmpOutput::default();
+        }
+        *self = Self::Idle;
+        SmpOutput {
+            send: vec![InnerMessage::SmpAbort],
+            question: None,
+            outcome: Some(SmpOutcome::Aborted(SmpError::TimedOut { waiting_for })),
+        }
     }
 
     /// The question the person should answer: shown from SMP0 on until they answer (§8.6).

@@ -560,3 +560,60 @@ fn session_6_4_records_too_far_ahead_end_the_session_instead_of_wedging_it() {
     ));
     assert!(!pair.b.is_over());
 }
+
+/// §4.5 and §8.6: waits end. The sessions keep no clock: the test passes the time in.
+#[test]
+fn session_4_5_and_8_6_waits_time_out() {
+    use cryptully_protocol::limits::{
+        HANDSHAKE_DECISION_TIMEOUT, SMP_ANSWER_TIMEOUT, SMP_STEP_TIMEOUT,
+    };
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    let second = Duration::from_secs(1);
+
+    // An initiator whose HELO is never answered.
+    let mut rng = ChaCha20Rng::seed_from_u64(30);
+    let (mut alice, _helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    assert_eq!(alice.tick(t0), Step::default());
+    assert_eq!(
+        alice.tick(t0 + HANDSHAKE_DECISION_TIMEOUT - second),
+        Step::default()
+    );
+    assert!(!alice.is_over());
+    let step = alice.tick(t0 + HANDSHAKE_DECISION_TIMEOUT);
+    assert_eq!(step.events, vec![Event::Ended(EndReason::TimedOut)]);
+    assert!(alice.is_over());
+
+    // An asker whose question is never answered: SMP_ABORT, and the outcome says why.
+    let (mut pair, _, _) = Pair::established(31);
+    let start = pair.a.start_smp("pet?", "rex", &mut pair.rng).unwrap();
+    let _ = pair.deliver_a_to_b(start);
+    assert_eq!(pair.a.tick(t0), Step::default());
+    assert_eq!(
+        pair.a.tick(t0 + SMP_ANSWER_TIMEOUT - second),
+        Step::default()
+    );
+    let step = pair.a.tick(t0 + SMP_ANSWER_TIMEOUT);
+    assert!(
+        matches!(
+            step.events[..],
+            [Event::SmpResult(SmpOutcome::Aborted(
+                cryptully_protocol::smp::SmpError::TimedOut {
+                    waiting_for: "SMP2"
+                }
+            ))]
+        ),
+        "{:?}",
+        step.events
+    );
+    let (_, b_events) = pair.deliver_a_to_b(step);
+    assert_eq!(b_events, vec![Event::SmpResult(SmpOutcome::AbortedByPeer)]);
+    assert!(!pair.a.is_over(), "an SMP time-out never ends the chat");
+
+    // A new run starts a new wait, even in the same state: no time-out carried over.
+    let t1 = t0 + SMP_ANSWER_TIMEOUT + second;
+    let again = pair.a.start_smp("town?", "ely", &mut pair.rng).unwrap();
+    let _ = pair.deliver_a_to_b(again);
+    assert_eq!(pair.a.tick(t1), Step::default());
+    assert_eq!(pair.a.tick(t1 + SMP_STEP_TIMEOUT), Step::default());
+}
