@@ -242,6 +242,8 @@ struct Keys {
     responder_public: [u8; 32],
     session_id: [u8; 32],
     code: String,
+    /// The fingerprint of §5.6 as the shim reports it: 32 lowercase hex digits.
+    fingerprint: String,
 }
 
 impl Keys {
@@ -276,6 +278,12 @@ impl Keys {
             responder_public: rkey,
             session_id: *ks.session_id(),
             code: ks.safety_code().digits(),
+            fingerprint: ks
+                .fingerprint()
+                .as_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
         })
     }
 
@@ -373,6 +381,12 @@ async fn shim_named_initiates(shim: &mut Shim, wire: &mut Wire, shim_nick: &str)
             ev["safety_code"], keys.code
         ));
     }
+    if ev["fingerprint"] != keys.fingerprint {
+        return Err(format!(
+            "fingerprint {} but the runner derived {} (§5.6, §13.2)",
+            ev["fingerprint"], keys.fingerprint
+        ));
+    }
     Ok(keys)
 }
 
@@ -426,6 +440,12 @@ async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
         return Err(format!(
             "safety code {} but the runner derived {}",
             ev["safety_code"], keys.code
+        ));
+    }
+    if ev["fingerprint"] != keys.fingerprint {
+        return Err(format!(
+            "fingerprint {} but the runner derived {} (§5.6, §13.2)",
+            ev["fingerprint"], keys.fingerprint
         ));
     }
     Ok(keys)
@@ -943,6 +963,20 @@ pub fn cases() -> Vec<Case<Ctx>> {
             "both ask at once, the runner's nickname is lower: the shim reports `crossed` and answers the runner's question",
             ["8.6-2"],
             |ctx| { smp_both_ask(ctx, false).await }
+        ),
+        case!(
+            "PEER-13-UNKNOWN-COMMAND",
+            "a command the shim does not know, without a peer field, is answered `unimplemented`",
+            [],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.shim.send(json!({"cmd": "no_such_command"})).await?;
+                match e.shim.expect("unimplemented", |_| true).await {
+                    Err(why) if why.contains("no_such_command") => Ok(()),
+                    Err(why) => Err(why),
+                    Ok(v) => Err(format!("unexpected {v}")),
+                }
+            }
         ),
         case!(
             "PEER-1.3-RELAY-IN-THE-MIDDLE",

@@ -126,6 +126,23 @@ async fn shim_command(
         }
         return Ok(false);
     }
+    // §13.1: a command this shim does not know is `unimplemented`, with or without a peer.
+    const KNOWN: [&str; 10] = [
+        "open",
+        "accept",
+        "reject",
+        "send",
+        "typing",
+        "smp_start",
+        "smp_answer",
+        "smp_abort",
+        "close",
+        "quit",
+    ];
+    if !KNOWN.contains(&name) {
+        emit(json!({"event": "unimplemented", "cmd": name}));
+        return Ok(true);
+    }
     let Some((handle, _)) = conn.as_ref() else {
         return Err("not connected".into());
     };
@@ -189,8 +206,16 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
             let p = peer.as_str().to_string();
             let v = match event {
                 Event::Request { .. } => json!({"event": "request", "peer": p}),
-                Event::Established { safety_code, .. } => {
-                    json!({"event": "established", "peer": p, "safety_code": safety_code.digits()})
+                Event::Established {
+                    safety_code,
+                    fingerprint,
+                } => {
+                    let fingerprint: String = fingerprint
+                        .as_bytes()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    json!({"event": "established", "peer": p, "safety_code": safety_code.digits(), "fingerprint": fingerprint})
                 }
                 Event::Rejected(_) => json!({"event": "rejected", "peer": p}),
                 Event::Message { text, .. } => json!({"event": "message", "peer": p, "text": text}),
