@@ -120,6 +120,10 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["test:protocol/tests/session.rs::session_4_5_and_8_6_waits_time_out"],
     ),
     (
+        "4.5-3",
+        &["test:relay/tests/chat.rs::chat_4_5_both_opening_at_once_gives_one_chat"],
+    ),
+    (
         "4.6-1",
         &[
             "test:protocol/tests/session.rs::session_7_7_end_closes_both_sides_and_reports_undelivered",

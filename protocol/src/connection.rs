@@ -389,6 +389,15 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                         "you cannot chat with yourself: type your friend's nickname",
                     );
                 }
+                // §4.5: the friend's request is already waiting for this person, who now asks
+                // for the same chat: that is a yes.
+                if self
+                    .sessions
+                    .get(&peer)
+                    .is_some_and(|s| s.state_name() == "ExpectDecision")
+                {
+                    return self.session_command(Command::Accept { peer });
+                }
                 if self.sessions.get(&peer).is_some_and(|s| !s.is_over()) {
                     return self.error(Some(&peer), "a chat with this nickname is already open");
                 }
@@ -524,11 +533,27 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     "ignored a chat request that claims to come from your own nickname",
                 );
             }
-            // §4.5: a new HELO replaces whatever chat there was with this nickname.
-            if self.sessions.contains_key(&peer) {
+            // §4.5, both opened at once: each side's HELO crossed the other's. The lower
+            // canonical nickname's attempt goes on; the other side answers it as responder and
+            // accepts at once, since its person asked for this very chat.
+            let crossed = self
+                .sessions
+                .get(&peer)
+                .is_some_and(|s| s.state_name() == "ExpectRedy");
+            if crossed && self.nick < peer {
+                return;
+            }
+            // §4.5: otherwise a new HELO replaces whatever chat there was with this nickname.
+            if self.sessions.contains_key(&peer) && !crossed {
                 self.end_chat(&peer, EndReason::PeerClosed);
             }
-            let (session, step) = Session::respond(self.nick.clone(), peer.clone(), &msg);
+            let (mut session, mut step) = Session::respond(self.nick.clone(), peer.clone(), &msg);
+            if crossed && session.state_name() == "ExpectDecision" {
+                match session.accept(&mut self.rng) {
+                    Ok(accepted) => step = accepted,
+                    Err(e) => self.error(Some(&peer), &e),
+                }
+            }
             self.sessions.insert(peer.clone(), session);
             return self.apply(&peer, step);
         }

@@ -387,3 +387,67 @@ async fn chat_three_people_two_concurrent_chats() {
         ]
     );
 }
+
+/// A TCP proxy in front of the relay that holds everything the relay sends to the client for
+/// `delay`: a network where both people's requests cross.
+async fn delaying_proxy(relay: SocketAddr, delay: Duration) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = tokio::net::TcpStream::connect(relay).await.unwrap();
+            let (mut client_r, mut client_w) = client.into_split();
+            let (mut up_r, mut up_w) = upstream.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_r, &mut up_w).await;
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let n = match up_r.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    tokio::time::sleep(delay).await;
+                    if client_w.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 10 / §4.5: both people open the chat within one network delay. Each HELO crosses the
+/// other; the chat still opens once, with the same safety code, and nobody is asked.
+#[tokio::test]
+async fn chat_4_5_both_opening_at_once_gives_one_chat() {
+    let r = relay().await;
+    let delay = Duration::from_millis(400);
+    let mut alice = Client::connect(delaying_proxy(r.local_addr(), delay).await, "alice", 40).await;
+    let mut bob = Client::connect(delaying_proxy(r.local_addr(), delay).await, "bob", 41).await;
+    alice.cmd(Command::Open { peer: nick("bob") });
+    bob.cmd(Command::Open {
+        peer: nick("alice"),
+    });
+    let code = |e: Event| match e {
+        Event::Established { safety_code, .. } => safety_code,
+        other => panic!("expected the chat to open, got {other:?}"),
+    };
+    let (a, b) = (code(alice.peer_event().await), code(bob.peer_event().await));
+    assert_eq!(a, b);
+    // And it works: a message each way.
+    alice.cmd(Command::Send {
+        peer: nick("bob"),
+        id: 1,
+        text: "hi".into(),
+    });
+    loop {
+        if let Event::Message { text, .. } = bob.peer_event().await {
+            assert_eq!(text, "hi");
+            break;
+        }
+    }
+}
