@@ -432,6 +432,12 @@ impl Model {
                     EndReason::ConnectionLost => {
                         "The connection to the relay was lost.".to_string()
                     }
+                    // §4.4: not a refusal by the friend; keys that did not check out.
+                    EndReason::HandshakeFailed => format!(
+                        "The chat with {} could not be secured: the keys did not check out, so \
+                         someone may be interfering. Nothing was sent. Try again later.",
+                        chat.peer
+                    ),
                     EndReason::TimedOut => {
                         "Nobody answered in time, so the request was dropped.".to_string()
                     }

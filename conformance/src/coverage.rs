@@ -109,6 +109,13 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["test:protocol/tests/session.rs::session_4_4_low_order_key_aborts_before_pub_key"],
     ),
     (
+        "4.4-4",
+        &[
+            "test:protocol/tests/session.rs::session_4_4_a_failed_handshake_is_announced_to_the_initiator",
+            "test:protocol/tests/session.rs::session_4_4_commitment_mismatch_is_fatal_and_stays_fatal",
+        ],
+    ),
+    (
         "4.5-1",
         &[
             "test:protocol/tests/session.rs::session_4_5_unexpected_message_during_handshake_is_fatal",

@@ -8,6 +8,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use crate::{Case, Outcome, Selection};
+use cryptully_protocol::errors::RejectReason;
 use cryptully_protocol::framing::MAX_FRAME;
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::{InnerMessage, TypingState};
@@ -452,6 +453,23 @@ async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
 }
 
 /// The shim must not reach `established`, and must tell its person (error or ended).
+/// §4.4 [4.4-4]: the shim's next peer message is REJ HANDSHAKE_FAILED, and nothing else.
+async fn expect_handshake_failed_rej(wire: &mut Wire) -> Result<()> {
+    match wire.peer_within(Duration::from_secs(5)).await? {
+        Some(PeerMessage::Rej {
+            reason: RejectReason::HandshakeFailed,
+        }) => Ok(()),
+        Some(m) => Err(format!(
+            "the shim sent {} instead of REJ HANDSHAKE_FAILED (§4.4)",
+            m.name()
+        )),
+        None => Err(
+            "the shim did not announce the failed handshake with REJ HANDSHAKE_FAILED (§4.4)"
+                .into(),
+        ),
+    }
+}
+
 async fn expect_refused(shim: &mut Shim) -> Result<()> {
     let events = shim.drain(Duration::from_secs(2)).await?;
     if events.iter().any(|e| e["event"] == "established") {
@@ -588,8 +606,8 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-4.4-COMMITMENT-MISMATCH",
-            "PUB_KEY that does not open HELO's commitment ends the handshake",
-            ["4.4-1", "4.5-1"],
+            "PUB_KEY that does not open HELO's commitment: REJ HANDSHAKE_FAILED, no chat",
+            ["4.4-1", "4.4-4"],
             |ctx| {
                 let mut e = env(ctx).await?;
                 let (promised, sent) = (fresh_key(), fresh_key());
@@ -608,13 +626,14 @@ pub fn cases() -> Vec<Case<Ctx>> {
                         },
                     )
                     .await?;
+                expect_handshake_failed_rej(&mut e.wire).await?;
                 expect_refused(&mut e.shim).await
             }
         ),
         case!(
             "PEER-4.4-LOW-ORDER-KEY",
-            "REDY with a low-order point: no PUB_KEY, no chat",
-            ["4.4-2", "4.4-3", "5.3-1"],
+            "REDY with a low-order point: REJ HANDSHAKE_FAILED instead of PUB_KEY, no chat",
+            ["4.4-2", "4.4-3", "4.4-4", "5.3-1"],
             |ctx| {
                 let mut e = env(ctx).await?;
                 e.shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
@@ -624,9 +643,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 e.wire
                     .send(SHIM, &PeerMessage::Redy { public_key: point })
                     .await?;
-                if let Some(m) = e.wire.peer_within(Duration::from_secs(1)).await? {
-                    return Err(format!("the shim answered {} to a low-order key", m.name()));
-                }
+                expect_handshake_failed_rej(&mut e.wire).await?;
                 expect_refused(&mut e.shim).await
             }
         ),

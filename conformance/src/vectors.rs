@@ -404,9 +404,11 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                         let _ = b.accept(&mut rng).map_err(|e| e.to_string())?;
                         let pk = PeerMessage::decode(&bytes(&case, "pub_key")?)
                             .map_err(|e| e.to_string())?;
+                        let reply = b.handle(pk, &mut rng).map_err(|e| e.to_string())?;
+                        same("reply", reply.send, vec![reply_of(&case)?])?;
                         same(
-                            "result",
-                            b.handle(pk, &mut rng).err(),
+                            "then",
+                            b.send_message("x").err(),
                             Some(SessionError::CommitmentMismatch),
                         )
                     }
@@ -414,9 +416,11 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                         let (mut a, _) = Session::initiate(nick("alice")?, nick("bob")?, &mut rng);
                         let redy = PeerMessage::decode(&bytes(&case, "redy")?)
                             .map_err(|e| e.to_string())?;
+                        let reply = a.handle(redy, &mut rng).map_err(|e| e.to_string())?;
+                        same("reply", reply.send, vec![reply_of(&case)?])?;
                         same(
-                            "result",
-                            a.handle(redy, &mut rng).err(),
+                            "then",
+                            a.send_message("x").err(),
                             Some(SessionError::LowOrderKey),
                         )
                     }
@@ -425,6 +429,11 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The peer message an invalid handshake vector says must be sent back (§4.4: REJ).
+fn reply_of(case: &Value) -> Result<PeerMessage> {
+    PeerMessage::decode(&bytes(case, "reply")?).map_err(|e| e.to_string())
 }
 
 fn inner_messages(v: &Value, out: &mut Vec<Check>) -> Result<()> {

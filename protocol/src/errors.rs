@@ -131,11 +131,19 @@ pub enum RejectReason {
     Busy,
     /// 0x03: the HELO's version is not spoken.
     UnsupportedVersion,
+    /// 0x04: the handshake failed a check on the sender's side (PUB_KEY does not open the
+    /// commitment, or a public key is of low order, §4.4): the chat cannot be secured.
+    HandshakeFailed,
 }
 
 impl RejectReason {
     /// Every reason, in spec order.
-    pub const ALL: [RejectReason; 3] = [Self::Declined, Self::Busy, Self::UnsupportedVersion];
+    pub const ALL: [RejectReason; 4] = [
+        Self::Declined,
+        Self::Busy,
+        Self::UnsupportedVersion,
+        Self::HandshakeFailed,
+    ];
 
     /// The code point on the wire.
     pub fn to_u8(self) -> u8 {
@@ -143,6 +151,7 @@ impl RejectReason {
             Self::Declined => 0x01,
             Self::Busy => 0x02,
             Self::UnsupportedVersion => 0x03,
+            Self::HandshakeFailed => 0x04,
         }
     }
 
@@ -161,6 +170,9 @@ impl fmt::Display for RejectReason {
             Self::Declined => "declined the chat",
             Self::Busy => "is busy and cannot chat now",
             Self::UnsupportedVersion => "uses an incompatible version of Cryptully",
+            Self::HandshakeFailed => {
+                "could not secure the chat: the keys did not check out, so someone may be interfering"
+            }
         })
     }
 }

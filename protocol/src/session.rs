@@ -82,6 +82,9 @@ pub enum EndReason {
     /// The handshake waited longer than §4.5 allows: the friend did not answer the request, or
     /// this side's person did not decide.
     TimedOut,
+    /// The handshake failed a check, on this side (REJ HANDSHAKE_FAILED was sent) or on the
+    /// friend's (it arrived) (§4.4): someone may be interfering.
+    HandshakeFailed,
 }
 
 /// What a session tells its person (§4.5, §6.4, §7, §8).
@@ -507,6 +510,40 @@ impl Session {
             (State::ExpectPubKey { keys, commitment }, PeerMessage::PubKey { public_key }) => {
                 self.on_pub_key(keys, commitment, public_key)
             }
+            // §4.4: the friend's side found our key or commitment bad and said so. In
+            // `Established`, only before any record of the friend's has opened: after that the
+            // handshake provably worked, and a REJ can only be a relay's forgery.
+            (
+                State::ExpectPubKey { .. },
+                PeerMessage::Rej {
+                    reason: RejectReason::HandshakeFailed,
+                },
+            ) => Ok(Step {
+                send: Vec::new(),
+                events: vec![Event::Ended(EndReason::HandshakeFailed)],
+            }),
+            (
+                State::Established(est),
+                PeerMessage::Rej {
+                    reason: RejectReason::HandshakeFailed,
+                },
+            ) => {
+                if est.recv.next_seq() == 0 {
+                    let mut events = Vec::new();
+                    let unacked: Vec<u64> = est.unacked.iter().copied().collect();
+                    if !unacked.is_empty() {
+                        events.push(Event::Undelivered { seqs: unacked });
+                    }
+                    events.push(Event::Ended(EndReason::HandshakeFailed));
+                    Ok(Step {
+                        send: Vec::new(),
+                        events,
+                    })
+                } else {
+                    self.state = State::Established(est);
+                    Ok(Step::default())
+                }
+            }
             (State::Established(mut est), PeerMessage::Record(record)) => {
                 // §8.6: when both ask at once, the lower canonical nickname's question goes on.
                 let tie = if self.local < self.peer {
@@ -532,10 +569,25 @@ impl Session {
                 got: msg.name(),
             }),
         };
-        if let Err(e) = &result {
-            self.state = State::Failed(e.clone());
+        match result {
+            // §4.4: a commitment that does not open, or a low-order key, is announced to the
+            // friend with REJ HANDSHAKE_FAILED, so that neither side believes the chat is
+            // secure. The session fails all the same.
+            Err(e @ (SessionError::CommitmentMismatch | SessionError::LowOrderKey)) => {
+                self.state = State::Failed(e);
+                Ok(Step {
+                    send: vec![PeerMessage::Rej {
+                        reason: RejectReason::HandshakeFailed,
+                    }],
+                    events: vec![Event::Ended(EndReason::HandshakeFailed)],
+                })
+            }
+            Err(e) => {
+                self.state = State::Failed(e.clone());
+                Err(e)
+            }
+            ok => ok,
         }
-        result
     }
 
     /// Sends a chat message (§7.3). Returns its sequence number, which later appears in

@@ -287,12 +287,57 @@ fn session_4_4_commitment_mismatch_is_fatal_and_stays_fatal() {
         },
         &mut rng,
     );
-    assert_eq!(err, Err(SessionError::CommitmentMismatch));
+    // §4.4: announced to the friend, so that nobody believes the chat is secure.
+    let announced = Step {
+        send: vec![PeerMessage::Rej {
+            reason: RejectReason::HandshakeFailed,
+        }],
+        events: vec![Event::Ended(EndReason::HandshakeFailed)],
+    };
+    assert_eq!(err, Ok(announced));
     assert_eq!(
         b.send_message("x").unwrap_err(),
         SessionError::CommitmentMismatch
     );
     assert_eq!(b.state_name(), "Failed");
+}
+
+/// Issue 10 / §4.4: an initiator that sent PUB_KEY believed the chat was open. The responder's
+/// REJ HANDSHAKE_FAILED now ends it on both sides, in words; after the friend's first record has
+/// opened, a REJ can only be forged and changes nothing.
+#[test]
+fn session_4_4_a_failed_handshake_is_announced_to_the_initiator() {
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let (mut a, _helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    // A relay in the middle swapped the HELO: bob got another commitment.
+    let (_, other_helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &other_helo);
+    let redy = b.accept(&mut rng).unwrap();
+    let step = a.handle(redy.send[0].clone(), &mut rng).unwrap();
+    assert!(a.is_established(), "alice believes the chat is open");
+    let rej = b.handle(step.send[0].clone(), &mut rng).unwrap();
+    assert_eq!(rej.events, vec![Event::Ended(EndReason::HandshakeFailed)]);
+    let (_, sent) = a.send_message("are you there?").unwrap();
+    let _ = sent;
+    let ended = a.handle(rej.send[0].clone(), &mut rng).unwrap();
+    assert_eq!(
+        ended.events,
+        vec![
+            Event::Undelivered { seqs: vec![0] },
+            Event::Ended(EndReason::HandshakeFailed)
+        ]
+    );
+    assert!(a.is_over());
+
+    // A forged REJ after the friend's first record opened is ignored.
+    let (mut pair, _, _) = Pair::established(15);
+    let (_, hello) = pair.b.send_message("hello").unwrap();
+    let _ = pair.a.handle(hello, &mut pair.rng).unwrap();
+    let forged = PeerMessage::Rej {
+        reason: RejectReason::HandshakeFailed,
+    };
+    assert_eq!(pair.a.handle(forged, &mut pair.rng), Ok(Step::default()));
+    assert!(pair.a.is_established());
 }
 
 #[test]
@@ -305,8 +350,17 @@ fn session_4_4_low_order_key_aborts_before_pub_key() {
         },
         &mut rng,
     );
-    assert_eq!(step, Err(SessionError::LowOrderKey));
+    assert_eq!(
+        step.map(|s| (s.send, s.events)),
+        Ok((
+            vec![PeerMessage::Rej {
+                reason: RejectReason::HandshakeFailed
+            }],
+            vec![Event::Ended(EndReason::HandshakeFailed)]
+        ))
+    );
     assert!(a.is_over());
+    assert_eq!(a.send_message("x").unwrap_err(), SessionError::LowOrderKey);
 }
 
 #[test]

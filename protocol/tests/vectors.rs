@@ -350,14 +350,16 @@ fn handshakes() -> (Value, Handshake) {
     let bad = PeerMessage::PubKey {
         public_key: *other.public(),
     };
-    assert_eq!(
-        b.handle(bad.clone(), &mut rng),
-        Err(SessionError::CommitmentMismatch)
-    );
+    let rej = PeerMessage::Rej {
+        reason: RejectReason::HandshakeFailed,
+    };
+    let step = b.handle(bad.clone(), &mut rng).unwrap();
+    assert_eq!(step.send, vec![rej.clone()]);
+    assert_eq!(b.send_message("x"), Err(SessionError::CommitmentMismatch));
     negative.push(json!({
-        "description": "PUB_KEY does not open HELO's commitment: the responder aborts (§4.4)",
+        "description": "PUB_KEY does not open HELO's commitment: the responder aborts and answers REJ HANDSHAKE_FAILED (§4.4)",
         "side": "responder", "helo": h(&helo.to_bytes()), "pub_key": h(&bad.to_bytes()),
-        "error": "commitment_mismatch",
+        "error": "commitment_mismatch", "reply": h(&rej.to_bytes()),
     }));
     // §4.4: low-order public keys in REDY.
     let low_order = [
@@ -371,12 +373,13 @@ fn handshakes() -> (Value, Handshake) {
         let public_key: [u8; 32] = hex::decode(point).unwrap().try_into().unwrap();
         let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
         let redy = PeerMessage::Redy { public_key };
-        let result = a.handle(redy.clone(), &mut rng);
-        assert_eq!(result, Err(SessionError::LowOrderKey), "{point}");
+        let step = a.handle(redy.clone(), &mut rng).unwrap();
+        assert_eq!(step.send, vec![rej.clone()], "{point}");
+        assert_eq!(a.send_message("x"), Err(SessionError::LowOrderKey));
         negative.push(json!({
-            "description": "REDY carries a low-order point: X25519 gives zero, the initiator aborts and sends no PUB_KEY (§4.4)",
+            "description": "REDY carries a low-order point: X25519 gives zero, the initiator aborts and answers REJ HANDSHAKE_FAILED instead of PUB_KEY (§4.4)",
             "side": "initiator", "helo": h(&helo.to_bytes()), "redy": h(&redy.to_bytes()),
-            "error": "low_order_key",
+            "error": "low_order_key", "reply": h(&rej.to_bytes()),
         }));
     }
     let json = json!({
@@ -421,6 +424,12 @@ fn peer_messages(records_from: &[u8; 32]) -> Value {
                 reason: RejectReason::UnsupportedVersion,
             },
             json!({ "reason": "UNSUPPORTED_VERSION", "reason_value": 3 }),
+        ),
+        (
+            PeerMessage::Rej {
+                reason: RejectReason::HandshakeFailed,
+            },
+            json!({ "reason": "HANDSHAKE_FAILED", "reason_value": 4 }),
         ),
         (
             PeerMessage::PubKey {

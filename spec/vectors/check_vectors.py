@@ -150,6 +150,8 @@ def check_handshakes():
         for key, value in got.items():
             check(f"handshake {hs['description']}: {key}", value, o[key])
     for case in v["invalid"]:
+        # §4.4 [4.4-4], §9.2: the side that finds the handshake bad answers REJ HANDSHAKE_FAILED.
+        check("invalid handshake: reply is REJ HANDSHAKE_FAILED", case["reply"], "1204")
         if case["error"] == "low_order_key":
             point = bytes.fromhex(case["redy"])[1:]
             try:
