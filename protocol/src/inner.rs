@@ -172,7 +172,9 @@ impl InnerMessage {
     /// The encoding followed by zero padding to a multiple of 64 bytes (§7.1). Zeroized on drop:
     /// it is plaintext.
     pub fn encode_padded(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(64));
+        // §12.3: room for the largest padded message up front, so the buffer is never moved
+        // while it grows (a move would leave a copy of the plaintext behind, unerased).
+        let mut out = Zeroizing::new(Vec::with_capacity(MAX_PADDED_INNER));
         self.encode(&mut out);
         let padded = out.len().next_multiple_of(PADDING_BLOCK);
         out.resize(padded, 0);
@@ -199,6 +201,17 @@ impl InnerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inner_12_3_the_largest_message_is_padded_without_moving_its_buffer() {
+        let m = InnerMessage::Msg {
+            text: "x".repeat(MAX_MSG_TEXT),
+        };
+        let padded = m.encode_padded();
+        assert_eq!(padded.len() % PADDING_BLOCK, 0);
+        // Never grown, so never reallocated: no stale copy of the plaintext on the heap.
+        assert_eq!(padded.capacity(), MAX_PADDED_INNER);
+    }
 
     #[test]
     fn inner_7_1_pads_to_64_with_zeros() {
