@@ -50,6 +50,10 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["test:relay/tests/chat.rs::chat_3_9_peer_gone_reports_undelivered_messages"],
     ),
     (
+        "3.11-2",
+        &["test:protocol/src/relay.rs::relay_3_11_error_nick_presence_is_not_a_decoding_rule"],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -240,6 +240,29 @@ pub fn cases() -> Vec<Case<Target>> {
             }
         ),
         case!(
+            "RELAY-3.11-STATE-BEFORE-NICK-RULES",
+            "RELAY with an invalid nickname before REGISTER: UNEXPECTED_MESSAGE and a close, not INVALID_NICK",
+            ["3.11-1"],
+            |t| {
+                let mut c = Raw::hello(t.addr).await?;
+                // RELAY, destination "a b" (a space breaks §3.2), payload 0x20.
+                c.raw(&[0x03, 3, b'a', b' ', b'b', 0x20]).await?;
+                c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
+            "RELAY-3.11-STATE-BEFORE-FIELDS",
+            "REGISTER with an invalid nickname before HELLO: UNEXPECTED_MESSAGE and a close, not MALFORMED",
+            ["3.11-1"],
+            |t| {
+                let mut c = Raw::connect(t.addr).await?;
+                c.raw(&[0x02, 3, b'a', b' ', b'b']).await?;
+                c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
+                c.expect_closed().await
+            }
+        ),
+        case!(
             "RELAY-3.4-REGISTERED-CANONICAL",
             "REGISTER in mixed case is answered REGISTERED in lowercase",
             ["3.2-2", "3.2-3", "3.4-4"],

@@ -243,6 +243,22 @@ impl RelayMessage {
 mod tests {
     use super::*;
 
+    /// §3.11 [3.11-2]: the nick of an ERROR is informational; any code decodes with or without.
+    #[test]
+    fn relay_3_11_error_nick_presence_is_not_a_decoding_rule() {
+        for code in ErrorCode::ALL {
+            for nick in [None, Some(nick("bob"))] {
+                let msg = RelayMessage::Error {
+                    code,
+                    nick: nick.clone(),
+                };
+                let mut body = Vec::new();
+                msg.encode(&mut body);
+                assert_eq!(RelayMessage::decode(&body), Ok(msg), "{code:?} {nick:?}");
+            }
+        }
+    }
+
     fn nick(s: &str) -> Nick {
         Nick::new(s).unwrap()
     }

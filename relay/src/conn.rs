@@ -18,8 +18,14 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, sleep_until};
 
-/// RELAY's type byte (§3.1): the hot path parses it without allocating.
+/// HELLO's type byte (§3.3). The state check of §3.11 reads type bytes before decoding.
+const HELLO: u8 = 0x01;
+/// REGISTER's type byte (§3.4).
+const REGISTER: u8 = 0x02;
+/// RELAY's type byte (§3.5): the hot path parses it without allocating.
 const RELAY: u8 = 0x03;
+/// PING's type byte (§3.7).
+const PING: u8 = 0x04;
 /// BYE's type byte (§3.1).
 const BYE: u8 = 0x05;
 /// DELIVER's type byte (§3.1).
@@ -209,6 +215,21 @@ impl Conn {
         }
         if self.state == State::Registered && body.first() == Some(&RELAY) {
             return self.relay(body);
+        }
+        // §3.11 precedence: a known type that the state does not accept is UNEXPECTED_MESSAGE
+        // whatever its fields hold (so a RELAY with a bad nickname before REGISTER closes the
+        // connection rather than getting INVALID_NICK); an unknown type is MALFORMED below.
+        let accepted = match (self.state, body.first().copied()) {
+            (_, Some(BYE)) => true,
+            (State::ExpectHello, Some(HELLO)) => true,
+            (State::ExpectRegister, Some(REGISTER | PING)) => true,
+            (State::Registered, Some(PING)) => true,
+            (_, Some(HELLO | REGISTER | RELAY | PING)) => false,
+            _ => true,
+        };
+        if !accepted {
+            self.fail(ErrorCode::UnexpectedMessage);
+            return Next::Close;
         }
         let msg = match ClientMessage::decode(body) {
             Ok(msg) => msg,
