@@ -452,7 +452,6 @@ async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
     Ok(keys)
 }
 
-/// The shim must not reach `established`, and must tell its person (error or ended).
 /// §4.4 [4.4-4]: the shim's next peer message is REJ HANDSHAKE_FAILED, and nothing else.
 async fn expect_handshake_failed_rej(wire: &mut Wire) -> Result<()> {
     match wire.peer_within(Duration::from_secs(5)).await? {
@@ -470,6 +469,7 @@ async fn expect_handshake_failed_rej(wire: &mut Wire) -> Result<()> {
     }
 }
 
+/// The shim must not reach `established`, and must tell its person (error or ended).
 async fn expect_refused(shim: &mut Shim) -> Result<()> {
     let events = shim.drain(Duration::from_secs(2)).await?;
     if events.iter().any(|e| e["event"] == "established") {
@@ -709,6 +709,121 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     Ok(())
                 } else {
                     Err(format!("nothing told: {}", Value::from(events)))
+                }
+            }
+        ),
+        case!(
+            "PEER-4.5-UNDECODABLE-IGNORED",
+            "an undecodable peer message changes nothing: the chat goes on",
+            ["4.5-4"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                for garbage in [vec![0x99, 1, 2, 3], vec![0x20, 0, 1], vec![0x10]] {
+                    e.wire.send_payload(SHIM, garbage).await?;
+                }
+                let r = k.msg("still here")?;
+                e.wire.record(r).await?;
+                e.shim
+                    .expect("message", |v| v["text"] == "still here")
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-4.5-NO-SESSION-IGNORED",
+            "REDY, PUB_KEY and RECORD from a nickname with no chat get no answer; a HELO after them is a request",
+            ["4.5-5"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let key = fresh_key();
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Redy {
+                            public_key: *key.public(),
+                        },
+                    )
+                    .await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::PubKey {
+                            public_key: *key.public(),
+                        },
+                    )
+                    .await?;
+                let stray = Record {
+                    seq: 0,
+                    ciphertext: vec![0; 80],
+                    tag: [0; 32],
+                };
+                e.wire.send(SHIM, &PeerMessage::Record(stray)).await?;
+                if let Some(m) = e.wire.peer_within(Duration::from_millis(500)).await? {
+                    return Err(format!("the shim answered {} with no chat open", m.name()));
+                }
+                let mine = fresh_key();
+                let redy =
+                    helo_accepted(&mut e.shim, &mut e.wire, (SHIM, RUNNER), mine.commitment())
+                        .await?;
+                match redy {
+                    PeerMessage::Redy { .. } => Ok(()),
+                    other => Err(format!("expected REDY, got {}", other.name())),
+                }
+            }
+        ),
+        case!(
+            "PEER-4.5-HELO-REPLACES-PENDING-REQUEST",
+            "a second HELO while the first waits for the person replaces it: the handshake uses the second commitment",
+            ["4.5-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (first, second) = (fresh_key(), fresh_key());
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 2,
+                            commitment: first.commitment(),
+                        },
+                    )
+                    .await?;
+                e.shim.expect("request", |v| v["peer"] == RUNNER).await?;
+                let PeerMessage::Redy { public_key } = helo_accepted(
+                    &mut e.shim,
+                    &mut e.wire,
+                    (SHIM, RUNNER),
+                    second.commitment(),
+                )
+                .await?
+                else {
+                    return Err("expected REDY".into());
+                };
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::PubKey {
+                            public_key: *second.public(),
+                        },
+                    )
+                    .await?;
+                let keys = Keys::derive(
+                    RUNNER,
+                    SHIM,
+                    *second.public(),
+                    public_key,
+                    &second,
+                    &public_key,
+                    true,
+                )?;
+                let ev = e.shim.expect("established", |_| true).await?;
+                if ev["safety_code"] == keys.code {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "safety code {} but the runner derived {}",
+                        ev["safety_code"], keys.code
+                    ))
                 }
             }
         ),
