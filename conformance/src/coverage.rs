@@ -54,6 +54,19 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["test:protocol/src/relay.rs::relay_3_11_error_nick_presence_is_not_a_decoding_rule"],
     ),
     (
+        "3.7-2",
+        &[
+            "test:relay/src/cli.rs::cli_10_2_the_idle_timeout_is_never_below_twice_the_ping_interval",
+            "review:protocol/src/connection.rs (PING_INTERVAL, a PING every 60 s)",
+        ],
+    ),
+    (
+        "10.2-2",
+        &[
+            "test:relay/src/cli.rs::cli_10_2_the_idle_timeout_is_never_below_twice_the_ping_interval",
+        ],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -55,7 +55,8 @@ pub struct ServeArgs {
     /// Seconds a new connection has to register a nickname.
     #[arg(long, env = "CRYPTULLY_REGISTER_TIMEOUT", default_value_t = 10.0)]
     pub register_timeout: f64,
-    /// Seconds without any message before a connection is closed (clients ping every 60 s).
+    /// Seconds without any message before a connection is closed. Clients ping every 60 s, so
+    /// values under 120 are raised to 120 (§10.2).
     #[arg(long, env = "CRYPTULLY_IDLE_TIMEOUT", default_value_t = 120.0)]
     pub idle_timeout: f64,
     /// Messages per second one connection may send, on average.
@@ -81,4 +82,37 @@ pub struct ServeArgs {
     /// relay given a core of its own.
     #[arg(long, env = "CRYPTULLY_THREADS")]
     pub threads: Option<usize>,
+}
+
+/// §10.2 [10.2-2]: the least idle timeout a relay may use, twice the clients' ping interval.
+pub const MIN_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The idle timeout for `--idle-timeout SECS`: at least [`MIN_IDLE_TIMEOUT`], and whether it was
+/// raised to it.
+pub fn idle_timeout(secs: f64) -> (std::time::Duration, bool) {
+    if secs.is_nan() || secs < MIN_IDLE_TIMEOUT.as_secs_f64() {
+        return (MIN_IDLE_TIMEOUT, true);
+    }
+    let asked = std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX);
+    (asked, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_10_2_the_idle_timeout_is_never_below_twice_the_ping_interval() {
+        assert_eq!(idle_timeout(30.0), (MIN_IDLE_TIMEOUT, true));
+        assert_eq!(idle_timeout(-1.0), (MIN_IDLE_TIMEOUT, true));
+        assert_eq!(idle_timeout(120.0), (MIN_IDLE_TIMEOUT, false));
+        assert_eq!(
+            idle_timeout(300.0),
+            (std::time::Duration::from_secs(300), false)
+        );
+        assert!(
+            MIN_IDLE_TIMEOUT >= 2 * cryptully_protocol::connection::PING_INTERVAL,
+            "clients must be able to keep a connection open"
+        );
+    }
 }

@@ -27,11 +27,19 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let (idle_timeout, raised) = cryptully_relay::cli::idle_timeout(args.idle_timeout);
+    if raised {
+        tracing::warn!(
+            "--idle-timeout {} is below the least a relay may use (§10.2); using {} s",
+            args.idle_timeout,
+            idle_timeout.as_secs()
+        );
+    }
     let config = Config {
         max_frame: args.max_frame.min(cryptully_protocol::limits::MAX_FRAME),
         max_connections: args.max_connections,
         register_timeout: secs(args.register_timeout),
-        idle_timeout: secs(args.idle_timeout),
+        idle_timeout,
         rate_messages: args.rate_messages,
         rate_messages_burst: args.rate_burst,
         rate_bytes: args.rate_bytes,
