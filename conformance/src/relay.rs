@@ -421,6 +421,47 @@ pub fn cases() -> Vec<Case<Target>> {
             }
         ),
         case!(
+            "RELAY-3.5-DELIVER-FITS",
+            "a RELAY whose DELIVER would not fit a frame gets FRAME_TOO_LARGE and a close; the receiver stays; the largest allowed one arrives",
+            ["3.5-6"],
+            |t| {
+                // A 32-character sender makes the DELIVER 34 bytes longer than the payload.
+                let long = format!("{:_<32}", fresh("L"));
+                let mut sender = Raw::registered(t.addr, &long).await?;
+                let target = fresh("t");
+                let mut receiver = Raw::registered(t.addr, &target).await?;
+                let limit = MAX_FRAME - 2 - 32;
+                sender
+                    .send(&ClientMessage::Relay {
+                        destination: nick(&target)?,
+                        payload: vec![0x20; limit],
+                    })
+                    .await?;
+                match receiver.recv().await? {
+                    RelayMessage::Deliver { payload, .. } if payload.len() == limit => {}
+                    other => return Err(format!("expected the largest DELIVER, got {other:?}")),
+                }
+                sender
+                    .send(&ClientMessage::Relay {
+                        destination: nick(&target)?,
+                        payload: vec![0x20; limit + 1],
+                    })
+                    .await?;
+                sender.expect(&err(ErrorCode::FrameTooLarge, None)?).await?;
+                sender.expect_closed().await?;
+                // The sender had delivered to the receiver, so its departure is announced (§3.9);
+                // the receiver itself stays connected.
+                match receiver.recv().await? {
+                    RelayMessage::PeerGone { nick }
+                        if nick.as_str() == long.to_ascii_lowercase() => {}
+                    other => {
+                        return Err(format!("expected PEER_GONE for the sender, got {other:?}"));
+                    }
+                }
+                receiver.expect_alive().await
+            }
+        ),
+        case!(
             "RELAY-3.5-INVALID-DESTINATION",
             "RELAY to an invalid nickname gets INVALID_NICK; the connection stays",
             ["3.5-5"],

@@ -6,6 +6,9 @@ use core::time::Duration;
 pub const MAX_FRAME: usize = 65536;
 /// The longest nickname (§3.2).
 pub const MAX_NICK: usize = 32;
+/// The largest RELAY payload (§3.5): the DELIVER it becomes, with a source nickname of any
+/// length, still fits in a frame (1 type byte, 1 length byte, up to 32 nickname bytes).
+pub const MAX_RELAY_PAYLOAD: usize = MAX_FRAME - 2 - MAX_NICK;
 /// The longest MSG text, in bytes of UTF-8 (§7.3).
 pub const MAX_MSG_TEXT: usize = 16384;
 /// The longest SMP question, in bytes of UTF-8 (§8.4).

@@ -9,6 +9,7 @@ use cryptully_protocol::Nick;
 use cryptully_protocol::codec::DecodeError;
 use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::framing::{FrameError, LENGTH_PREFIX, check_frame};
+use cryptully_protocol::limits::MAX_RELAY_PAYLOAD;
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::versioning::RELAY_VERSION;
 use std::collections::HashMap;
@@ -299,6 +300,12 @@ impl Conn {
         };
         if payload.is_empty() {
             self.fail(ErrorCode::Malformed);
+            return Next::Close;
+        }
+        // §3.5: the DELIVER must fit in a frame whatever the source's length, or the receiver
+        // would have to drop its connection (§2.1): one frame could knock anyone off.
+        if payload.len() > MAX_RELAY_PAYLOAD {
+            self.fail(ErrorCode::FrameTooLarge);
             return Next::Close;
         }
         if !Nick::is_valid(dest) {
