@@ -67,6 +67,13 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "3.7-3",
+        &[
+            "test:relay/tests/chat.rs::chat_a_relay_that_stops_answering_pings_is_noticed",
+            "test:relay/tests/chat.rs::chat_connect_to_a_silent_server_times_out",
+        ],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -27,6 +27,11 @@ use tokio::sync::mpsc;
 
 /// How often an otherwise quiet client pings the relay (§3.7: half the default idle timeout).
 pub const PING_INTERVAL: Duration = Duration::from_secs(60);
+/// How long [`connect`] waits for the relay to accept and register (§3.3, §3.4).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after a PING the relay may take to PONG before the connection counts as dead
+/// (§3.7): a relay that stopped answering is noticed in a minute, not when TCP gives up.
+pub const PONG_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the application asks of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +150,8 @@ pub enum ConnectError {
     Refused(ErrorCode),
     /// The relay broke the protocol or closed the connection.
     Protocol(String),
+    /// Nothing usable came back within [`CONNECT_TIMEOUT`]: the address may not be a relay.
+    TimedOut,
 }
 
 impl fmt::Display for ConnectError {
@@ -162,6 +169,9 @@ impl fmt::Display for ConnectError {
             ),
             Self::Refused(code) => write!(f, "the relay refused: {code}"),
             Self::Protocol(e) => write!(f, "the relay misbehaved: {e}"),
+            Self::TimedOut => f.write_str(
+                "the relay did not answer in time; check the address, or try again later",
+            ),
         }
     }
 }
@@ -198,6 +208,26 @@ pub async fn connect(
 
 /// [`connect`] with an injected random source (tests).
 pub async fn connect_with_rng<R: CryptoRngCore + Send + 'static>(
+    addr: impl ToSocketAddrs,
+    nick: Nick,
+    rng: R,
+) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
+    connect_within(addr, nick, rng, CONNECT_TIMEOUT).await
+}
+
+/// [`connect_with_rng`] that gives up after `limit` (tests use a short one).
+pub async fn connect_within<R: CryptoRngCore + Send + 'static>(
+    addr: impl ToSocketAddrs,
+    nick: Nick,
+    rng: R,
+    limit: Duration,
+) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
+    tokio::time::timeout(limit, connect_now(addr, nick, rng))
+        .await
+        .map_err(|_| ConnectError::TimedOut)?
+}
+
+async fn connect_now<R: CryptoRngCore + Send + 'static>(
     addr: impl ToSocketAddrs,
     nick: Nick,
     rng: R,
@@ -293,6 +323,8 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
     ) {
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.tick().await;
+        // The PING sent last whose PONG has not come back, and when it was sent (§3.7).
+        let mut awaiting_pong: Option<(u64, tokio::time::Instant)> = None;
         // §4.5, §8.6: the sessions keep no clock; they are told the time once a second.
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -310,6 +342,13 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                 },
                 frame = reader.next_frame() => match frame {
                     Ok(Some(body)) => {
+                        // 0x84 is PONG (§3.1): only those are decoded twice.
+                        if body.first() == Some(&0x84)
+                            && let Ok(RelayMessage::Pong { token: t }) = RelayMessage::decode(&body)
+                            && awaiting_pong.is_some_and(|(sent, _)| sent == t)
+                        {
+                            awaiting_pong = None;
+                        }
                         if let Some(reason) = self.relay_message(&body) {
                             break reason;
                         }
@@ -320,8 +359,16 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                 _ = ping.tick() => {
                     token = token.wrapping_add(1);
                     self.writer.queue(&ClientMessage::Ping { token });
+                    if awaiting_pong.is_none() {
+                        awaiting_pong = Some((token, tokio::time::Instant::now()));
+                    }
                 }
-                now = clock.tick() => self.tick(now.into_std()),
+                now = clock.tick() => {
+                    if awaiting_pong.is_some_and(|(_, sent)| now.duration_since(sent) > PONG_TIMEOUT) {
+                        break "the relay stopped answering".to_string();
+                    }
+                    self.tick(now.into_std());
+                }
             }
             if let Err(e) = self.writer.flush().await {
                 break e.to_string();

@@ -451,3 +451,61 @@ async fn chat_4_5_both_opening_at_once_gives_one_chat() {
         }
     }
 }
+
+/// Issue 13, item 7: a server that accepts and says nothing does not hang `connect`.
+#[tokio::test]
+async fn chat_connect_to_a_silent_server_times_out() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let (_socket, _) = silent.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let result = cryptully_protocol::connection::connect_within(
+        addr,
+        nick("alice"),
+        ChaCha20Rng::seed_from_u64(50),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(matches!(result, Err(ConnectError::TimedOut)), "{result:?}");
+}
+
+/// Issue 13, item 7: a relay that registers the client and then stops answering is noticed
+/// when a PING gets no PONG in time, not when TCP gives up.
+#[tokio::test(start_paused = true)]
+async fn chat_a_relay_that_stops_answering_pings_is_noticed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = mute.local_addr().unwrap();
+    let _relay = tokio::spawn(async move {
+        let (mut socket, _) = mute.accept().await.unwrap();
+        // REGISTERED alice (§3.4), then silence: everything read is ignored.
+        let mut body = vec![0x81, 5];
+        body.extend_from_slice(b"alice");
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        socket.write_all(&frame).await.unwrap();
+        let mut sink = [0u8; 1024];
+        while socket.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+    });
+    let (_handle, mut events) =
+        connect_with_rng(addr, nick("alice"), ChaCha20Rng::seed_from_u64(51))
+            .await
+            .unwrap();
+    let started = tokio::time::Instant::now();
+    loop {
+        match events.recv().await {
+            Some(ConnEvent::Disconnected { reason }) => {
+                assert_eq!(reason, "the relay stopped answering");
+                break;
+            }
+            Some(_) => {}
+            None => panic!("the connection ended without saying why"),
+        }
+    }
+    let waited = started.elapsed();
+    let limit = cryptully_protocol::connection::PING_INTERVAL
+        + cryptully_protocol::connection::PONG_TIMEOUT;
+    assert!(waited <= limit + Duration::from_secs(2), "{waited:?}");
+}
