@@ -82,17 +82,23 @@ fn main() -> ExitCode {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
             });
             if args.list {
-                return list(vectors::case_ids(&dir).into_iter());
+                return list(
+                    vectors::case_ids(&dir)
+                        .into_iter()
+                        .map(|(id, d)| (id, String::new(), d)),
+                );
             }
             ("vectors", vectors::run(&dir, &selection))
         }
         Command::Peer { shim } => {
             if args.list {
-                return list(
-                    peer::cases()
-                        .into_iter()
-                        .map(|c| (c.id.to_string(), c.description.to_string())),
-                );
+                return list(peer::cases().into_iter().map(|c| {
+                    (
+                        c.id.to_string(),
+                        c.covers.join(","),
+                        c.description.to_string(),
+                    )
+                }));
             }
             if shim.is_empty() {
                 eprintln!("give the shim command after --, e.g. peer -- cryptully-peer");
@@ -106,11 +112,13 @@ fn main() -> ExitCode {
             register_timeout,
         } => {
             if args.list {
-                return list(
-                    relay::cases()
-                        .into_iter()
-                        .map(|c| (c.id.to_string(), c.description.to_string())),
-                );
+                return list(relay::cases().into_iter().map(|c| {
+                    (
+                        c.id.to_string(),
+                        c.covers.join(","),
+                        c.description.to_string(),
+                    )
+                }));
             }
             let outcomes = runtime.block_on(async {
                 let handle = if spawn {
@@ -150,9 +158,17 @@ fn main() -> ExitCode {
     finish(suite, &outcomes, args.json, args.junit)
 }
 
-fn list(cases: impl Iterator<Item = (String, String)>) -> ExitCode {
-    for (id, description) in cases {
-        println!("{id:<44} {description}");
+/// `--list`: each case's id, the MUST ids it fails when broken (spec/coverage.md credits a case
+/// only with these), and what it checks.
+fn list(cases: impl Iterator<Item = (String, String, String)>) -> ExitCode {
+    println!("{:<44} {:<24} WHAT", "CASE", "CAN FAIL MUST");
+    for (id, musts, description) in cases {
+        let musts = if musts.is_empty() {
+            "-".to_string()
+        } else {
+            musts
+        };
+        println!("{id:<44} {musts:<24} {description}");
     }
     ExitCode::SUCCESS
 }

@@ -97,9 +97,11 @@ impl Raw {
         }
     }
 
+    /// The next message is `want`, byte for byte: nicknames compare with their case, so a relay
+    /// that sends `ProbeSrc` for `probesrc` fails (§3.2 [3.2-3]).
     async fn expect(&mut self, want: &RelayMessage) -> Result<()> {
         let got = self.recv().await?;
-        if &got == want {
+        if got.to_bytes() == want.to_bytes() {
             Ok(())
         } else {
             Err(format!("expected {want:?}, got {got:?}"))
