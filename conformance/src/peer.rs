@@ -19,6 +19,7 @@ use cryptully_protocol::records::{ChainKey, ReceiveChain, Record, SendChain};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::{Nick, smp};
 use cryptully_relay::{Config, RelayHandle};
+use num_bigint::BigUint;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -952,6 +953,94 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-6.4-BAD-TAG-VARIANTS",
+            "the last tag byte, a ciphertext byte or the sequence number changed: each a tampering warning; the genuine record still opens",
+            ["6.4-3", "6.4-4"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let r = k.msg("genuine")?;
+                let mut last_tag = r.clone();
+                if let Some(b) = last_tag.tag.last_mut() {
+                    *b ^= 0x80;
+                }
+                let mut ciphertext = r.clone();
+                if let Some(b) = ciphertext.ciphertext.get_mut(20) {
+                    *b ^= 0x01;
+                }
+                let mut seq = r.clone();
+                seq.seq += 1;
+                for forged in [last_tag, ciphertext, seq] {
+                    e.wire.record(forged).await?;
+                    e.shim
+                        .expect("warning", |v| v["kind"] == "tampered")
+                        .await?;
+                }
+                e.wire.record(r).await?;
+                e.shim
+                    .expect("message", |v| v["text"] == "genuine")
+                    .await
+                    .map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-BAD-PADDING-IS-FATAL",
+            "a record with a good tag around an invalid padded message ends the chat (§6.4 step 6)",
+            ["6.4-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                // MSG "x" with a nonzero byte in its padding (§7.1).
+                let mut padded = InnerMessage::Msg { text: "x".into() }
+                    .encode_padded()
+                    .to_vec();
+                if let Some(b) = padded.last_mut() {
+                    *b = 0x01;
+                }
+                let r = k.tx.seal(&padded).map_err(|e| e.to_string())?;
+                e.wire.record(r).await?;
+                e.shim.expect("ended", |_| true).await.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-4.6-RECORD-AFTER-END",
+            "a MSG after END is not shown",
+            ["4.6-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let end = k.seal(&InnerMessage::End)?;
+                let late = k.msg("after the end")?;
+                e.wire.record(end).await?;
+                e.wire.record(late).await?;
+                e.shim.expect("ended", |_| true).await?;
+                let later = e.shim.drain(Duration::from_millis(500)).await?;
+                match later.iter().find(|v| v["event"] == "message") {
+                    Some(v) => Err(format!("a message after END was shown: {v}")),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
+            "PEER-7.4-ACK-UNKNOWN",
+            "an ACK for a number never sent changes nothing: no delivered event, the chat goes on",
+            ["7.4-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let ack = k.seal(&InnerMessage::Ack { seq: 999 })?;
+                e.wire.record(ack).await?;
+                let m = k.msg("next")?;
+                e.wire.record(m).await?;
+                let seen = e.shim.expect("message", |v| v["text"] == "next").await;
+                let drained = e.shim.drain(Duration::from_millis(300)).await?;
+                if let Some(v) = drained.iter().find(|v| v["event"] == "delivered") {
+                    return Err(format!("an unknown ACK was reported: {v}"));
+                }
+                seen.map(|_| ())
+            }
+        ),
+        case!(
             "PEER-6.4-TOO-FAR-ENDS",
             "MAX_TOO_FAR records in a row more than MAX_SKIP ahead end the chat: END sent, `ended` reported",
             ["6.4-2", "6.4-5"],
@@ -1119,6 +1208,68 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| { smp_case(ctx, "the lake", SmpTwist::NonResidue).await }
         ),
         case!(
+            "PEER-8.5-FORGED-SMP1-FIELDS",
+            "SMP1 with c3 off by one, D2 = q or D3 = 0: each reported `failed`, SMP_ABORT sent",
+            ["8.5-1", "8.6-4"],
+            |ctx| {
+                let forgeries: [(&str, fn(&mut smp::Smp1)); 3] = [
+                    ("c3 + 1", |m| m.c3 += 1u32),
+                    ("D2 = q", |m| m.d2 = smp::subgroup_order()),
+                    ("D3 = 0", |m| m.d3 = BigUint::from(0u32)),
+                ];
+                for (what, forge) in forgeries {
+                    smp_forged(ctx, Forged::Smp1(forge))
+                        .await
+                        .map_err(|e| format!("{what}: {e}"))?;
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-8.5-FORGED-SMP2",
+            "the shim asks; SMP2 with cP off by one, D5 = q, D6 = 0, Pb = 1 or Qb outside the subgroup: `failed`, SMP_ABORT",
+            ["8.1-2", "8.5-1", "8.6-4"],
+            |ctx| {
+                let forgeries: [(&str, fn(&mut smp::Smp2)); 5] = [
+                    ("cP + 1", |m| m.cp += 1u32),
+                    ("D5 = q", |m| m.d5 = smp::subgroup_order()),
+                    ("D6 = 0", |m| m.d6 = BigUint::from(0u32)),
+                    ("Pb = 1", |m| m.pb = BigUint::from(1u32)),
+                    ("Qb = p - Qb", |m| m.qb = smp::prime() - &m.qb),
+                ];
+                for (what, forge) in forgeries {
+                    smp_forged(ctx, Forged::Smp2(forge))
+                        .await
+                        .map_err(|e| format!("{what}: {e}"))?;
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-8.5-FORGED-SMP3",
+            "the shim answers; SMP3 with Ra = 1, cR off by one or D7 = 0: `failed`, SMP_ABORT",
+            ["8.5-1", "8.6-4"],
+            |ctx| {
+                let forgeries: [(&str, fn(&mut smp::Smp3)); 3] = [
+                    ("Ra = 1", |m| m.ra = BigUint::from(1u32)),
+                    ("cR + 1", |m| m.cr += 1u32),
+                    ("D7 = 0", |m| m.d7 = BigUint::from(0u32)),
+                ];
+                for (what, forge) in forgeries {
+                    smp_forged(ctx, Forged::Smp3(forge))
+                        .await
+                        .map_err(|e| format!("{what}: {e}"))?;
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-8.6-SMP-OUT-OF-ORDER",
+            "SMP3 while the shim waits for its person's answer: the run is aborted (`aborted`), SMP_ABORT sent",
+            ["8.6-1"],
+            |ctx| { smp_forged(ctx, Forged::OutOfOrder).await }
+        ),
+        case!(
             "PEER-8.6-SMP-EARLY-ANSWER",
             "an answer given after SMP0 and before SMP1 is kept: SMP2 follows SMP1",
             ["8.6-3"],
@@ -1172,6 +1323,119 @@ enum SmpTwist {
     /// §8.1: `g2a` replaced by `p - g2a`, a quadratic non-residue. Its proof still verifies when
     /// `c2` is even, so the runner draws until it is: only the subgroup check refuses it.
     NonResidue,
+}
+
+/// One forged SMP message, and which side the shim plays.
+enum Forged {
+    /// The runner asks with this SMP1; the shim answers.
+    Smp1(fn(&mut smp::Smp1)),
+    /// The shim asks; the runner answers with this SMP2.
+    Smp2(fn(&mut smp::Smp2)),
+    /// The runner asks; the shim answers; the runner's SMP3 is this.
+    Smp3(fn(&mut smp::Smp3)),
+    /// The runner asks and sends SMP3 before the shim's person has answered.
+    OutOfOrder,
+}
+
+/// §8.5, §8.6: the shim gets one forged or misplaced SMP message, and must end its run as
+/// `failed` (or `aborted` when out of order) and send SMP_ABORT.
+async fn smp_forged(ctx: &Ctx, forged: Forged) -> Result<()> {
+    let mut e = env(ctx).await?;
+    let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+    let mut rng = crate::TestRng(11);
+    let want = if matches!(forged, Forged::OutOfOrder) {
+        "aborted"
+    } else {
+        "failed"
+    };
+    let ask = |k: &Keys, rng: &mut crate::TestRng| {
+        smp::step1(k.secret("the lake"), smp::Step1Random::draw(rng))
+    };
+    match forged {
+        Forged::Smp1(forge) => {
+            let (_, mut m1) = ask(&k, &mut rng);
+            forge(&mut m1);
+            for inner in [
+                InnerMessage::Smp0 {
+                    question: "q?".into(),
+                },
+                InnerMessage::Smp1(m1),
+            ] {
+                e.wire.record(k.seal(&inner)?).await?;
+            }
+        }
+        Forged::Smp2(forge) => {
+            e.shim
+                .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "q?", "answer": "the lake"}))
+                .await?;
+            let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
+                return Err("expected SMP0".into());
+            };
+            let InnerMessage::Smp1(m1) = k.next_inner(&mut e.wire).await? else {
+                return Err("expected SMP1".into());
+            };
+            let checked = smp::check_smp1(&m1).map_err(|e| e.to_string())?;
+            let (_, mut m2) = smp::step2(
+                &checked,
+                k.secret("the lake"),
+                smp::Step2Random::draw(&mut rng),
+            );
+            forge(&mut m2);
+            e.wire.record(k.seal(&InnerMessage::Smp2(m2))?).await?;
+        }
+        Forged::Smp3(forge) => {
+            let (asker, m1) = ask(&k, &mut rng);
+            for inner in [
+                InnerMessage::Smp0 {
+                    question: "q?".into(),
+                },
+                InnerMessage::Smp1(m1),
+            ] {
+                e.wire.record(k.seal(&inner)?).await?;
+            }
+            e.shim.expect("smp_question", |_| true).await?;
+            e.shim
+                .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "the lake"}))
+                .await?;
+            let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
+                return Err("expected SMP2".into());
+            };
+            let (_, mut m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
+                .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
+            forge(&mut m3);
+            e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
+        }
+        Forged::OutOfOrder => {
+            // A genuine SMP3 of another run, sent while the shim waits for its person.
+            let (other_asker, other_m1) = ask(&k, &mut rng);
+            let checked = smp::check_smp1(&other_m1).map_err(|e| e.to_string())?;
+            let (_, m2) = smp::step2(&checked, k.secret("x"), smp::Step2Random::draw(&mut rng));
+            let (_, m3) = smp::step3(other_asker, &m2, smp::Step3Random::draw(&mut rng))
+                .map_err(|e| e.to_string())?;
+            let (_, m1) = ask(&k, &mut rng);
+            for inner in [
+                InnerMessage::Smp0 {
+                    question: "q?".into(),
+                },
+                InnerMessage::Smp1(m1),
+            ] {
+                e.wire.record(k.seal(&inner)?).await?;
+            }
+            e.shim.expect("smp_question", |_| true).await?;
+            e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
+        }
+    }
+    let result = e.shim.expect("smp_result", |_| true).await?;
+    if result["result"] != want {
+        return Err(format!(
+            "the run ended as {}, expected {want}",
+            result["result"]
+        ));
+    }
+    match k.next_inner(&mut e.wire).await? {
+        InnerMessage::SmpAbort => Ok(()),
+        other => Err(format!("expected SMP_ABORT, got {}", other.name())),
+    }
 }
 
 /// The runner asks "the lake"; the shim's person answers `answer`.
