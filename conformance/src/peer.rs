@@ -1212,7 +1212,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
             "SMP1 with c3 off by one, D2 = q or D3 = 0: each reported `failed`, SMP_ABORT sent",
             ["8.5-1", "8.6-4"],
             |ctx| {
-                let forgeries: [(&str, fn(&mut smp::Smp1)); 3] = [
+                let forgeries: [Forgery<smp::Smp1>; 3] = [
                     ("c3 + 1", |m| m.c3 += 1u32),
                     ("D2 = q", |m| m.d2 = smp::subgroup_order()),
                     ("D3 = 0", |m| m.d3 = BigUint::from(0u32)),
@@ -1230,7 +1230,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
             "the shim asks; SMP2 with cP off by one, D5 = q, D6 = 0, Pb = 1 or Qb outside the subgroup: `failed`, SMP_ABORT",
             ["8.1-2", "8.5-1", "8.6-4"],
             |ctx| {
-                let forgeries: [(&str, fn(&mut smp::Smp2)); 5] = [
+                let forgeries: [Forgery<smp::Smp2>; 5] = [
                     ("cP + 1", |m| m.cp += 1u32),
                     ("D5 = q", |m| m.d5 = smp::subgroup_order()),
                     ("D6 = 0", |m| m.d6 = BigUint::from(0u32)),
@@ -1250,7 +1250,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
             "the shim answers; SMP3 with Ra = 1, cR off by one or D7 = 0: `failed`, SMP_ABORT",
             ["8.5-1", "8.6-4"],
             |ctx| {
-                let forgeries: [(&str, fn(&mut smp::Smp3)); 3] = [
+                let forgeries: [Forgery<smp::Smp3>; 3] = [
                     ("Ra = 1", |m| m.ra = BigUint::from(1u32)),
                     ("cR + 1", |m| m.cr += 1u32),
                     ("D7 = 0", |m| m.d7 = BigUint::from(0u32)),
@@ -1324,6 +1324,9 @@ enum SmpTwist {
     /// `c2` is even, so the runner draws until it is: only the subgroup check refuses it.
     NonResidue,
 }
+
+/// A named change to one SMP message.
+type Forgery<M> = (&'static str, fn(&mut M));
 
 /// One forged SMP message, and which side the shim plays.
 enum Forged {
