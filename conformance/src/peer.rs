@@ -695,6 +695,69 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-4.4-LOW-ORDER-PUB-KEY",
+            "PUB_KEY with a low-order point that opens its commitment: REJ HANDSHAKE_FAILED, no chat",
+            ["4.4-2", "4.4-4", "5.3-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut point = [0u8; 32];
+                point[0] = 1;
+                let _redy =
+                    helo_accepted(&mut e.shim, &mut e.wire, (SHIM, RUNNER), commitment(&point))
+                        .await?;
+                e.wire
+                    .send(SHIM, &PeerMessage::PubKey { public_key: point })
+                    .await?;
+                expect_handshake_failed_rej(&mut e.wire).await?;
+                expect_refused(&mut e.shim).await
+            }
+        ),
+        case!(
+            "PEER-5.2-MIXED-CASE-NICKNAMES",
+            "the shim opens a chat typing the friend's nickname in mixed case: the transcript uses canonical forms, so the codes agree",
+            ["3.2-4", "5.2-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.shim.send(json!({"cmd": "open", "peer": "BoB"})).await?;
+                let PeerMessage::Helo { commitment: c, .. } = e.wire.peer().await? else {
+                    return Err("expected HELO".into());
+                };
+                let mine = fresh_key();
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Redy {
+                            public_key: *mine.public(),
+                        },
+                    )
+                    .await?;
+                let PeerMessage::PubKey { public_key } = e.wire.peer().await? else {
+                    return Err("expected PUB_KEY".into());
+                };
+                if commitment(&public_key) != c {
+                    return Err("PUB_KEY does not open the HELO's commitment".into());
+                }
+                let keys = Keys::derive(
+                    SHIM,
+                    RUNNER,
+                    public_key,
+                    *mine.public(),
+                    &mine,
+                    &public_key,
+                    false,
+                )?;
+                let ev = e.shim.expect("established", |_| true).await?;
+                if ev["safety_code"] == keys.code {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "safety code {} but the runner derived {} with canonical nicknames (§5.2)",
+                        ev["safety_code"], keys.code
+                    ))
+                }
+            }
+        ),
+        case!(
             "PEER-4.5-UNEXPECTED-IN-EXPECT-REDY",
             "PUB_KEY while waiting for REDY ends the handshake",
             ["4.5-1"],
