@@ -74,6 +74,13 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "10.2-3",
+        &[
+            "test:relay/src/ops.rs::ops_10_2_connections_fit_under_the_file_limit",
+            "test:relay/src/ops.rs::the_soft_file_limit_is_raised_to_the_hard_one",
+        ],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -35,9 +35,21 @@ fn main() -> ExitCode {
             idle_timeout.as_secs()
         );
     }
+    // §10.2: past the file limit new connections would hang without SERVER_FULL.
+    let mut max_connections = args.max_connections;
+    if let Some(nofile) = cryptully_relay::ops::raise_file_limit() {
+        tracing::info!("open-file limit: {nofile}");
+        let fits = cryptully_relay::ops::connections_within(max_connections, nofile);
+        if fits < max_connections {
+            tracing::warn!(
+                "--max-connections {max_connections} lowered to {fits}: the open-file limit is {nofile} (raise it with ulimit -n or LimitNOFILE=)"
+            );
+            max_connections = fits;
+        }
+    }
     let config = Config {
         max_frame: args.max_frame.min(cryptully_protocol::limits::MAX_FRAME),
-        max_connections: args.max_connections,
+        max_connections,
         register_timeout: secs(args.register_timeout),
         idle_timeout,
         rate_messages: args.rate_messages,

@@ -83,6 +83,27 @@ pub fn notify_ready_at(socket: &std::ffi::OsStr) -> bool {
     }
 }
 
+/// File descriptors a relay keeps for things other than client connections: the listener,
+/// standard streams, the runtime's own, a margin for accepts in flight.
+pub const RESERVED_FDS: u64 = 64;
+
+/// Raises this process's soft limit on open files to its hard limit (§10.2: new connections must
+/// get SERVER_FULL, not hang for want of a descriptor). Returns the limit now in force, or `None`
+/// where there is no such limit (Windows) or it could not be read.
+pub fn raise_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(u64::MAX) | Err(_) => None,
+        Ok(limit) => Some(limit),
+    }
+}
+
+/// How many connections fit under a file limit of `nofile`: one descriptor each, after
+/// [`RESERVED_FDS`]. At least one.
+pub fn connections_within(max_connections: usize, nofile: u64) -> usize {
+    let room = usize::try_from(nofile.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+    max_connections.min(room).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -107,6 +128,25 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.contains("did not answer"), "{err}");
+    }
+
+    #[test]
+    fn ops_10_2_connections_fit_under_the_file_limit() {
+        // The common 1 024 with the default 10 000 connections: 960, so the 961st gets SERVER_FULL.
+        assert_eq!(connections_within(10_000, 1024), 960);
+        assert_eq!(connections_within(500, 1024), 500);
+        assert_eq!(connections_within(10_000, 10), 1);
+        assert_eq!(connections_within(10_000, u64::MAX), 10_000);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_soft_file_limit_is_raised_to_the_hard_one() {
+        let limit = raise_file_limit();
+        if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
+            assert_eq!(soft, hard.min(limit.unwrap_or(hard)));
+            assert_eq!(limit, Some(soft));
+        }
     }
 
     #[cfg(unix)]
