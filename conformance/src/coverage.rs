@@ -81,6 +81,10 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "10.2-1",
+        &["test:relay/tests/relay.rs::relay_10_2_a_client_stalled_mid_frame_times_out"],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// values under 120 are raised to 120 (§10.2).
     #[arg(long, env = "CRYPTULLY_IDLE_TIMEOUT", default_value_t = 120.0)]
     pub idle_timeout: f64,
+    /// Seconds a frame may take to arrive whole once it has begun; a client stalled in the middle
+    /// of one is closed.
+    #[arg(long, env = "CRYPTULLY_FRAME_TIMEOUT", default_value_t = 30.0)]
+    pub frame_timeout: f64,
     /// Messages per second one connection may send, on average.
     #[arg(long, env = "CRYPTULLY_RATE_MESSAGES", default_value_t = 200.0)]
     pub rate_messages: f64,

@@ -90,10 +90,14 @@ impl Conn {
     async fn read_loop(&mut self, mut reader: OwnedReadHalf) {
         let mut shutdown = self.shared.shutdown.subscribe();
         let register_deadline = Instant::now() + self.shared.config.register_timeout;
-        let mut deadline = register_deadline;
         let mut buf = BytesMut::new();
         let mut active = false;
         let mut last_read: Option<Instant> = None;
+        // §10.2: only bytes that arrive move the idle deadline, and a frame that has begun must
+        // be whole within the frame timeout (a stalled half-frame used to keep a connection,
+        // and its buffer, alive for ever).
+        let mut last_bytes = Instant::now();
+        let mut frame_started: Option<Instant> = None;
         loop {
             let now = Instant::now();
             // Every whole frame buffered, then one write per destination, before waiting again.
@@ -123,8 +127,18 @@ impl Conn {
             if let Next::Close = next {
                 return;
             }
-            if self.state == State::Registered {
-                deadline = now + self.shared.config.idle_timeout;
+            if buf.is_empty() {
+                frame_started = None;
+            } else if frame_started.is_none() {
+                frame_started = Some(now);
+            }
+            let mut deadline = if self.state == State::Registered {
+                last_bytes + self.shared.config.idle_timeout
+            } else {
+                register_deadline
+            };
+            if let Some(started) = frame_started {
+                deadline = deadline.min(started + self.shared.config.frame_timeout);
             }
             // A busy connection keeps its read buffer and reads straight into it: a short read
             // tells tokio the socket is drained, so no further read is spent to learn that. After
@@ -167,13 +181,17 @@ impl Conn {
                 } => {
                     match read {
                         Ok(Some(0)) | Err(_) => return,
-                        Ok(Some(_)) => continue,
+                        Ok(Some(_)) => {
+                            last_bytes = Instant::now();
+                            continue;
+                        }
                         Ok(None) => {}
                     }
                     buf.reserve(READ_BUFFER);
                     match reader.try_read_buf(&mut buf) {
                         Ok(0) => return,
                         Ok(_) => {
+                            last_bytes = Instant::now();
                             // Data twice in a short while: busy, keep the buffer. (Registering
                             // is one read; holding a buffer after it would cost every idle
                             // connection.)

@@ -39,8 +39,11 @@ pub struct Config {
     pub max_connections: usize,
     /// Time from connect to REGISTERED before ERROR TIMEOUT.
     pub register_timeout: Duration,
-    /// Time without a frame from a registered client before ERROR TIMEOUT.
+    /// Time without a byte from a registered client before ERROR TIMEOUT.
     pub idle_timeout: Duration,
+    /// Time a frame may take to arrive whole once its first byte came (§10.2): a client that
+    /// stalls in the middle of a frame is closed with ERROR TIMEOUT.
+    pub frame_timeout: Duration,
     /// Messages per second per connection (token bucket rate).
     pub rate_messages: f64,
     /// Messages a connection may send in a burst.
@@ -60,6 +63,7 @@ impl Default for Config {
             max_connections: 10_000,
             register_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
+            frame_timeout: Duration::from_secs(30),
             rate_messages: 200.0,
             rate_messages_burst: 400.0,
             rate_bytes: 1024.0 * 1024.0,

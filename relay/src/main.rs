@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         max_connections,
         register_timeout: secs(args.register_timeout),
         idle_timeout,
+        frame_timeout: secs(args.frame_timeout),
         rate_messages: args.rate_messages,
         rate_messages_burst: args.rate_burst,
         rate_bytes: args.rate_bytes,

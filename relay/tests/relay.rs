@@ -369,6 +369,35 @@ async fn relay_10_2_idle_registered_connections_time_out_and_ping_keeps_them() {
     );
 }
 
+/// Issue 13, item 3: a client that stops in the middle of a frame used to stay forever (the
+/// read-buffer timer kept pushing the idle deadline). Now the frame timeout closes it, and a
+/// client that sends whole frames slowly, byte by byte, is not mistaken for one.
+#[tokio::test(start_paused = true)]
+async fn relay_10_2_a_client_stalled_mid_frame_times_out() {
+    use tokio::io::AsyncWriteExt;
+    let config = Config {
+        idle_timeout: Duration::from_secs(120),
+        frame_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let r = relay(config).await;
+    let mut stalled = Raw::registered(r.local_addr(), "stalled").await;
+    // The prefix of a 100-byte frame and 10 of its bytes, then nothing.
+    let mut half = 100u32.to_be_bytes().to_vec();
+    half.extend_from_slice(&[0x03; 10]);
+    stalled.w.write_all(&half).await.unwrap();
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        stalled.recv_then_closed().await,
+        error(ErrorCode::Timeout, None)
+    );
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited <= Duration::from_secs(12),
+        "{waited:?}"
+    );
+}
+
 #[tokio::test]
 async fn relay_10_2_a_flooding_client_is_throttled_and_told() {
     let config = Config {
