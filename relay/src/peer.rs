@@ -33,6 +33,9 @@ pub(crate) enum PushError {
 
 struct Outbox {
     buf: BytesMut,
+    /// Bytes at the front of `buf` that finish a frame already begun on the socket (after a
+    /// partial direct write). A frame boundary is where this is 0.
+    front_skip: usize,
     closing: bool,
     /// Written after everything queued, then the connection closes.
     last: Option<BytesMut>,
@@ -64,6 +67,7 @@ impl Peer {
             limit,
             out: Mutex::new(Outbox {
                 buf: BytesMut::new(),
+                front_skip: 0,
                 closing: false,
                 last: None,
                 socket: Some(socket),
@@ -153,9 +157,13 @@ impl Peer {
         match socket.try_write(&out.buf) {
             Ok(n) if n == out.buf.len() => {
                 out.buf.clear();
+                out.front_skip = 0;
                 return;
             }
-            Ok(n) => out.buf.advance(n),
+            Ok(n) => {
+                out.front_skip = unfinished(&out.buf, out.front_skip, n);
+                out.buf.advance(n);
+            }
             // WouldBlock waits for the writer task; an error is met and handled there.
             Err(_) => {}
         }
@@ -196,7 +204,10 @@ impl Peer {
             if !out.closing {
                 out.closing = true;
                 if discard {
-                    out.buf = BytesMut::new();
+                    // Keep only the rest of a frame the socket has begun, so that `last` (a
+                    // SLOW_CONSUMER) starts at a frame boundary and can be read (§10.2).
+                    let keep = out.front_skip;
+                    out.buf.truncate(keep);
                 }
                 out.last = last.map(|m| {
                     let mut b = BytesMut::new();
@@ -232,6 +243,8 @@ impl Peer {
     /// connection's writer task.
     pub(crate) async fn write_loop(self: Arc<Self>) {
         let mut batch = BytesMut::new();
+        // Bytes at the front of `batch` that finish a frame begun before it.
+        let mut batch_skip = 0;
         // The socket, taken from the outbox while a write is pending.
         let mut held: Option<OwnedWriteHalf> = None;
         loop {
@@ -245,6 +258,7 @@ impl Peer {
                 }
                 if !out.buf.is_empty() {
                     std::mem::swap(&mut out.buf, &mut batch);
+                    batch_skip = std::mem::take(&mut out.front_skip);
                     None
                 } else if out.closing {
                     Some(out.last.take())
@@ -263,22 +277,48 @@ impl Peer {
                 let _ = w.shutdown().await;
                 return;
             }
-            tokio::select! {
-                written = w.write_all(&batch) => if written.is_err() {
-                    self.close(None, true);
-                    return;
-                },
-                // A slow consumer blocks this write; dropping it is the point.
-                () = self.aborted() => {},
+            // Written piece by piece, so that an abort knows where in a frame it stopped.
+            let mut pos = 0;
+            while pos < batch.len() && !self.aborted.load(Ordering::Acquire) {
+                tokio::select! {
+                    written = w.write(batch.get(pos..).unwrap_or_default()) => match written {
+                        Ok(n) if n > 0 => pos += n,
+                        _ => {
+                            self.close(None, true);
+                            return;
+                        }
+                    },
+                    // A slow consumer blocks this write; dropping it is the point.
+                    () = self.aborted() => {},
+                }
             }
             if self.aborted.load(Ordering::Acquire) {
-                let last = self.out.lock().ok().and_then(|mut o| o.last.take());
-                if let Some(last) = last {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
+                // §10.2: SLOW_CONSUMER only at a frame boundary: finish the frame begun (if the
+                // reader takes it within the grace), else close without it.
+                let rest = unfinished(&batch, batch_skip, pos);
+                let finish = batch.get(pos..pos + rest).unwrap_or_default();
+                let grace = Duration::from_secs(2);
+                let at_boundary = rest == 0
+                    || matches!(
+                        tokio::time::timeout(grace, w.write_all(finish)).await,
+                        Ok(Ok(()))
+                    );
+                let last = self.out.lock().ok().and_then(|mut o| {
+                    // The rest of a frame begun by a direct write, kept by `close`.
+                    let kept = std::mem::take(&mut o.buf);
+                    o.last.take().map(|last| (kept, last))
+                });
+                if let (true, Some((kept, last))) = (at_boundary, last) {
+                    let _ = tokio::time::timeout(grace, async {
+                        w.write_all(&kept).await?;
+                        w.write_all(&last).await
+                    })
+                    .await;
                 }
                 let _ = w.shutdown().await;
                 return;
             }
+            batch_skip = 0;
             batch.clear();
             if batch.capacity() > 64 * 1024 {
                 batch = BytesMut::new();
@@ -287,10 +327,53 @@ impl Peer {
     }
 }
 
+/// How many bytes of the frame that a write of `written` bytes from the start of `buf` cut
+/// short are still to send: 0 when the write ended on a frame boundary. `buf` holds whole
+/// length-prefixed frames after its first `skip` bytes, which finish a frame begun earlier.
+fn unfinished(buf: &[u8], skip: usize, written: usize) -> usize {
+    if written < skip {
+        return skip - written;
+    }
+    let mut start = skip;
+    while start < written {
+        let len = buf
+            .get(start..start + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u32::from_be_bytes(b) as usize);
+        let end = start + 4 + len;
+        if end > written {
+            return end - written;
+        }
+        start = end;
+    }
+    0
+}
+
 /// The ERROR a slow connection gets before it is dropped (§9.1 SLOW_CONSUMER, no nick).
 pub(crate) fn slow_consumer() -> RelayMessage {
     RelayMessage::Error {
         code: ErrorCode::SlowConsumer,
         nick: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unfinished;
+
+    #[test]
+    fn peer_10_2_frame_boundaries_are_found_after_partial_writes() {
+        // Two frames: 4+3 bytes and 4+2 bytes.
+        let buf = [0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 2, 9, 9];
+        assert_eq!(unfinished(&buf, 0, 0), 0);
+        assert_eq!(unfinished(&buf, 0, 5), 2, "inside the first frame");
+        assert_eq!(unfinished(&buf, 0, 7), 0, "between the frames");
+        assert_eq!(unfinished(&buf, 0, 9), 4, "inside the second's prefix");
+        assert_eq!(unfinished(&buf, 0, 13), 0);
+        // With 3 bytes at the front finishing an earlier frame.
+        let tail = [7, 7, 7, 0, 0, 0, 1, 5];
+        assert_eq!(unfinished(&tail, 3, 1), 2);
+        assert_eq!(unfinished(&tail, 3, 3), 0);
+        assert_eq!(unfinished(&tail, 3, 6), 2);
     }
 }

@@ -10,7 +10,7 @@
 use cryptully_protocol::Nick;
 use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::framing::MAX_FRAME;
-use cryptully_protocol::net::{FrameReader, write_frame};
+use cryptully_protocol::net::{FrameReader, NetError, write_frame};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_relay::{Config, RelayHandle, spawn};
 use std::net::SocketAddr;
@@ -447,7 +447,7 @@ async fn relay_10_2_a_flooding_client_is_throttled_and_told() {
 async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
     let r = relay(unlimited_rate(64 * 1024)).await;
     // bob registers with a tiny receive buffer and then never reads.
-    let _bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
+    let mut bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
 
     let alice = Raw::registered(r.local_addr(), "alice").await;
     let mut carol = Raw::registered(r.local_addr(), "carol").await;
@@ -477,6 +477,32 @@ async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
     .await;
     assert!(told.is_ok(), "alice is told that bob could not keep up");
     sender.abort();
+    // Issue 13, item 4: what bob finally reads is whole frames, the SLOW_CONSUMER (if it got
+    // out) at a frame boundary and last; never an ERROR spliced into a half-sent frame.
+    let mut frames = 0;
+    let mut told_bob = false;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), bob.r.next_frame()).await {
+            Ok(Ok(Some(f))) => {
+                assert!(!told_bob, "a frame after SLOW_CONSUMER");
+                match RelayMessage::decode(&f) {
+                    Ok(RelayMessage::Deliver { payload, .. }) => {
+                        assert!(payload.iter().all(|&b| b == 0xab), "a spliced frame");
+                        frames += 1;
+                    }
+                    Ok(m) if m == error(ErrorCode::SlowConsumer, None) => told_bob = true,
+                    other => panic!("bob read {other:?} after {frames} frames"),
+                }
+            }
+            Ok(Ok(None) | Err(NetError::Truncated)) => break,
+            other => panic!("bob's stream broke after {frames} frames: {other:?}"),
+        }
+    }
+    // bob reads within the relay's grace, so the SLOW_CONSUMER reaches him whole.
+    assert!(
+        told_bob,
+        "bob never read his SLOW_CONSUMER ({frames} frames)"
+    );
     // Others keep chatting.
     carol.send(ClientMessage::Ping { token: 9 }).await;
     assert_eq!(carol.recv().await, RelayMessage::Pong { token: 9 });
