@@ -85,6 +85,12 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         &["test:relay/tests/relay.rs::relay_10_2_a_client_stalled_mid_frame_times_out"],
     ),
     (
+        "10.2-4",
+        &[
+            "test:relay/tests/relay.rs::relay_10_2_senders_together_cannot_knock_off_a_reader_that_reads",
+        ],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -551,10 +551,21 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
 
     fn relay_error(&mut self, code: ErrorCode, nick: Option<Nick>) -> Option<String> {
         match (code, nick) {
-            (ErrorCode::NickNotFound | ErrorCode::SlowConsumer, Some(peer)) => {
+            (ErrorCode::NickNotFound, Some(peer)) => {
                 let peer = peer.canonical();
                 self.error(Some(&peer), code);
                 self.end_chat(&peer, EndReason::PeerGone);
+                None
+            }
+            // §9.1, §10.2: a frame to `peer` was dropped because it is not keeping up; it is still
+            // connected (PEER_GONE follows if the relay drops it), so the chat goes on and the
+            // message stays unacknowledged.
+            (ErrorCode::SlowConsumer, Some(peer)) => {
+                let peer = peer.canonical();
+                self.error(
+                    Some(&peer),
+                    format!("{peer} is not keeping up, so the relay dropped a message to them"),
+                );
                 None
             }
             (ErrorCode::RateLimited | ErrorCode::InvalidNick | ErrorCode::NickNotFound, _) => {

@@ -79,9 +79,14 @@ pub struct ServeArgs {
         default_value_t = 2_097_152.0
     )]
     pub rate_bytes_burst: f64,
-    /// Bytes queued for a connection that does not read before it is dropped (SLOW_CONSUMER).
+    /// Bytes queued for a connection; frames for it beyond this are dropped and their senders
+    /// told (SLOW_CONSUMER naming it).
     #[arg(long, env = "CRYPTULLY_QUEUE_BYTES", default_value_t = 1_048_576)]
     pub queue_bytes: usize,
+    /// Seconds a connection with a full queue may take no bytes at all before it is dropped
+    /// (SLOW_CONSUMER).
+    #[arg(long, env = "CRYPTULLY_STALL_TIMEOUT", default_value_t = 10.0)]
+    pub stall_timeout: f64,
     /// Worker threads (default: one per core). 1 runs everything on one thread, which suits a
     /// relay given a core of its own.
     #[arg(long, env = "CRYPTULLY_THREADS")]

@@ -215,7 +215,7 @@ impl Conn {
 
     /// Queues a message for this connection; if its own queue is full it is a slow consumer.
     fn reply(&self, msg: &RelayMessage) {
-        if self.peer.push(msg) == Err(PushError::Full) {
+        if self.peer.push_control(msg) == Err(PushError::Full) {
             self.peer.close(Some(&slow_consumer()), true);
         }
     }
@@ -355,9 +355,13 @@ impl Conn {
                 }
             }
             Err(PushError::Full) => {
-                // §10.2: the destination could not keep up; it is dropped, the sender told.
-                target.close(Some(&slow_consumer()), true);
-                self.routes.remove(dest);
+                // §10.2: the frame is dropped and its sender told, whoever fills the queue; the
+                // destination itself is dropped only once it has stopped taking bytes for the
+                // stall timeout, so senders together cannot knock a reading client off.
+                if target.stalled_for() >= self.shared.config.stall_timeout {
+                    target.close(Some(&slow_consumer()), true);
+                    self.routes.remove(dest);
+                }
                 let nick = target.nick().cloned();
                 self.reply(&RelayMessage::Error {
                     code: ErrorCode::SlowConsumer,
@@ -407,7 +411,7 @@ impl Conn {
         for (other, id) in self.peer.take_contacts() {
             if let Some(p) = self.shared.router.lookup(&other) {
                 if p.id() == id {
-                    let _ = p.push(&RelayMessage::PeerGone { nick: nick.clone() });
+                    let _ = p.push_control(&RelayMessage::PeerGone { nick: nick.clone() });
                 }
             }
         }

@@ -52,8 +52,13 @@ pub struct Config {
     pub rate_bytes: f64,
     /// Bytes a connection may send in a burst.
     pub rate_bytes_burst: f64,
-    /// Bytes queued for one connection before it is dropped as a slow consumer.
+    /// Bytes queued for one connection; frames for it beyond this are dropped and their senders
+    /// told SLOW_CONSUMER naming it (§10.2).
     pub queue_bytes: usize,
+    /// How long a connection with a full queue may go without its socket taking a byte before
+    /// it is dropped as a slow consumer (§10.2). A reader that is slow but reads is never
+    /// dropped for it.
+    pub stall_timeout: Duration,
 }
 
 impl Default for Config {
@@ -69,6 +74,7 @@ impl Default for Config {
             rate_bytes: 1024.0 * 1024.0,
             rate_bytes_burst: 2.0 * 1024.0 * 1024.0,
             queue_bytes: 1024 * 1024,
+            stall_timeout: Duration::from_secs(10),
         }
     }
 }

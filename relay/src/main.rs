@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         rate_bytes: args.rate_bytes,
         rate_bytes_burst: args.rate_bytes_burst,
         queue_bytes: args.queue_bytes,
+        stall_timeout: secs(args.stall_timeout),
     };
     let mut builder = match args.threads {
         // One thread: everything on it, with no hand-offs between threads.

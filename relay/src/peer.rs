@@ -15,12 +15,15 @@ use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::net::put_frame;
 use cryptully_protocol::relay::RelayMessage;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
+
+/// Room beyond the queue limit for the relay's own messages to a connection (§10.2).
+const CONTROL_SLACK: usize = 64 * 1024;
 
 /// Why a frame could not be queued for a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +60,11 @@ pub struct Peer {
     abort_notify: Notify,
     /// Nicknames this connection exchanged frames with, and their connection ids (§3.9).
     contacts: Mutex<HashMap<Nick, u64>>,
+    /// When the socket last took bytes, or the queue last started from empty (milliseconds
+    /// since `epoch`): a full queue whose connection made no progress for the stall timeout
+    /// is a slow consumer (§10.2).
+    progress: AtomicU64,
+    epoch: std::time::Instant,
 }
 
 impl Peer {
@@ -78,7 +86,21 @@ impl Peer {
             aborted: AtomicBool::new(false),
             abort_notify: Notify::new(),
             contacts: Mutex::new(HashMap::new()),
+            progress: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
         })
+    }
+
+    fn made_progress(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.progress.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long the connection has gone without its socket taking a byte while it had
+    /// something queued (§10.2).
+    pub(crate) fn stalled_for(&self) -> Duration {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(now.saturating_sub(self.progress.load(Ordering::Relaxed)))
     }
 
     /// A number unique to this connection within the relay process.
@@ -118,21 +140,8 @@ impl Peer {
         notified.await;
     }
 
-    /// Queues `len` bytes written by `write` (one or more whole frames) and has the writer task
-    /// send them.
-    pub(crate) fn push_with(
-        &self,
-        len: usize,
-        write: impl FnOnce(&mut BytesMut),
-    ) -> Result<(), PushError> {
-        if self.append(len, write)? {
-            self.wake_writer.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Queues like [`Peer::push_with`], for the caller to [`Peer::flush`] once it has queued
-    /// everything it read: nothing is sent until then.
+    /// Queues `len` bytes written by `write` (one or more whole frames), for the caller to
+    /// [`Peer::flush`] once it has queued everything it read: nothing is sent until then.
     pub(crate) fn push_deferred(
         &self,
         len: usize,
@@ -158,9 +167,13 @@ impl Peer {
             Ok(n) if n == out.buf.len() => {
                 out.buf.clear();
                 out.front_skip = 0;
+                self.made_progress();
                 return;
             }
             Ok(n) => {
+                if n > 0 {
+                    self.made_progress();
+                }
                 out.front_skip = unfinished(&out.buf, out.front_skip, n);
                 out.buf.advance(n);
             }
@@ -173,6 +186,28 @@ impl Peer {
 
     /// Appends under the lock; whether the queue was empty before.
     fn append(&self, len: usize, write: impl FnOnce(&mut BytesMut)) -> Result<bool, PushError> {
+        self.append_within(self.limit, len, write)
+    }
+
+    /// Queues a relay message of the relay's own (PONG, ERROR, PEER_GONE): up to
+    /// [`CONTROL_SLACK`] beyond the limit, so that a queue filled by other people's frames
+    /// never costs a reader its PONG or the news that a friend left (§10.2).
+    pub(crate) fn push_control(&self, msg: &RelayMessage) -> Result<(), PushError> {
+        let body = msg.to_bytes();
+        if self.append_within(self.limit + CONTROL_SLACK, body.len() + 4, |buf| {
+            put_frame(buf, &body)
+        })? {
+            self.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    fn append_within(
+        &self,
+        limit: usize,
+        len: usize,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Result<bool, PushError> {
         let was_empty = {
             let Ok(mut out) = self.out.lock() else {
                 return Err(PushError::Closed);
@@ -180,21 +215,19 @@ impl Peer {
             if out.closing {
                 return Err(PushError::Closed);
             }
-            if out.buf.len() + len > self.limit {
+            if out.buf.len() + len > limit {
                 return Err(PushError::Full);
             }
             let was_empty = out.buf.is_empty();
+            if was_empty {
+                // A backlog starts now: the stall clock starts with it.
+                self.made_progress();
+            }
             out.buf.reserve(len);
             write(&mut out.buf);
             was_empty
         };
         Ok(was_empty)
-    }
-
-    /// Queues one relay message.
-    pub(crate) fn push(&self, msg: &RelayMessage) -> Result<(), PushError> {
-        let body = msg.to_bytes();
-        self.push_with(body.len() + 4, |buf| put_frame(buf, &body))
     }
 
     /// Starts closing: `last` (if any) is written after what is queued, unless `discard` drops
@@ -282,7 +315,10 @@ impl Peer {
             while pos < batch.len() && !self.aborted.load(Ordering::Acquire) {
                 tokio::select! {
                     written = w.write(batch.get(pos..).unwrap_or_default()) => match written {
-                        Ok(n) if n > 0 => pos += n,
+                        Ok(n) if n > 0 => {
+                            pos += n;
+                            self.made_progress();
+                        }
                         _ => {
                             self.close(None, true);
                             return;

@@ -445,7 +445,11 @@ async fn relay_10_2_a_flooding_client_is_throttled_and_told() {
 
 #[tokio::test]
 async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
-    let r = relay(unlimited_rate(64 * 1024)).await;
+    let r = relay(Config {
+        stall_timeout: Duration::from_millis(500),
+        ..unlimited_rate(64 * 1024)
+    })
+    .await;
     // bob registers with a tiny receive buffer and then never reads.
     let mut bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
 
@@ -466,16 +470,29 @@ async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
         }
         aw
     });
+    // alice is told of each dropped frame, and then that bob is gone: he took no byte for the
+    // stall timeout.
     let told = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
+        // In either order: bob's own task may announce his departure first.
+        let (mut dropped, mut gone) = (0, false);
+        while dropped == 0 || !gone {
             let f = ar.next_frame().await.unwrap().unwrap();
-            if RelayMessage::decode(&f).unwrap() == error(ErrorCode::SlowConsumer, Some("bob")) {
-                break;
+            match RelayMessage::decode(&f).unwrap() {
+                m if m == error(ErrorCode::SlowConsumer, Some("bob")) => dropped += 1,
+                // Gone: announced, or, when alice's own queue is full of errors, learnt from
+                // her next frame to him.
+                RelayMessage::PeerGone { nick: n } if n == nick("bob") => gone = true,
+                m if m == error(ErrorCode::NickNotFound, Some("bob")) => gone = true,
+                _ => {}
             }
         }
+        dropped
     })
     .await;
-    assert!(told.is_ok(), "alice is told that bob could not keep up");
+    assert!(
+        told.as_ref().is_ok_and(|&dropped| dropped > 0),
+        "alice is told that bob could not keep up, then that he is gone: {told:?}"
+    );
     sender.abort();
     // Issue 13, item 4: what bob finally reads is whole frames, the SLOW_CONSUMER (if it got
     // out) at a frame boundary and last; never an ERROR spliced into a half-sent frame.
@@ -508,6 +525,87 @@ async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
     assert_eq!(carol.recv().await, RelayMessage::Pong { token: 9 });
     // bob's nickname was released: his connection is gone.
     let _bob_again = Raw::registered(r.local_addr(), "bob").await;
+}
+
+/// Issue 13, item 2: eight senders, each within its own rate limit, fill one reader's queue. The
+/// reader keeps reading, slowly: frames beyond its queue are dropped and their senders told
+/// SLOW_CONSUMER naming it, but the reader is never dropped (it used to be, nickname and all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_10_2_senders_together_cannot_knock_off_a_reader_that_reads() {
+    // The stall timeout is well above the gaps kernel socket buffers put between a reader's
+    // reads and the relay's writes (up to a second or so on loopback).
+    let r = relay(Config {
+        stall_timeout: Duration::from_secs(5),
+        ..unlimited_rate(256 * 1024)
+    })
+    .await;
+    let mut reader = Raw::registered_reading_slowly(r.local_addr(), "reader").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (mut writers, mut drains) = (Vec::new(), Vec::new());
+    for i in 0..8 {
+        let sender = Raw::registered(r.local_addr(), &format!("tx{i}")).await;
+        let (mut sr, mut sw) = (sender.r, sender.w);
+        drains.push(tokio::spawn(async move {
+            let mut told = 0u32;
+            while let Ok(Some(f)) = sr.next_frame().await {
+                if RelayMessage::decode(&f) == Ok(error(ErrorCode::SlowConsumer, Some("reader"))) {
+                    told += 1;
+                }
+            }
+            told
+        }));
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let msg = ClientMessage::Relay {
+                destination: nick("reader"),
+                payload: vec![0xcd; 8 * 1024],
+            }
+            .to_bytes();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if write_frame(&mut sw, &msg).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    // The reader reads for 3 s, a little at a time: slower than the senders, never stalled.
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut frames = 0u32;
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(Duration::from_millis(500), reader.r.next_frame()).await {
+            Ok(Ok(Some(_))) => frames += 1,
+            Ok(other) => panic!("the reader was cut off after {frames} frames: {other:?}"),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Still reading: the reader is registered and answers its PING once its queue drains.
+    reader.send(ClientMessage::Ping { token: 7 }).await;
+    loop {
+        match reader.recv().await {
+            RelayMessage::Pong { token: 7 } => break,
+            RelayMessage::Deliver { .. } => frames += 1,
+            // Senders that stopped may already have left.
+            RelayMessage::PeerGone { .. } => {}
+            other => panic!("the reader got {other:?} instead of its PONG"),
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    // Each sender's stream ends once its writer has gone; count what it was told.
+    let mut told = 0;
+    for d in drains {
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(10), d).await {
+            told += n;
+        }
+    }
+    assert!(frames > 0);
+    assert!(
+        told > 0,
+        "the queue never filled, so the test proved nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
