@@ -563,7 +563,9 @@ pub fn cases() -> Vec<Case<Ctx>> {
                         return Err("expected HELO".into());
                     };
                     commitments.push(commitment);
+                    // Closed before the runner's HELO comes, or the two would cross (§4.5).
                     e.shim.send(json!({"cmd": "close", "peer": RUNNER})).await?;
+                    e.shim.expect("ended", |_| true).await?;
                     // As responder: the runner asks, the person accepts, REDY; then close.
                     let PeerMessage::Redy { public_key } = helo_accepted(
                         &mut e.shim,
@@ -577,6 +579,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     };
                     redy_keys.push(public_key);
                     e.shim.send(json!({"cmd": "close", "peer": RUNNER})).await?;
+                    e.shim.expect("ended", |_| true).await?;
                     // A close may reach the wire as REJ or nothing; drain it.
                     while e
                         .wire
