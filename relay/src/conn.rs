@@ -358,7 +358,8 @@ impl Conn {
                 // §10.2: the frame is dropped and its sender told, whoever fills the queue; the
                 // destination itself is dropped only once it has stopped taking bytes for the
                 // stall timeout, so senders together cannot knock a reading client off.
-                if target.stalled_for() >= self.shared.config.stall_timeout {
+                if target.stalled_for(std::time::Instant::now()) >= self.shared.config.stall_timeout
+                {
                     target.close(Some(&slow_consumer()), true);
                     self.routes.remove(dest);
                 }

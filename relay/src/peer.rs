@@ -60,11 +60,11 @@ pub struct Peer {
     abort_notify: Notify,
     /// Nicknames this connection exchanged frames with, and their connection ids (§3.9).
     contacts: Mutex<HashMap<Nick, u64>>,
-    /// When the socket last took bytes, or the queue last started from empty (milliseconds
-    /// since `epoch`): a full queue whose connection made no progress for the stall timeout
-    /// is a slow consumer (§10.2).
+    /// Counts writes that the socket took: no clock on the hot path (§10.2).
     progress: AtomicU64,
-    epoch: std::time::Instant,
+    /// When a full queue was first seen with the `progress` count it had then: if the count
+    /// has not moved by the stall timeout, the connection is a slow consumer (§10.2).
+    stall_mark: Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 impl Peer {
@@ -87,20 +87,28 @@ impl Peer {
             abort_notify: Notify::new(),
             contacts: Mutex::new(HashMap::new()),
             progress: AtomicU64::new(0),
-            epoch: std::time::Instant::now(),
+            stall_mark: Mutex::new(None),
         })
     }
 
     fn made_progress(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.progress.store(ms, Ordering::Relaxed);
+        self.progress.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How long the connection has gone without its socket taking a byte while it had
-    /// something queued (§10.2).
-    pub(crate) fn stalled_for(&self) -> Duration {
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(now.saturating_sub(self.progress.load(Ordering::Relaxed)))
+    /// Called when a frame did not fit: how long the queue has been full with the socket
+    /// taking nothing (§10.2). Zero when it took something since the last call.
+    pub(crate) fn stalled_for(&self, now: std::time::Instant) -> Duration {
+        let count = self.progress.load(Ordering::Relaxed);
+        let Ok(mut mark) = self.stall_mark.lock() else {
+            return Duration::ZERO;
+        };
+        match *mark {
+            Some((since, seen)) if seen == count => now.saturating_duration_since(since),
+            _ => {
+                *mark = Some((now, count));
+                Duration::ZERO
+            }
+        }
     }
 
     /// A number unique to this connection within the relay process.
@@ -219,10 +227,6 @@ impl Peer {
                 return Err(PushError::Full);
             }
             let was_empty = out.buf.is_empty();
-            if was_empty {
-                // A backlog starts now: the stall clock starts with it.
-                self.made_progress();
-            }
             out.buf.reserve(len);
             write(&mut out.buf);
             was_empty
