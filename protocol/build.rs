@@ -7,15 +7,7 @@ use num_bigint::BigUint;
 use std::error::Error;
 use std::path::PathBuf;
 
-/// RFC 3526 §2, the 1536-bit MODP prime.
-const P_HEX: &str = concat!(
-    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
-    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
-    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
-    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
-    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
-    "9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF",
-);
+include!("src/smp/prime.rs");
 
 /// Teeth of the comb of g: 128 pieces of 12 bits, each read as two 6-bit digits, so g^e costs
 /// 6 squarings and 256 multiplications, from a table of 128 × 64 entries (1.5 MB).
@@ -25,6 +17,7 @@ const WINDOW: u32 = 6;
 
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/smp/prime.rs");
     let p = BigUint::parse_bytes(P_HEX.as_bytes(), 16).ok_or("bad prime")?;
     let r = (BigUint::from(1u32) << 1536u32) % &p; // the Montgomery radix mod p
     let spacing = 1536 / TEETH;

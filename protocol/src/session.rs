@@ -680,7 +680,7 @@ impl Session {
                     return Step::default();
                 }
                 self.waiting_since = None;
-                self.expire(wait)
+                self.expire()
             }
             _ => {
                 self.waiting_since = Some((wait, now));
@@ -706,7 +706,7 @@ impl Session {
         }
     }
 
-    fn expire(&mut self, wait: Wait) -> Step {
+    fn expire(&mut self) -> Step {
         match &mut self.state {
             State::Established(est) => {
                 let waiting_for = est.smp.timeout().map_or("its next message", |(_, w)| w);
@@ -715,7 +715,6 @@ impl Session {
                 self.fail_on_err(step).unwrap_or_default()
             }
             _ => {
-                let _ = wait;
                 self.state = State::Closed;
                 Step {
                     send: Vec::new(),

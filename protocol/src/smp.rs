@@ -588,12 +588,11 @@ pub fn step3(
     // g3 = g3b^a3 and g2 = g2b^a2 are never formed: g3^e = g3b^(a3·e mod q).
     let expected_cp = hash(
         5,
-        &g3b.pow(&s.a3.times(&d5), FULL)
-            .mul(&group::pow_vartime(&pb, &cp)),
+        &g3b.pow(&s.a3.times(&d5), FULL).mul(&pb.pow_vartime(&cp)),
         Some(
             &g.pow_g_vartime(&d5)
                 .mul(&g2b.pow(&s.a2.times(&d6), FULL))
-                .mul(&group::pow_vartime(&qb, &cp)),
+                .mul(&qb.pow_vartime(&cp)),
         ),
     );
     proof(expected_cp == cp, "cP")?;
@@ -652,13 +651,11 @@ pub fn step4(s: AnswererAfterSmp2, m: &Smp3, rand: Step4Random) -> Result<(bool,
     let (cp, cr) = (challenge(&m.cp, "cP")?, challenge(&m.cr, "cR")?);
     let expected_cp = hash(
         6,
-        &s.g3a
-            .pow(&s.b3.times(&d5), FULL)
-            .mul(&group::pow_vartime(&pa, &cp)),
+        &s.g3a.pow(&s.b3.times(&d5), FULL).mul(&pa.pow_vartime(&cp)),
         Some(
             &g.pow_g_vartime(&d5)
                 .mul(&s.g2a.pow(&s.b2.times(&d6), FULL))
-                .mul(&group::pow_vartime(&qa, &cp)),
+                .mul(&qa.pow_vartime(&cp)),
         ),
     );
     proof(expected_cp == cp, "cP")?;
@@ -666,11 +663,7 @@ pub fn step4(s: AnswererAfterSmp2, m: &Smp3, rand: Step4Random) -> Result<(bool,
     let expected_cr = hash(
         7,
         &g.pow_g_vartime(&d7).mul(&s.g3a.pow_vartime(&cr)),
-        Some(
-            &qa_over_qb
-                .pow_vartime(&d7)
-                .mul(&group::pow_vartime(&ra, &cr)),
-        ),
+        Some(&qa_over_qb.pow_vartime(&d7).mul(&ra.pow_vartime(&cr))),
     );
     proof(expected_cr == cr, "cR")?;
 
@@ -702,11 +695,7 @@ pub fn step5(s: AskerAfterSmp3, m: &Smp4) -> Result<bool, SmpError> {
     let expected_cr = hash(
         8,
         &g.pow_g_vartime(&d7).mul(&s.g3b.pow_vartime(&cr)),
-        Some(
-            &s.qa_over_qb
-                .pow_vartime(&d7)
-                .mul(&group::pow_vartime(&rb, &cr)),
-        ),
+        Some(&s.qa_over_qb.pow_vartime(&d7).mul(&rb.pow_vartime(&cr))),
     );
     proof(expected_cr == cr, "cR")?;
     let rab = group::pow(&rb, &s.a3.0);

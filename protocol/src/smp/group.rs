@@ -20,15 +20,7 @@ use std::sync::OnceLock;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
-/// RFC 3526 §2, the 1536-bit MODP prime, big-endian hex.
-const P_HEX: &str = concat!(
-    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
-    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
-    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
-    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
-    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
-    "9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF",
-);
+include!("prime.rs");
 
 /// `q = (p - 1) / 2`, big-endian hex.
 const Q_HEX: &str = concat!(
@@ -39,21 +31,15 @@ const Q_HEX: &str = concat!(
     "CC6D241B0E2AE9CD348B1FD47E9267AFC1B2AE91EE51D6CB0E3179AB1042A95D",
     "CF6A9483B84B4B36B3861AA7255E4C0278BA36046511B993FFFFFFFFFFFFFFFF",
 );
-/// `q - 1`, big-endian hex.
-const Q_MINUS_1_HEX: &str = concat!(
-    "7FFFFFFFFFFFFFFFE487ED5110B4611A62633145C06E0E68948127044533E63A",
-    "0105DF531D89CD9128A5043CC71A026EF7CA8CD9E69D218D98158536F92F8A1B",
-    "A7F09AB6B6A8E122F242DABB312F3F637A262174D31BF6B585FFAE5B7A035BF6",
-    "F71C35FDAD44CFD2D74F9208BE258FF324943328F6722D9EE1003E5C50B1DF82",
-    "CC6D241B0E2AE9CD348B1FD47E9267AFC1B2AE91EE51D6CB0E3179AB1042A95D",
-    "CF6A9483B84B4B36B3861AA7255E4C0278BA36046511B993FFFFFFFFFFFFFFFE",
-);
 
 /// Montgomery constants of `p` and `q`, computed by the compiler.
 const P_PARAMS: FixedMontyParams<{ U1536::LIMBS }> =
     FixedMontyParams::new_vartime(Odd::<U1536>::from_be_hex(P_HEX));
 const Q_PARAMS: FixedMontyParams<{ U1536::LIMBS }> =
     FixedMontyParams::new_vartime(Odd::<U1536>::from_be_hex(Q_HEX));
+/// `q - 1`, for drawing exponents (§8.1).
+const Q_MINUS_1: NonZero<U1536> =
+    NonZero::<U1536>::new_unwrap(Q_PARAMS.modulus().as_ref().wrapping_sub(&U1536::ONE));
 
 /// A 1536-bit unsigned integer: an exponent, or a group element in Montgomery form.
 pub(crate) type Num = U1536;
@@ -93,7 +79,7 @@ pub(crate) fn group() -> &'static Group {
     GROUP.get_or_init(|| Group {
         p: P_PARAMS,
         q: Q_PARAMS,
-        q_minus_1: NonZero::<U1536>::from_be_hex(Q_MINUS_1_HEX),
+        q_minus_1: Q_MINUS_1,
         p_minus_2: P_PARAMS.modulus().as_ref().wrapping_sub(&Num::from_u8(2)),
         g: Comb {
             table: G_COMB.chunks_exact(BYTES).map(Num::from_le_slice).collect(),
@@ -329,11 +315,6 @@ impl Comb {
 /// a fixed 4-bit window).
 pub(crate) fn pow(base: &Elem, e: &Num) -> Elem {
     Comb::new(base, 1).pow(e, 1536)
-}
-
-/// `base^e` for a public base and a public exponent (variable time).
-pub(crate) fn pow_vartime(base: &Elem, e: &Num) -> Elem {
-    base.pow_vartime(e)
 }
 
 /// The Jacobi symbol `(a/n)` for an odd `n > a`: 1, -1, or 0 when they share a factor. For a
