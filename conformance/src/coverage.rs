@@ -91,6 +91,76 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "14-1",
+        &[
+            "test:conformance/tests/runners.rs::relay_cases_14_pass_against_a_three_node_cluster_with_clients_spread_over_it",
+            "test:conformance/tests/runners.rs::relay_cases_14_fail_against_relays_that_are_not_one_cluster",
+        ],
+    ),
+    (
+        "14.1-1",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_a_nickname_raced_on_two_nodes_has_exactly_one_winner",
+            "test:relay/tests/cluster.rs::cluster_14_frames_cross_nodes_in_order_with_their_true_source",
+        ],
+    ),
+    (
+        "14.1-2",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_3_4_no_frame_reaches_a_connection_before_its_registered",
+        ],
+    ),
+    (
+        "14.1-3",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_a_node_that_loses_its_lease_drops_the_connection",
+        ],
+    ),
+    (
+        "14.1-4",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_a_nats_restart_keeps_clients_and_refuses_frames_during_the_outage",
+        ],
+    ),
+    (
+        "14.2-1",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_frames_cross_nodes_in_order_with_their_true_source",
+            "test:relay/tests/chat.rs::chat_14_alice_and_bob_on_two_cluster_nodes_chat_and_verify_end_to_end",
+        ],
+    ),
+    (
+        "14.2-2",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_frames_cross_nodes_in_order_with_their_true_source",
+            "test:relay/tests/cluster.rs::cluster_14_10_2_a_reader_that_falls_behind_across_nodes_costs_frames_not_the_sender",
+        ],
+    ),
+    (
+        "14.2-3",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_frames_cross_nodes_in_order_with_their_true_source",
+        ],
+    ),
+    (
+        "14.2-4",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_killing_a_node_disconnects_only_its_own_clients",
+        ],
+    ),
+    (
+        "14.3-1",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_a_nats_restart_keeps_clients_and_refuses_frames_during_the_outage",
+        ],
+    ),
+    (
+        "14.3-2",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_a_nats_restart_keeps_clients_and_refuses_frames_during_the_outage",
+        ],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

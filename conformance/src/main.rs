@@ -49,11 +49,16 @@ enum Command {
     },
     /// Run black-box cases against a relay.
     Relay {
-        /// The relay's HOST:PORT (omit with --spawn).
-        addr: Option<SocketAddr>,
+        /// The relay's HOST:PORT (omit with --spawn). For a cluster, give every node's: clients
+        /// are spread over them in turn (§14).
+        addr: Vec<SocketAddr>,
         /// Start the reference relay in process and test it (also runs SHUTDOWN and SERVER_FULL).
         #[arg(long)]
         spawn: bool,
+        /// Start a nats-server and a cluster of N reference relay nodes in process, and test
+        /// them as one relay with clients spread over the nodes (§14; needs nats-server).
+        #[arg(long, value_name = "N", conflicts_with = "spawn")]
+        spawn_cluster: Option<usize>,
         /// The relay's registration timeout in seconds (§10.2).
         #[arg(long, default_value_t = 10.0)]
         register_timeout: f64,
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
         Command::Relay {
             addr,
             spawn,
+            spawn_cluster,
             register_timeout,
         } => {
             if args.list {
@@ -121,33 +127,59 @@ fn main() -> ExitCode {
                 }));
             }
             let outcomes = runtime.block_on(async {
-                let handle = if spawn {
-                    match cryptully_relay::spawn(
-                        SocketAddr::from(([127, 0, 0, 1], 0)),
-                        cryptully_relay::Config::default(),
-                    )
-                    .await
-                    {
-                        Ok(h) => Some(h),
+                let register_timeout = Duration::try_from_secs_f64(register_timeout)
+                    .unwrap_or(Duration::from_secs(10));
+                let any = SocketAddr::from(([127, 0, 0, 1], 0));
+                // Kept until the cases are done: the cluster's NATS and every spawned relay.
+                let mut nats = None;
+                let mut handles = Vec::new();
+                if spawn {
+                    match cryptully_relay::spawn(any, cryptully_relay::Config::default()).await {
+                        Ok(h) => handles.push(h),
                         Err(e) => {
                             eprintln!("cannot start the reference relay: {e}");
                             return None;
                         }
                     }
+                }
+                if let Some(n) = spawn_cluster {
+                    let server = match cryptully_relay::natsd::NatsServer::start() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            eprintln!("cannot start the cluster: {e}");
+                            return None;
+                        }
+                    };
+                    let opts = cryptully_relay::cluster::ClusterOptions::new(server.url());
+                    for _ in 0..n.max(1) {
+                        let config = cryptully_relay::Config::default();
+                        match cryptully_relay::spawn_cluster(any, config, &opts).await {
+                            Ok(h) => handles.push(h),
+                            Err(e) => {
+                                eprintln!("cannot start a cluster node: {e}");
+                                return None;
+                            }
+                        }
+                    }
+                    nats = Some(server);
+                }
+                let addrs: Vec<SocketAddr> = if handles.is_empty() {
+                    addr
                 } else {
-                    None
+                    handles.iter().map(|h| h.local_addr()).collect()
                 };
-                let Some(addr) = handle.as_ref().map(|h| h.local_addr()).or(addr) else {
-                    eprintln!("give the relay's HOST:PORT, or --spawn");
+                if addrs.is_empty() {
+                    eprintln!("give the relay's HOST:PORT, or --spawn, or --spawn-cluster N");
                     return None;
-                };
+                }
                 let target = relay::Target {
-                    addr,
-                    register_timeout: Duration::try_from_secs_f64(register_timeout)
-                        .unwrap_or(Duration::from_secs(10)),
-                    spawned: handle.is_some(),
+                    addrs,
+                    register_timeout,
+                    spawned: !handles.is_empty(),
                 };
-                Some(relay::run(&target, &selection).await)
+                let outcomes = relay::run(&target, &selection).await;
+                drop(nats);
+                Some(outcomes)
             });
             let Some(outcomes) = outcomes else {
                 return ExitCode::from(2);

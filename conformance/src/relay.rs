@@ -7,7 +7,7 @@ use cryptully_protocol::framing::MAX_FRAME;
 use cryptully_protocol::net::{FrameReader, write_frame};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -16,13 +16,35 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 /// What the relay runner needs to know about its target.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// The relay's address.
-    pub addr: SocketAddr,
+    /// The relay's addresses: one for a single relay, one per node of a cluster (§14). Each new
+    /// client takes the next in turn, so the two ends of a case sit on different nodes.
+    pub addrs: Vec<SocketAddr>,
     /// Its registration timeout (§10.2), so the timeout case knows how long to wait.
     pub register_timeout: Duration,
     /// Set when the runner spawned the reference relay itself: cases that need operator
     /// control (SHUTDOWN, SERVER_FULL) then start relays of their own.
     pub spawned: bool,
+}
+
+impl Target {
+    /// A single relay at `addr`.
+    pub fn single(addr: SocketAddr, register_timeout: Duration, spawned: bool) -> Self {
+        Self {
+            addrs: vec![addr],
+            register_timeout,
+            spawned,
+        }
+    }
+
+    /// The address for the next client: round robin over [`Target::addrs`].
+    fn addr(&self) -> SocketAddr {
+        static TURN: AtomicUsize = AtomicUsize::new(0);
+        let i = TURN.fetch_add(1, Ordering::Relaxed);
+        self.addrs
+            .get(i % self.addrs.len().max(1))
+            .copied()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -142,7 +164,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "a length prefix above 65536 gets FRAME_TOO_LARGE and a close",
             ["2.1-1", "2.1-2", "10.2-1"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.w.write_all(&65537u32.to_be_bytes())
                     .await
                     .map_err(|e| e.to_string())?;
@@ -155,7 +177,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "a length prefix of 0 gets MALFORMED and a close",
             ["2.1-2"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.w.write_all(&[0, 0, 0, 0])
                     .await
                     .map_err(|e| e.to_string())?;
@@ -169,8 +191,8 @@ pub fn cases() -> Vec<Case<Target>> {
             ["2.2-1", "3.6-1"],
             |t| {
                 let name = fresh("w");
-                let mut other = Raw::registered(t.addr, &name).await?;
-                let mut c = Raw::hello(t.addr).await?;
+                let mut other = Raw::registered(t.addr(), &name).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.raw(&[0x77, 1, 2]).await?;
                 c.expect(&err(ErrorCode::Malformed, None)?).await?;
                 c.expect_closed().await?;
@@ -182,7 +204,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "HELLO with a trailing byte gets MALFORMED and a close",
             ["2.2-1"],
             |t| {
-                let mut c = Raw::connect(t.addr).await?;
+                let mut c = Raw::connect(t.addr()).await?;
                 c.raw(&[0x01, 0, 2, 0]).await?;
                 c.expect(&err(ErrorCode::Malformed, None)?).await?;
                 c.expect_closed().await
@@ -194,7 +216,7 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.1-1"],
             |t| {
                 let name = fresh("d");
-                let mut c = Raw::registered(t.addr, &name).await?;
+                let mut c = Raw::registered(t.addr(), &name).await?;
                 c.raw(
                     &RelayMessage::Deliver {
                         source: nick("alice")?,
@@ -212,7 +234,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "HELLO version 2 is accepted silently",
             ["3.3-1"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.expect_alive().await
             }
         ),
@@ -221,7 +243,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "HELLO version 1 gets UNSUPPORTED_VERSION and a close",
             ["3.3-2", "11-1"],
             |t| {
-                let mut c = Raw::connect(t.addr).await?;
+                let mut c = Raw::connect(t.addr()).await?;
                 c.send(&ClientMessage::Hello { version: 1 }).await?;
                 c.expect(&err(ErrorCode::UnsupportedVersion, None)?).await?;
                 c.expect_closed().await
@@ -232,7 +254,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "REGISTER before HELLO gets UNEXPECTED_MESSAGE and a close",
             ["3.3-1", "3.4-1"],
             |t| {
-                let mut c = Raw::connect(t.addr).await?;
+                let mut c = Raw::connect(t.addr()).await?;
                 c.send(&ClientMessage::Register {
                     nick: nick(&fresh("h"))?,
                 })
@@ -246,7 +268,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "RELAY with an invalid nickname before REGISTER: UNEXPECTED_MESSAGE and a close, not INVALID_NICK",
             ["3.11-1"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 // RELAY, destination "a b" (a space breaks §3.2), payload 0x20.
                 c.raw(&[0x03, 3, b'a', b' ', b'b', 0x20]).await?;
                 c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
@@ -258,7 +280,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "REGISTER with an invalid nickname before HELLO: UNEXPECTED_MESSAGE and a close, not MALFORMED",
             ["3.11-1"],
             |t| {
-                let mut c = Raw::connect(t.addr).await?;
+                let mut c = Raw::connect(t.addr()).await?;
                 c.raw(&[0x02, 3, b'a', b' ', b'b']).await?;
                 c.expect(&err(ErrorCode::UnexpectedMessage, None)?).await?;
                 c.expect_closed().await
@@ -270,7 +292,7 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.2-2", "3.2-3", "3.4-4"],
             |t| {
                 let name = fresh("MiXeD");
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.send(&ClientMessage::Register { nick: nick(&name)? })
                     .await?;
                 let got = c.recv().await?;
@@ -293,8 +315,8 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.2-2", "3.2-3", "3.4-2"],
             |t| {
                 let name = fresh("taken");
-                let _holder = Raw::registered(t.addr, &name).await?;
-                let mut c = Raw::hello(t.addr).await?;
+                let _holder = Raw::registered(t.addr(), &name).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.send(&ClientMessage::Register {
                     nick: nick(&name.to_ascii_uppercase())?,
                 })
@@ -316,7 +338,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "REGISTER with a space in the nickname gets INVALID_NICK; the connection may retry",
             ["3.2-1", "3.4-3"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.raw(&[0x02, 3, b'a', b' ', b'b']).await?;
                 c.expect(&err(ErrorCode::InvalidNick, None)?).await?;
                 let name = fresh("ok");
@@ -333,7 +355,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "a second REGISTER gets UNEXPECTED_MESSAGE and a close",
             ["3.4-1"],
             |t| {
-                let mut c = Raw::registered(t.addr, &fresh("twice")).await?;
+                let mut c = Raw::registered(t.addr(), &fresh("twice")).await?;
                 c.send(&ClientMessage::Register {
                     nick: nick(&fresh("again"))?,
                 })
@@ -347,7 +369,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "RELAY before REGISTERED gets UNEXPECTED_MESSAGE and a close",
             [],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.send(&ClientMessage::Relay {
                     destination: nick("bob")?,
                     payload: vec![1],
@@ -363,8 +385,8 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.2-3", "3.5-1", "3.5-4"],
             |t| {
                 let (a, b) = (fresh("Src"), fresh("dst"));
-                let mut alice = Raw::registered(t.addr, &a).await?;
-                let mut bob = Raw::registered(t.addr, &b).await?;
+                let mut alice = Raw::registered(t.addr(), &a).await?;
+                let mut bob = Raw::registered(t.addr(), &b).await?;
                 let payload = vec![0x10, 0, 2, 0xff, 0x00];
                 alice
                     .send(&ClientMessage::Relay {
@@ -385,8 +407,8 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.5-3", "3.5-4"],
             |t| {
                 let (a, b) = (fresh("o"), fresh("p"));
-                let mut alice = Raw::registered(t.addr, &a).await?;
-                let mut bob = Raw::registered(t.addr, &b).await?;
+                let mut alice = Raw::registered(t.addr(), &a).await?;
+                let mut bob = Raw::registered(t.addr(), &b).await?;
                 for i in 0..100u8 {
                     alice
                         .send(&ClientMessage::Relay {
@@ -410,7 +432,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "RELAY to nobody gets NICK_NOT_FOUND naming the destination, canonical; the connection stays",
             ["3.5-2"],
             |t| {
-                let mut c = Raw::registered(t.addr, &fresh("nf")).await?;
+                let mut c = Raw::registered(t.addr(), &fresh("nf")).await?;
                 let ghost = fresh("Ghost");
                 c.send(&ClientMessage::Relay {
                     destination: nick(&ghost)?,
@@ -429,9 +451,9 @@ pub fn cases() -> Vec<Case<Target>> {
             |t| {
                 // A 32-character sender makes the DELIVER 34 bytes longer than the payload.
                 let long = format!("{:_<32}", fresh("L"));
-                let mut sender = Raw::registered(t.addr, &long).await?;
+                let mut sender = Raw::registered(t.addr(), &long).await?;
                 let target = fresh("t");
-                let mut receiver = Raw::registered(t.addr, &target).await?;
+                let mut receiver = Raw::registered(t.addr(), &target).await?;
                 let limit = MAX_FRAME - 2 - 32;
                 sender
                     .send(&ClientMessage::Relay {
@@ -468,7 +490,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "RELAY to an invalid nickname gets INVALID_NICK; the connection stays",
             ["3.5-5"],
             |t| {
-                let mut c = Raw::registered(t.addr, &fresh("inv")).await?;
+                let mut c = Raw::registered(t.addr(), &fresh("inv")).await?;
                 c.raw(&[0x03, 2, b'!', b'!', 0x10]).await?;
                 c.expect(&err(ErrorCode::InvalidNick, None)?).await?;
                 c.expect_alive().await
@@ -480,7 +502,7 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.5-1"],
             |t| {
                 let me = fresh("self");
-                let mut c = Raw::registered(t.addr, &me).await?;
+                let mut c = Raw::registered(t.addr(), &me).await?;
                 c.send(&ClientMessage::Relay {
                     destination: nick(&me)?,
                     payload: vec![7],
@@ -498,7 +520,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "PING gets PONG with the same token, before and after registering",
             ["3.7-1"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 c.send(&ClientMessage::Ping { token: u64::MAX }).await?;
                 c.expect(&RelayMessage::Pong { token: u64::MAX }).await?;
                 c.send(&ClientMessage::Register {
@@ -516,10 +538,10 @@ pub fn cases() -> Vec<Case<Target>> {
             [],
             |t| {
                 let name = fresh("bye");
-                let mut c = Raw::registered(t.addr, &name).await?;
+                let mut c = Raw::registered(t.addr(), &name).await?;
                 c.send(&ClientMessage::Bye).await?;
                 c.expect_closed().await?;
-                Raw::registered(t.addr, &name).await.map(|_| ())
+                Raw::registered(t.addr(), &name).await.map(|_| ())
             }
         ),
         case!(
@@ -528,9 +550,9 @@ pub fn cases() -> Vec<Case<Target>> {
             ["3.9-1"],
             |t| {
                 let (a, b, c) = (fresh("ga"), fresh("gb"), fresh("gc"));
-                let mut alice = Raw::registered(t.addr, &a).await?;
-                let mut bob = Raw::registered(t.addr, &b).await?;
-                let mut carol = Raw::registered(t.addr, &c).await?;
+                let mut alice = Raw::registered(t.addr(), &a).await?;
+                let mut bob = Raw::registered(t.addr(), &b).await?;
+                let mut carol = Raw::registered(t.addr(), &c).await?;
                 bob.send(&ClientMessage::Relay {
                     destination: nick(&a)?,
                     payload: vec![1],
@@ -550,7 +572,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "a connection that never registers gets TIMEOUT and a close",
             ["10.2-1"],
             |t| {
-                let mut c = Raw::hello(t.addr).await?;
+                let mut c = Raw::hello(t.addr()).await?;
                 let start = Instant::now();
                 let limit = t.register_timeout + Duration::from_secs(5);
                 let got = tokio::time::timeout(limit, c.r.next_frame()).await;
@@ -578,7 +600,7 @@ pub fn cases() -> Vec<Case<Target>> {
             "a flood of 2000 PINGs gets RATE_LIMITED for what it drops; every frame is answered one way or the other",
             ["10.2-1"],
             |t| {
-                let mut c = Raw::registered(t.addr, &fresh("flood")).await?;
+                let mut c = Raw::registered(t.addr(), &fresh("flood")).await?;
                 let mut burst = Vec::new();
                 for token in 0..2000u64 {
                     cryptully_protocol::framing::encode_frame(
@@ -663,7 +685,7 @@ async fn slow_consumer(t: &Target) -> Result<()> {
     socket
         .set_recv_buffer_size(4096)
         .map_err(|e| e.to_string())?;
-    let stream = socket.connect(t.addr).await.map_err(|e| e.to_string())?;
+    let stream = socket.connect(t.addr()).await.map_err(|e| e.to_string())?;
     let (r, w) = stream.into_split();
     let mut slow = Raw {
         r: FrameReader::new(r, MAX_FRAME),
@@ -678,7 +700,7 @@ async fn slow_consumer(t: &Target) -> Result<()> {
         nick: nick(&victim)?,
     })
     .await?;
-    let mut bystander = Raw::registered(t.addr, &fresh("by")).await?;
+    let mut bystander = Raw::registered(t.addr(), &fresh("by")).await?;
     // Several senders, so per-connection rate limits do not hide the victim's queue limit.
     let deadline = Instant::now() + Duration::from_secs(60);
     let body = ClientMessage::Relay {
@@ -690,7 +712,7 @@ async fn slow_consumer(t: &Target) -> Result<()> {
     cryptully_protocol::framing::encode_frame(&body, &mut frame);
     let mut senders = Vec::new();
     for _ in 0..8 {
-        senders.push(Raw::registered(t.addr, &fresh("tx")).await?);
+        senders.push(Raw::registered(t.addr(), &fresh("tx")).await?);
     }
     let mut readers = tokio::task::JoinSet::new();
     for s in senders {
@@ -738,7 +760,7 @@ async fn slow_consumer(t: &Target) -> Result<()> {
     // relay's stall timeout (10 s by default), and its nickname released.
     let released_by = Instant::now() + Duration::from_secs(40);
     loop {
-        match Raw::registered(t.addr, &victim).await {
+        match Raw::registered(t.addr(), &victim).await {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() > released_by => {
                 return Err(format!(

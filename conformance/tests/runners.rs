@@ -80,11 +80,7 @@ async fn relay_cases_pass_against_the_reference_relay() {
     )
     .await
     .unwrap();
-    let target = relay::Target {
-        addr: handle.local_addr(),
-        register_timeout: Duration::from_secs(10),
-        spawned: true,
-    };
+    let target = relay::Target::single(handle.local_addr(), Duration::from_secs(10), true);
     // The registration timeout takes 10 s; .ci/run runs the whole suite through the binary.
     let selection = Selection {
         only: vec![],
@@ -97,6 +93,65 @@ async fn relay_cases_pass_against_the_reference_relay() {
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert_eq!(outcomes.len(), relay::cases().len() - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_cases_14_pass_against_a_three_node_cluster_with_clients_spread_over_it() {
+    let nats = cryptully_relay::natsd::NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let opts = cryptully_relay::cluster::ClusterOptions::new(nats.url());
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let config = cryptully_relay::Config::default();
+        let node = cryptully_relay::spawn_cluster("127.0.0.1:0".parse().unwrap(), config, &opts);
+        nodes.push(node.await.unwrap());
+    }
+    let target = relay::Target {
+        addrs: nodes.iter().map(|n| n.local_addr()).collect(),
+        register_timeout: Duration::from_secs(10),
+        spawned: true,
+    };
+    let selection = Selection {
+        only: vec![],
+        skip: vec!["*REGISTRATION-TIMEOUT".into()],
+    };
+    let outcomes = relay::run(&target, &selection).await;
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(outcomes.len(), relay::cases().len() - 1);
+}
+
+#[tokio::test]
+async fn relay_cases_14_fail_against_relays_that_are_not_one_cluster() {
+    // Three relays that do not know of each other, tested as if they were one.
+    let mut relays = Vec::new();
+    for _ in 0..3 {
+        let config = cryptully_relay::Config::default();
+        relays.push(
+            cryptully_relay::spawn("127.0.0.1:0".parse().unwrap(), config)
+                .await
+                .unwrap(),
+        );
+    }
+    let target = relay::Target {
+        addrs: relays.iter().map(|r| r.local_addr()).collect(),
+        register_timeout: Duration::from_secs(10),
+        spawned: false,
+    };
+    let selection = Selection {
+        only: vec!["RELAY-3.4-NICK-IN-USE".into(), "RELAY-3.5-ORDER".into()],
+        skip: vec![],
+    };
+    let outcomes = relay::run(&target, &selection).await;
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.verdict, Verdict::Fail(_))),
+        "{outcomes:#?}"
+    );
 }
 
 #[tokio::test]
@@ -124,11 +179,7 @@ async fn relay_cases_fail_against_a_relay_that_ignores_the_protocol() {
             });
         }
     });
-    let target = relay::Target {
-        addr,
-        register_timeout: Duration::from_secs(1),
-        spawned: false,
-    };
+    let target = relay::Target::single(addr, Duration::from_secs(1), false);
     let selection = Selection {
         only: vec![
             "RELAY-3.4-*".into(),

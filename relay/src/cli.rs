@@ -13,7 +13,7 @@ use std::net::SocketAddr;
     name = "cryptully-relay",
     version,
     args_conflicts_with_subcommands = true,
-    after_help = "Under systemd (Type=notify) the relay reports READY=1 once it listens."
+    after_help = "Under systemd (Type=notify) the relay reports READY=1 once it listens.\n\nA cluster of three relays on one machine:\n  nats-server -js -sd /var/lib/nats &\n  cryptully-relay --listen 0.0.0.0:9000 --cluster nats://127.0.0.1:4222 &\n  cryptully-relay --listen 0.0.0.0:9001 --cluster nats://127.0.0.1:4222 &\n  cryptully-relay --listen 0.0.0.0:9002 --cluster nats://127.0.0.1:4222"
 )]
 pub struct Cli {
     /// Serve (the default).
@@ -91,6 +91,19 @@ pub struct ServeArgs {
     /// relay given a core of its own.
     #[arg(long, env = "CRYPTULLY_THREADS")]
     pub threads: Option<usize>,
+    /// Join a relay cluster through this NATS server (nats://HOST:PORT; several separated by
+    /// commas). Every relay started with the same NATS and --cluster-name acts as one relay:
+    /// nicknames are unique across all of them and anyone can chat with anyone. NATS must run
+    /// with JetStream (nats-server -js). Without this option the relay works alone.
+    #[arg(long, env = "CRYPTULLY_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
+    /// Which cluster on that NATS to join (names its bucket and subjects).
+    #[arg(long, env = "CRYPTULLY_CLUSTER_NAME", default_value = "cryptully")]
+    pub cluster_name: String,
+    /// Seconds a crashed relay's nicknames stay taken before others may register them. Every
+    /// node of a cluster should use the same value.
+    #[arg(long, env = "CRYPTULLY_CLUSTER_LEASE", default_value_t = 15.0)]
+    pub cluster_lease: f64,
 }
 
 /// §10.2 [10.2-2]: the least idle timeout a relay may use, twice the clients' ping interval.

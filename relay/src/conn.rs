@@ -2,7 +2,8 @@
 //! PEER_GONE notices of §3.9.
 
 use crate::bucket::TokenBucket;
-use crate::peer::{Peer, PushError, slow_consumer};
+use crate::cluster::Claim;
+use crate::peer::{Peer, PushError, Whom, slow_consumer};
 use crate::{Config, Shared};
 use bytes::BytesMut;
 use cryptully_protocol::Nick;
@@ -47,6 +48,8 @@ enum State {
 enum Next {
     Continue,
     Close,
+    /// REGISTER, which a cluster answers only after asking NATS (§14).
+    Register(Nick),
 }
 
 struct Conn {
@@ -106,8 +109,10 @@ impl Conn {
                     Ok(Some(len)) => {
                         let frame = buf.split_to(LENGTH_PREFIX + len);
                         let body = frame.get(LENGTH_PREFIX..).unwrap_or_default();
-                        if let Next::Close = self.frame(body, now) {
-                            break Next::Close;
+                        match self.frame(body, now) {
+                            Next::Continue => {}
+                            Next::Close => break Next::Close,
+                            Next::Register(nick) => self.register(nick).await,
                         }
                     }
                     Ok(None) => break Next::Continue,
@@ -272,7 +277,9 @@ impl Conn {
                 }
                 self.state = State::ExpectRegister;
             }
-            (State::ExpectRegister, ClientMessage::Register { nick }) => self.register(nick),
+            (State::ExpectRegister, ClientMessage::Register { nick }) => {
+                return Next::Register(nick);
+            }
             (State::ExpectRegister | State::Registered, ClientMessage::Ping { token }) => {
                 self.reply(&RelayMessage::Pong { token });
             }
@@ -288,7 +295,7 @@ impl Conn {
         Next::Continue
     }
 
-    fn register(&mut self, nick: Nick) {
+    async fn register(&mut self, nick: Nick) {
         let canonical = nick.canonical();
         if !self.shared.router.register(&canonical, &self.peer) {
             self.reply(&RelayMessage::Error {
@@ -296,6 +303,26 @@ impl Conn {
                 nick: Some(canonical),
             });
             return;
+        }
+        if let Some(cluster) = &self.shared.cluster {
+            let refused = match cluster.claim(&canonical, &self.peer).await {
+                Claim::Won => None,
+                Claim::InUse => Some(ErrorCode::NickInUse),
+                // §14: uniqueness cannot be checked without NATS; "try later".
+                Claim::Unavailable => Some(ErrorCode::ServerFull),
+            };
+            if let Some(code) = refused {
+                self.shared.router.unregister(&canonical, &self.peer);
+                if code == ErrorCode::ServerFull {
+                    self.fail(code);
+                } else {
+                    self.reply(&RelayMessage::Error {
+                        code,
+                        nick: Some(canonical),
+                    });
+                }
+                return;
+            }
         }
         tracing::debug!(conn = self.peer.id(), "registered");
         let bytes = canonical.as_str().as_bytes();
@@ -335,6 +362,18 @@ impl Conn {
         }
         let Some(target) = self.route(dest) else {
             let nick = Nick::from_bytes(dest).ok().map(|n| n.canonical());
+            if let (Some(cluster), Some(own), Some(dest)) =
+                (&self.shared.cluster, self.peer.nick(), nick.clone())
+            {
+                // §14: not on this node; another node may hold it.
+                if let Err(code) = cluster.forward(&self.peer, own, dest.clone(), payload) {
+                    self.reply(&RelayMessage::Error {
+                        code,
+                        nick: Some(dest),
+                    });
+                }
+                return Next::Continue;
+            }
             self.reply(&RelayMessage::Error {
                 code: ErrorCode::NickNotFound,
                 nick,
@@ -392,8 +431,21 @@ impl Conn {
         let nick = Nick::from_bytes(dest).ok()?.canonical();
         let target = self.shared.router.lookup(&nick)?;
         if let Some(own) = self.peer.nick() {
-            self.peer.add_contact(&nick, target.id());
-            target.add_contact(own, self.peer.id());
+            let node = self.shared.node;
+            self.peer.add_contact(
+                &nick,
+                Whom {
+                    node,
+                    id: target.id(),
+                },
+            );
+            target.add_contact(
+                own,
+                Whom {
+                    node,
+                    id: self.peer.id(),
+                },
+            );
         }
         if self.routes.len() >= 1024 {
             self.routes.clear();
@@ -409,12 +461,24 @@ impl Conn {
             return;
         };
         self.shared.router.unregister(&nick, &self.peer);
-        for (other, id) in self.peer.take_contacts() {
-            if let Some(p) = self.shared.router.lookup(&other) {
-                if p.id() == id {
+        let me = Whom {
+            node: self.shared.node,
+            id: self.peer.id(),
+        };
+        for (other, whom) in self.peer.take_contacts() {
+            if whom.node != self.shared.node {
+                if let Some(cluster) = &self.shared.cluster {
+                    cluster.peer_gone(me, &nick, other, whom);
+                }
+            } else if let Some(p) = self.shared.router.lookup(&other) {
+                if p.id() == whom.id {
                     let _ = p.push_control(&RelayMessage::PeerGone { nick: nick.clone() });
                 }
             }
+        }
+        // After the PEER_GONE notices, in the same ordered queue (§14).
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.release(&nick, &self.peer);
         }
         tracing::debug!(conn = self.peer.id(), "unregistered");
     }

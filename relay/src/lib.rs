@@ -12,10 +12,12 @@
 
 mod bucket;
 pub mod cli;
+pub mod cluster;
 mod conn;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod natsd;
 pub mod ops;
 pub mod peer;
 pub mod router;
@@ -83,6 +85,10 @@ impl Default for Config {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) router: Arc<dyn Router>,
+    /// The cluster this relay is a node of, if any (§14).
+    pub(crate) cluster: Option<Arc<cluster::Cluster>>,
+    /// This node's id in the cluster; 0 for a relay of one process.
+    pub(crate) node: u64,
     pub(crate) shutdown: watch::Sender<bool>,
     connections: AtomicUsize,
     next_id: AtomicU64,
@@ -111,10 +117,37 @@ pub async fn serve_with(
     router: Arc<dyn Router>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run(listener, config, router, None, shutdown).await
+}
+
+/// [`serve`] as a node of `cluster` (§14): nicknames are unique across every node and frames
+/// reach nicknames on any node. At shutdown the node hands its last notices to NATS before it
+/// returns.
+pub async fn serve_cluster(
+    listener: TcpListener,
+    config: Config,
+    cluster: Arc<cluster::Cluster>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = cluster.local();
+    let served = run(listener, config, router, Some(cluster.clone()), shutdown).await;
+    cluster.drain().await;
+    served
+}
+
+async fn run(
+    listener: TcpListener,
+    config: Config,
+    router: Arc<dyn Router>,
+    cluster: Option<Arc<cluster::Cluster>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let (tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         config,
         router,
+        node: cluster.as_ref().map_or(0, |c| c.node()),
+        cluster,
         shutdown: tx,
         connections: AtomicUsize::new(0),
         next_id: AtomicU64::new(1),
@@ -216,6 +249,26 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.bind(addr)?;
     // The kernel caps this at its own limit (net.core.somaxconn on Linux).
     socket.listen(8192)
+}
+
+/// Joins the cluster `opts`, binds `addr` and serves as a node in a background task (§14).
+pub async fn spawn_cluster(
+    addr: SocketAddr,
+    config: Config,
+    opts: &cluster::ClusterOptions,
+) -> Result<RelayHandle, Box<dyn std::error::Error + Send + Sync>> {
+    let cluster = cluster::Cluster::join(opts, &config).await?;
+    let listener = bind(addr)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve_cluster(listener, config, cluster, async move {
+        let _ = stopped.await;
+    }));
+    Ok(RelayHandle {
+        addr,
+        stop: Some(stop),
+        task,
+    })
 }
 
 /// Binds `addr` (port 0 for any free port) and serves in a background task.

@@ -78,6 +78,25 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // A node joins its cluster before it listens, so that it never takes a client it
+        // cannot route (§14).
+        let cluster = match &args.cluster {
+            None => None,
+            Some(url) => {
+                let opts = cryptully_relay::cluster::ClusterOptions {
+                    url: url.clone(),
+                    name: args.cluster_name.clone(),
+                    lease: secs(args.cluster_lease),
+                };
+                match cryptully_relay::cluster::Cluster::join(&opts, &config).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        eprintln!("cryptully-relay: cannot join the cluster at {url}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+        };
         let listener = match cryptully_relay::bind(args.listen) {
             Ok(l) => l,
             Err(e) => {
@@ -91,7 +110,11 @@ fn main() -> ExitCode {
         if cryptully_relay::ops::notify_ready() {
             tracing::info!("told systemd the relay is ready");
         }
-        match cryptully_relay::serve(listener, config, stop_signal()).await {
+        let served = match cluster {
+            Some(c) => cryptully_relay::serve_cluster(listener, config, c, stop_signal()).await,
+            None => cryptully_relay::serve(listener, config, stop_signal()).await,
+        };
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("cryptully-relay: {e}");

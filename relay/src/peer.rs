@@ -47,6 +47,16 @@ struct Outbox {
     socket: Option<OwnedWriteHalf>,
 }
 
+/// A connection anywhere in a cluster (§14): the node it is on (0 for a relay of one process)
+/// and its id there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whom {
+    /// The relay node.
+    pub node: u64,
+    /// The connection's id on that node.
+    pub id: u64,
+}
+
 /// The shared handle of one connection.
 pub struct Peer {
     id: u64,
@@ -58,8 +68,8 @@ pub struct Peer {
     closed_notify: Notify,
     aborted: AtomicBool,
     abort_notify: Notify,
-    /// Nicknames this connection exchanged frames with, and their connection ids (§3.9).
-    contacts: Mutex<HashMap<Nick, u64>>,
+    /// Nicknames this connection exchanged frames with, and their connections (§3.9).
+    contacts: Mutex<HashMap<Nick, Whom>>,
     /// Counts writes that the socket took: no clock on the hot path (§10.2).
     progress: AtomicU64,
     /// When a full queue was first seen with the `progress` count it had then: if the count
@@ -263,13 +273,43 @@ impl Peer {
     }
 
     /// Records that this connection and `other` exchanged frames (§3.9).
-    pub(crate) fn add_contact(&self, nick: &Nick, id: u64) {
+    pub(crate) fn add_contact(&self, nick: &Nick, whom: Whom) {
         if let Ok(mut c) = self.contacts.lock() {
-            c.insert(nick.clone(), id);
+            if c.get(nick) != Some(&whom) {
+                c.insert(nick.clone(), whom);
+            }
         }
     }
 
-    pub(crate) fn take_contacts(&self) -> HashMap<Nick, u64> {
+    /// Forgets `nick` if it was the connection `whom`; whether it was (§3.9 across nodes).
+    pub(crate) fn remove_contact_if(&self, nick: &Nick, whom: Whom) -> bool {
+        let Ok(mut c) = self.contacts.lock() else {
+            return false;
+        };
+        if c.get(nick) == Some(&whom) {
+            c.remove(nick);
+            return true;
+        }
+        false
+    }
+
+    /// Forgets every contact on cluster node `node` and returns their nicknames (§14).
+    pub(crate) fn remove_contacts_on(&self, node: u64) -> Vec<Nick> {
+        let Ok(mut c) = self.contacts.lock() else {
+            return Vec::new();
+        };
+        let gone: Vec<Nick> = c
+            .iter()
+            .filter(|(_, w)| w.node == node)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in &gone {
+            c.remove(n);
+        }
+        gone
+    }
+
+    pub(crate) fn take_contacts(&self) -> HashMap<Nick, Whom> {
         self.contacts
             .lock()
             .map(|mut c| std::mem::take(&mut *c))

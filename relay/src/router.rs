@@ -17,6 +17,8 @@ pub trait Router: Send + Sync + 'static {
     fn unregister(&self, nick: &Nick, peer: &Arc<Peer>);
     /// The connection holding `nick`.
     fn lookup(&self, nick: &Nick) -> Option<Arc<Peer>>;
+    /// Every registered connection (a cluster node that dies makes their partners be told, §14).
+    fn peers(&self) -> Vec<Arc<Peer>>;
     /// How many nicknames are registered.
     fn len(&self) -> usize;
     /// Whether none is.
@@ -65,8 +67,17 @@ impl Router for MemoryRouter {
             .read()
             .ok()?
             .get(nick)
-            .filter(|p| !p.is_closed())
+            // A connection whose registration is still being checked across a cluster (§14)
+            // holds the name here but takes no frames until it is REGISTERED.
+            .filter(|p| !p.is_closed() && p.nick().is_some())
             .cloned()
+    }
+
+    fn peers(&self) -> Vec<Arc<Peer>> {
+        self.map
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn len(&self) -> usize {

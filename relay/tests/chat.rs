@@ -76,8 +76,13 @@ async fn asks(opener: &mut Client, opener_nick: &str, other: &mut Client, typed:
 
 /// alice opens a chat with bob, bob accepts; returns both and the safety code each sees.
 async fn chatting(addr: SocketAddr) -> (Client, Client, String, String) {
-    let mut alice = Client::connect(addr, "Alice", 1).await;
-    let mut bob = Client::connect(addr, "bob", 2).await;
+    chatting_across(addr, addr).await
+}
+
+/// [`chatting`] with alice on the relay at `a` and bob on the one at `b`.
+async fn chatting_across(a: SocketAddr, b: SocketAddr) -> (Client, Client, String, String) {
+    let mut alice = Client::connect(a, "Alice", 1).await;
+    let mut bob = Client::connect(b, "bob", 2).await;
     assert_eq!(alice.handle.nick(), &nick("alice"));
     asks(&mut alice, "alice", &mut bob, "BOB").await;
     bob.cmd(Command::Accept {
@@ -175,6 +180,53 @@ async fn chat_smp_succeeds_with_the_same_answer_and_fails_with_another() {
     assert_eq!(
         smp(&mut alice, &mut bob, "the lake", "the sea").await,
         (wrong.clone(), wrong)
+    );
+}
+
+#[tokio::test]
+async fn chat_14_alice_and_bob_on_two_cluster_nodes_chat_and_verify_end_to_end() {
+    let nats = cryptully_relay::natsd::NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let opts = cryptully_relay::cluster::ClusterOptions::new(nats.url());
+    let any = "127.0.0.1:0".parse().unwrap();
+    let a = cryptully_relay::spawn_cluster(any, Config::default(), &opts)
+        .await
+        .unwrap();
+    let b = cryptully_relay::spawn_cluster(any, Config::default(), &opts)
+        .await
+        .unwrap();
+    let (mut alice, mut bob, code_a, code_b) =
+        chatting_across(a.local_addr(), b.local_addr()).await;
+    assert_eq!(code_a, code_b, "the same safety code on both nodes");
+    alice.cmd(Command::Send {
+        peer: nick("bob"),
+        id: 1,
+        text: "across the cluster".into(),
+    });
+    let ConnEvent::Sent { id: 1, seq, .. } = alice.next().await else {
+        panic!()
+    };
+    assert_eq!(
+        bob.peer_event().await,
+        Event::Message {
+            seq,
+            text: "across the cluster".into()
+        }
+    );
+    assert_eq!(alice.peer_event().await, Event::Delivered { seq });
+    let right = Event::SmpResult(SmpOutcome::Matched);
+    assert_eq!(
+        smp(&mut alice, &mut bob, "the lake", "the lake").await,
+        (right.clone(), right)
+    );
+    // alice's program quits without closing the chat: her node tells bob's (§3.9 across nodes).
+    alice.cmd(Command::Quit);
+    let ended = bob.peer_event().await;
+    assert!(
+        matches!(
+            ended,
+            Event::Ended(EndReason::PeerGone | EndReason::PeerClosed)
+        ),
+        "{ended:?}"
     );
 }
 
