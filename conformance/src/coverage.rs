@@ -140,6 +140,14 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         "14.2-3",
         &[
             "test:relay/tests/cluster.rs::cluster_14_frames_cross_nodes_in_order_with_their_true_source",
+            "test:relay/tests/cluster.rs::cluster_14_2_a_partner_is_told_gone_even_when_the_last_frame_and_bye_arrive_together",
+            "test:relay/tests/cluster.rs::cluster_14_3_8_a_node_that_stops_tells_partners_elsewhere_and_frees_its_nicknames",
+        ],
+    ),
+    (
+        "14.2-5",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_2_a_node_cut_off_alone_is_taken_for_stopped_and_both_ends_agree",
         ],
     ),
     (
@@ -158,6 +166,12 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         "14.3-2",
         &[
             "test:relay/tests/cluster.rs::cluster_14_a_nats_restart_keeps_clients_and_refuses_frames_during_the_outage",
+        ],
+    ),
+    (
+        "14.3-3",
+        &[
+            "test:relay/tests/cluster.rs::cluster_14_3_a_node_that_cannot_renew_for_a_whole_lease_closes_its_clients",
         ],
     ),
     (

@@ -330,9 +330,12 @@ impl Conn {
         self.deliver_header.push(DELIVER);
         self.deliver_header.push(bytes.len() as u8);
         self.deliver_header.extend_from_slice(bytes);
-        self.peer.set_nick(canonical.clone());
         self.state = State::Registered;
-        self.reply(&RelayMessage::Registered { nick: canonical });
+        self.reply(&RelayMessage::Registered {
+            nick: canonical.clone(),
+        });
+        // Routable only from here, so that nothing is queued before REGISTERED (§14.1).
+        self.peer.set_nick(canonical);
     }
 
     /// §3.5: RELAY becomes DELIVER with the registered source.
@@ -461,24 +464,20 @@ impl Conn {
             return;
         };
         self.shared.router.unregister(&nick, &self.peer);
-        let me = Whom {
-            node: self.shared.node,
-            id: self.peer.id(),
-        };
+        let mut remote = Vec::new();
         for (other, whom) in self.peer.take_contacts() {
             if whom.node != self.shared.node {
-                if let Some(cluster) = &self.shared.cluster {
-                    cluster.peer_gone(me, &nick, other, whom);
-                }
+                remote.push((other, whom));
             } else if let Some(p) = self.shared.router.lookup(&other) {
                 if p.id() == whom.id {
                     let _ = p.push_control(&RelayMessage::PeerGone { nick: nick.clone() });
                 }
             }
         }
-        // After the PEER_GONE notices, in the same ordered queue (§14).
+        // Partners on other nodes are told after this connection's last frames, in the same
+        // ordered queue, and then the nickname is released (§14.2).
         if let Some(cluster) = &self.shared.cluster {
-            cluster.release(&nick, &self.peer);
+            cluster.left(&self.peer, &nick, remote);
         }
         tracing::debug!(conn = self.peer.id(), "unregistered");
     }

@@ -131,7 +131,7 @@ pub async fn serve_cluster(
 ) -> std::io::Result<()> {
     let router = cluster.local();
     let served = run(listener, config, router, Some(cluster.clone()), shutdown).await;
-    cluster.drain().await;
+    cluster.leave().await;
     served
 }
 

@@ -22,6 +22,8 @@ use cryptully_relay::{Config, RelayHandle, spawn_cluster};
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -59,6 +61,64 @@ async fn node(nats: &NatsServer, config: Config) -> RelayHandle {
     spawn_cluster("127.0.0.1:0".parse().unwrap(), config, &opts(nats))
         .await
         .unwrap()
+}
+
+/// A node in this process that reaches NATS at `url` with lease `lease`.
+async fn node_via(url: String, lease: Duration) -> RelayHandle {
+    let opts = ClusterOptions {
+        lease,
+        ..ClusterOptions::new(url)
+    };
+    spawn_cluster("127.0.0.1:0".parse().unwrap(), Config::default(), &opts)
+        .await
+        .unwrap()
+}
+
+/// A TCP proxy in front of NATS that a test can cut, as a network partition would cut one
+/// node off while the others still reach NATS.
+struct Partition {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Partition {
+    async fn to(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let (c, l) = (cut.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if c.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut up) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                l.lock().unwrap().push(link);
+            }
+        });
+        Partition { addr, cut, links }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
 }
 
 /// A node as its own `cryptully-relay` process, so that it can be killed.
@@ -469,4 +529,140 @@ async fn cluster_14_3_4_no_frame_reaches_a_connection_before_its_registered() {
         RelayMessage::Registered { nick: nick("late") }
     );
     flood.abort();
+}
+
+#[tokio::test]
+async fn cluster_14_2_a_partner_is_told_gone_even_when_the_last_frame_and_bye_arrive_together() {
+    let nats = nats();
+    let (a, b) = (
+        node(&nats, Config::default()).await,
+        node(&nats, Config::default()).await,
+    );
+    let mut bob = Raw::registered(b.local_addr(), "bob").await;
+    for round in 0..10 {
+        let name = format!("alice{round}");
+        let mut alice = Raw::registered(a.local_addr(), &name).await;
+        // The frame and BYE in one write: the relay reads both before the frame has crossed.
+        let mut both = Vec::new();
+        for m in [
+            ClientMessage::Relay {
+                destination: nick("bob"),
+                payload: b"last".to_vec(),
+            },
+            ClientMessage::Bye,
+        ] {
+            cryptully_protocol::framing::encode_frame(&m.to_bytes(), &mut both);
+        }
+        tokio::io::AsyncWriteExt::write_all(&mut alice.w, &both)
+            .await
+            .unwrap();
+        assert_eq!(bob.recv().await, deliver(&name, b"last"), "round {round}");
+        assert_eq!(
+            bob.recv().await,
+            RelayMessage::PeerGone { nick: nick(&name) },
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cluster_14_2_a_node_cut_off_alone_is_taken_for_stopped_and_both_ends_agree() {
+    let nats = nats();
+    let lease = Duration::from_secs(20);
+    let partition = Partition::to(nats.addr()).await;
+    let a = node_via(nats.url(), lease).await;
+    let b = node_via(partition.url(), lease).await;
+    let mut alice = Raw::registered(a.local_addr(), "alice").await;
+    let mut bob = Raw::registered(b.local_addr(), "bob").await;
+    alice.relay("bob", b"1").await;
+    assert_eq!(bob.recv().await, deliver("alice", b"1"));
+    bob.relay("alice", b"2").await;
+    assert_eq!(alice.recv().await, deliver("bob", b"2"));
+
+    partition.cut();
+    // Node B is silent to node A: alice is told bob left.
+    assert_eq!(
+        alice.recv_within(NODE_DEAD * 3).await,
+        Some(RelayMessage::PeerGone { nick: nick("bob") })
+    );
+    partition.heal();
+    // Back, node B learns it was taken for stopped and tells bob the same of alice.
+    assert_eq!(
+        bob.recv_within(NODE_DEAD * 4).await,
+        Some(RelayMessage::PeerGone {
+            nick: nick("alice")
+        })
+    );
+    // Both stayed connected and registered; a new chat crosses again.
+    let mut crossed = false;
+    for i in 0..50u32 {
+        alice.relay("bob", &i.to_be_bytes()).await;
+        if let Some(m) = bob.recv_within(Duration::from_millis(200)).await {
+            assert_eq!(m, deliver("alice", &i.to_be_bytes()));
+            crossed = true;
+            break;
+        }
+        // Until B's lease entry is seen alive again, alice hears NICK_NOT_FOUND.
+        let _ = alice.recv_within(Duration::from_millis(100)).await;
+    }
+    assert!(crossed, "frames cross again once the node is back");
+    drop((a, b));
+}
+
+#[tokio::test]
+async fn cluster_14_3_a_node_that_cannot_renew_for_a_whole_lease_closes_its_clients() {
+    let nats = nats();
+    let partition = Partition::to(nats.addr()).await;
+    let b = node_via(partition.url(), LEASE).await;
+    let mut bob = Raw::registered(b.local_addr(), "bob").await;
+    partition.cut();
+    assert_eq!(
+        bob.recv_within(LEASE * 3).await,
+        Some(RelayMessage::Error {
+            code: ErrorCode::ServerFull,
+            nick: None
+        })
+    );
+    bob.closed().await;
+    // By then the entry has expired: another node gives the nickname to someone else.
+    let a = node(&nats, Config::default()).await;
+    let mut other = Raw::hello(a.local_addr()).await;
+    let mut answer = other.try_register("bob").await;
+    for _ in 0..20 {
+        if answer == (RelayMessage::Registered { nick: nick("bob") }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        answer = other.try_register("bob").await;
+    }
+    assert_eq!(answer, RelayMessage::Registered { nick: nick("bob") });
+}
+
+#[tokio::test]
+async fn cluster_14_3_8_a_node_that_stops_tells_partners_elsewhere_and_frees_its_nicknames() {
+    let nats = nats();
+    let (a, b) = (
+        node(&nats, Config::default()).await,
+        node(&nats, Config::default()).await,
+    );
+    let mut alice = Raw::registered(a.local_addr(), "alice").await;
+    let mut bob = Raw::registered(b.local_addr(), "bob").await;
+    alice.relay("bob", b"hi").await;
+    assert_eq!(bob.recv().await, deliver("alice", b"hi"));
+    a.shutdown().await.unwrap();
+    assert_eq!(alice.recv().await, RelayMessage::Shutdown);
+    assert_eq!(
+        bob.recv().await,
+        RelayMessage::PeerGone {
+            nick: nick("alice")
+        }
+    );
+    // Released at once, not after the lease.
+    let mut again = Raw::hello(b.local_addr()).await;
+    assert_eq!(
+        again.try_register("alice").await,
+        RelayMessage::Registered {
+            nick: nick("alice")
+        }
+    );
 }

@@ -34,6 +34,10 @@ struct Args {
     /// The relay's address.
     #[arg(long, default_value = "127.0.0.1:9000")]
     relay: SocketAddr,
+    /// Another node of the same cluster (§14): the second client of each pair registers there,
+    /// so every message crosses between nodes.
+    #[arg(long)]
+    relay2: Option<SocketAddr>,
     /// Pairs of clients.
     #[arg(long, default_value_t = 10)]
     pairs: usize,
@@ -317,7 +321,7 @@ async fn pairs(args: Args) {
         let b = format!("{}b{i}", args.prefix);
         let (sa, sb) = match (
             register(args.relay, None, &a).await,
-            register(args.relay, None, &b).await,
+            register(args.relay2.unwrap_or(args.relay), None, &b).await,
         ) {
             (Ok(sa), Ok(sb)) => (sa, sb),
             (Err(e), _) | (_, Err(e)) => {
