@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 SECONDS_PER=${1:-600}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(frames relay_messages peer_messages inner_messages round_trip record_open smp_steps session relay_stream)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(frames relay_messages peer_messages inner_messages round_trip record_open smp_steps session relay_stream cluster_wire)
 mkdir -p logs corpus
 cargo fuzz build --sanitizer none -O >/dev/null 2>&1 || { echo "build failed"; exit 1; }
 run() {

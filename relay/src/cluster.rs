@@ -48,8 +48,10 @@ const ABSENT_FOR: Duration = Duration::from_millis(500);
 const MAX_NODES: usize = 4096;
 /// Renewals in flight at once.
 const RENEWALS: usize = 64;
-/// Messages from other nodes handled before the queued frames are flushed to sockets.
+/// Items taken from a queue before the work they gave is flushed (to NATS, or to sockets).
 const BATCH: usize = 1024;
+/// Bytes of one NATS message carrying several messages between nodes (NATS allows 1 MiB).
+const MAX_BATCH: usize = 256 * 1024;
 
 /// How to join a cluster.
 #[derive(Clone, Debug)]
@@ -115,7 +117,7 @@ pub(crate) enum Claim {
 }
 
 /// A message from one node to another (not client wire protocol). `u64`s are big-endian,
-/// nicknames `len8 || bytes`.
+/// nicknames `len8 || bytes`. A NATS message carries one or more, each as `u32 len || Wire`.
 ///
 /// | kind | body |
 /// | --- | --- |
@@ -226,7 +228,26 @@ impl Wire {
         b.freeze()
     }
 
-    /// Parses a message from another node; `None` for anything malformed, out of range or
+    /// Parses a NATS message from another node: `u32 len || Wire`, one or more times. `None` if
+    /// any part is malformed.
+    pub fn parse_batch(msg: &Bytes) -> Option<Vec<Self>> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < msg.len() {
+            let len = msg
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())?;
+            let end = (at + 4).checked_add(u32::from_be_bytes(len) as usize)?;
+            if end > msg.len() {
+                return None;
+            }
+            out.push(Self::parse(&msg.slice(at + 4..end))?);
+            at = end;
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Parses one message from another node; `None` for anything malformed, out of range or
     /// with bytes left over.
     pub fn parse(msg: &Bytes) -> Option<Self> {
         let mut r = Reader(msg);
@@ -312,6 +333,29 @@ enum Out {
         revision: u64,
     },
     Flush(oneshot::Sender<()>),
+}
+
+/// Messages for other nodes, collected while the queue is drained, in order per node.
+#[derive(Default)]
+struct Batches(Vec<Batch>);
+
+struct Batch {
+    node: u64,
+    /// `u32 len || Wire` repeated: one NATS message.
+    bytes: BytesMut,
+    /// The senders of the frames in it, told SLOW_CONSUMER if it cannot be sent.
+    frames: Vec<(Arc<Peer>, Nick)>,
+}
+
+/// Tells the sender `src` what became of its frame to `dest`.
+fn tell(src: &Arc<Peer>, code: ErrorCode, dest: Nick) {
+    let msg = RelayMessage::Error {
+        code,
+        nick: Some(dest),
+    };
+    if src.push_control(&msg) == Err(PushError::Full) {
+        src.close(Some(&slow_consumer()), true);
+    }
 }
 
 enum Route {
@@ -645,103 +689,152 @@ impl Cluster {
         }
     }
 
-    async fn publish(&self, node: u64, wire: &Wire) -> bool {
-        self.client
-            .publish(self.node_subject(node), wire.encode())
-            .await
-            .is_ok()
-    }
-
     async fn publish_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Out>) {
         let mut stop = self.stop.subscribe();
+        let mut batches = Batches::default();
         loop {
             let out = tokio::select! {
                 out = rx.recv() => out,
                 _ = stop.changed() => None,
             };
             let Some(out) = out else { return };
-            match out {
-                Out::Deliver {
-                    src,
-                    src_nick,
-                    dest,
-                    payload,
-                } => {
-                    self.queued.fetch_sub(payload.len(), Ordering::AcqRel);
-                    self.send_frame(src, src_nick, dest, payload).await;
+            self.process(out, &mut batches).await;
+            // Whatever else is waiting goes in the same NATS messages, one per node: under load
+            // NATS then carries batches, not single frames.
+            for _ in 1..BATCH {
+                match rx.try_recv() {
+                    Ok(out) => self.process(out, &mut batches).await,
+                    Err(_) => break,
                 }
-                Out::Left { peer, nick, remote } => {
-                    let me = Whom {
-                        node: self.node,
-                        id: peer.id(),
-                    };
-                    // Partners its last frames reached after the connection ended count too.
-                    let later = peer
-                        .take_contacts()
-                        .into_iter()
-                        .filter(|(_, w)| w.node != self.node);
-                    for (other, whom) in remote.into_iter().chain(later) {
-                        let wire = Wire::PeerGone {
-                            to: whom.id,
-                            to_nick: other,
-                            from: me,
-                            gone: nick.clone(),
+            }
+            self.send_batches(&mut batches).await;
+        }
+    }
+
+    async fn process(&self, out: Out, batches: &mut Batches) {
+        match out {
+            Out::Deliver {
+                src,
+                src_nick,
+                dest,
+                payload,
+            } => {
+                self.queued.fetch_sub(payload.len(), Ordering::AcqRel);
+                let code = match self.resolve(&dest).await {
+                    // §14.3: the cluster could not be asked; the destination may be there.
+                    Err(()) => ErrorCode::SlowConsumer,
+                    Ok(None) => ErrorCode::NickNotFound,
+                    Ok(Some(to)) => {
+                        // Even if the sender has just left: its Left, queued after this,
+                        // tells `to`.
+                        src.add_contact(&dest, to);
+                        let wire = Wire::Deliver {
+                            to: to.id,
+                            to_nick: dest.clone(),
+                            from: Whom {
+                                node: self.node,
+                                id: src.id(),
+                            },
+                            from_nick: src_nick,
+                            payload,
                         };
-                        self.publish(whom.node, &wire).await;
+                        self.stage(to.node, &wire, Some((src, dest)), batches).await;
+                        return;
                     }
-                    let revision = self.owned.lock().ok().and_then(|mut owned| {
-                        if owned.get(&nick).is_some_and(|o| o.peer.id() == peer.id()) {
-                            owned.remove(&nick).map(|o| o.revision)
-                        } else {
-                            None
-                        }
-                    });
-                    if let Some(revision) = revision {
-                        self.delete(&nick, revision).await;
+                };
+                tell(&src, code, dest);
+            }
+            Out::Left { peer, nick, remote } => {
+                let me = Whom {
+                    node: self.node,
+                    id: peer.id(),
+                };
+                // Partners its last frames reached after the connection ended count too.
+                let later = peer
+                    .take_contacts()
+                    .into_iter()
+                    .filter(|(_, w)| w.node != self.node);
+                for (other, whom) in remote.into_iter().chain(later) {
+                    let wire = Wire::PeerGone {
+                        to: whom.id,
+                        to_nick: other,
+                        from: me,
+                        gone: nick.clone(),
+                    };
+                    self.stage(whom.node, &wire, None, batches).await;
+                }
+                let revision = self.owned.lock().ok().and_then(|mut owned| {
+                    if owned.get(&nick).is_some_and(|o| o.peer.id() == peer.id()) {
+                        owned.remove(&nick).map(|o| o.revision)
+                    } else {
+                        None
                     }
+                });
+                if let Some(revision) = revision {
+                    self.delete(&nick, revision).await;
                 }
-                Out::Send { node, wire } => {
-                    self.publish(node, &wire).await;
-                }
-                Out::Release { nick, revision } => self.delete(&nick, revision).await,
-                Out::Flush(done) => {
-                    let _ = tokio::time::timeout(KV_TIMEOUT, self.client.flush()).await;
-                    let _ = done.send(());
-                }
+            }
+            Out::Send { node, wire } => self.stage(node, &wire, None, batches).await,
+            Out::Release { nick, revision } => self.delete(&nick, revision).await,
+            Out::Flush(done) => {
+                self.send_batches(batches).await;
+                let _ = tokio::time::timeout(KV_TIMEOUT, self.client.flush()).await;
+                let _ = done.send(());
             }
         }
     }
 
-    async fn send_frame(&self, src: Arc<Peer>, src_nick: Nick, dest: Nick, payload: Bytes) {
-        let code = match self.resolve(&dest).await {
-            // §14.3: the cluster could not be asked; the destination may be there.
-            Err(()) => ErrorCode::SlowConsumer,
-            Ok(None) => ErrorCode::NickNotFound,
-            Ok(Some(to)) => {
-                // Even if the sender has just left: its Left, queued after this, tells `to`.
-                src.add_contact(&dest, to);
-                let wire = Wire::Deliver {
-                    to: to.id,
-                    to_nick: dest.clone(),
-                    from: Whom {
-                        node: self.node,
-                        id: src.id(),
-                    },
-                    from_nick: src_nick.clone(),
-                    payload,
-                };
-                if self.publish(to.node, &wire).await {
-                    return;
-                }
-                ErrorCode::SlowConsumer
+    /// Adds `wire` to the batch for `node`; `frame` is the sender to tell if it is lost.
+    async fn stage(
+        &self,
+        node: u64,
+        wire: &Wire,
+        frame: Option<(Arc<Peer>, Nick)>,
+        batches: &mut Batches,
+    ) {
+        let i = match batches.0.iter().position(|b| b.node == node) {
+            Some(i) => i,
+            None => {
+                batches.0.push(Batch {
+                    node,
+                    bytes: BytesMut::new(),
+                    frames: Vec::new(),
+                });
+                batches.0.len() - 1
             }
         };
-        let msg = RelayMessage::Error {
-            code,
-            nick: Some(dest),
+        let full = match batches.0.get_mut(i) {
+            Some(batch) => {
+                let body = wire.encode();
+                batch.bytes.put_u32(body.len() as u32);
+                batch.bytes.put_slice(&body);
+                batch.frames.extend(frame);
+                batch.bytes.len() >= MAX_BATCH
+            }
+            None => false,
         };
-        if src.push_control(&msg) == Err(PushError::Full) {
-            src.close(Some(&slow_consumer()), true);
+        if full {
+            let batch = batches.0.swap_remove(i);
+            self.send_batch(batch).await;
+        }
+    }
+
+    async fn send_batches(&self, batches: &mut Batches) {
+        for batch in batches.0.drain(..) {
+            self.send_batch(batch).await;
+        }
+    }
+
+    async fn send_batch(&self, batch: Batch) {
+        let sent = self
+            .client
+            .publish(self.node_subject(batch.node), batch.bytes.freeze())
+            .await;
+        if sent.is_err() {
+            // §14.3: never dropped without a word.
+            for (src, dest) in batch.frames {
+                tell(&src, ErrorCode::SlowConsumer, dest);
+            }
         }
     }
 
@@ -775,12 +868,19 @@ impl Cluster {
         }
     }
 
+    /// One NATS message: `u32 len || Wire`, repeated.
     fn handle(&self, msg: &Bytes, dirty: &mut Vec<Arc<Peer>>) {
-        let Some(wire) = Wire::parse(msg) else {
-            // Logged without its content.
+        let Some(batch) = Wire::parse_batch(msg) else {
+            // Logged without its content; none of it is trusted.
             tracing::warn!(bytes = msg.len(), "malformed message from the cluster");
             return;
         };
+        for wire in batch {
+            self.handle_one(wire, dirty);
+        }
+    }
+
+    fn handle_one(&self, wire: Wire, dirty: &mut Vec<Arc<Peer>>) {
         match wire {
             Wire::Deliver {
                 to,
@@ -1322,6 +1422,34 @@ mod tests {
         );
         let mut r = Reader(&[2, b'a', b' ']);
         assert_eq!(r.nick(), None, "not a nickname");
+    }
+
+    #[test]
+    fn cluster_14_batches_carry_messages_in_order_and_refuse_any_bad_part() {
+        let a = Wire::Judged { by: 1 }.encode();
+        let b = Wire::Judged { by: 2 }.encode();
+        let mut batch = BytesMut::new();
+        for w in [&a, &b] {
+            batch.put_u32(w.len() as u32);
+            batch.put_slice(w);
+        }
+        let batch = batch.freeze();
+        assert_eq!(
+            Wire::parse_batch(&batch),
+            Some(vec![Wire::Judged { by: 1 }, Wire::Judged { by: 2 }])
+        );
+        let boundary = 4 + a.len();
+        for cut in (0..batch.len()).filter(|c| *c != boundary) {
+            assert_eq!(Wire::parse_batch(&batch.slice(..cut)), None, "cut at {cut}");
+        }
+        assert_eq!(
+            Wire::parse_batch(&batch.slice(..boundary)),
+            Some(vec![Wire::Judged { by: 1 }])
+        );
+        let mut huge = BytesMut::new();
+        huge.put_u32(u32::MAX);
+        huge.put_slice(&a);
+        assert_eq!(Wire::parse_batch(&huge.freeze()), None);
     }
 
     #[test]
