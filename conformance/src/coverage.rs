@@ -175,6 +175,39 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "15.2-1",
+        &[
+            "review:protocol/src/transport.rs and relay/src/tls.rs (with_protocol_versions(&[&TLS13]))",
+            "test:conformance/tests/runners.rs::relay_cases_15_pass_over_tls_against_the_reference_relay",
+        ],
+    ),
+    (
+        "15.2-2",
+        &[
+            "test:relay/tests/tls.rs::tls_15_2_a_plain_client_against_a_tls_relay_gets_a_clear_error",
+        ],
+    ),
+    (
+        "15.2-3",
+        &[
+            "test:relay/tests/tls.rs::tls_15_2_a_plain_client_against_a_tls_relay_gets_a_clear_error",
+            "test:protocol/src/transport.rs::transport_15_2_tls_records_are_recognised_in_a_length_prefix",
+        ],
+    ),
+    (
+        "15.3-1",
+        &[
+            "test:relay/tests/tls.rs::tls_15_pinned_clients_chat_end_to_end",
+            "test:relay/tests/tls.rs::tls_15_3_a_wrong_pin_is_refused_in_plain_words",
+        ],
+    ),
+    (
+        "15.3-2",
+        &[
+            "test:relay/tests/tls.rs::tls_15_3_a_self_signed_certificate_without_a_pin_is_not_trusted_and_named",
+        ],
+    ),
+    (
         "4.2-1",
         &[
             "test:protocol/tests/session.rs::session_4_2_every_helo_and_every_accept_uses_a_fresh_key",

@@ -49,9 +49,13 @@ enum Command {
     },
     /// Run black-box cases against a relay.
     Relay {
-        /// The relay's HOST:PORT (omit with --spawn). For a cluster, give every node's: clients
-        /// are spread over them in turn (§14).
-        addr: Vec<SocketAddr>,
+        /// The relay's address (omit with --spawn): HOST:PORT, or tls://HOST:PORT[#sha256=PIN]
+        /// (§15). For a cluster, give every node's: clients are spread over them in turn (§14).
+        addr: Vec<cryptully_protocol::transport::RelayAddr>,
+        /// With --spawn or --spawn-cluster: the relays serve TLS with a fresh self-signed
+        /// certificate, and the cases connect over TLS pinned to it (§15).
+        #[arg(long)]
+        tls: bool,
         /// Start the reference relay in process and test it (also runs SHUTDOWN and SERVER_FULL).
         #[arg(long)]
         spawn: bool,
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
             spawn,
             spawn_cluster,
             register_timeout,
+            tls,
         } => {
             if args.list {
                 return list(relay::cases().into_iter().map(|c| {
@@ -130,11 +135,26 @@ fn main() -> ExitCode {
                 let register_timeout = Duration::try_from_secs_f64(register_timeout)
                     .unwrap_or(Duration::from_secs(10));
                 let any = SocketAddr::from(([127, 0, 0, 1], 0));
+                let tls = if tls {
+                    match cryptully_relay::tls::Tls::ephemeral() {
+                        Ok(t) => Some(std::sync::Arc::new(t)),
+                        Err(e) => {
+                            eprintln!("cannot make a certificate: {e}");
+                            return None;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let config = || cryptully_relay::Config {
+                    tls: tls.clone(),
+                    ..cryptully_relay::Config::default()
+                };
                 // Kept until the cases are done: the cluster's NATS and every spawned relay.
                 let mut nats = None;
                 let mut handles = Vec::new();
                 if spawn {
-                    match cryptully_relay::spawn(any, cryptully_relay::Config::default()).await {
+                    match cryptully_relay::spawn(any, config()).await {
                         Ok(h) => handles.push(h),
                         Err(e) => {
                             eprintln!("cannot start the reference relay: {e}");
@@ -152,8 +172,7 @@ fn main() -> ExitCode {
                     };
                     let opts = cryptully_relay::cluster::ClusterOptions::new(server.url());
                     for _ in 0..n.max(1) {
-                        let config = cryptully_relay::Config::default();
-                        match cryptully_relay::spawn_cluster(any, config, &opts).await {
+                        match cryptully_relay::spawn_cluster(any, config(), &opts).await {
                             Ok(h) => handles.push(h),
                             Err(e) => {
                                 eprintln!("cannot start a cluster node: {e}");
@@ -163,10 +182,15 @@ fn main() -> ExitCode {
                     }
                     nats = Some(server);
                 }
-                let addrs: Vec<SocketAddr> = if handles.is_empty() {
+                let addrs: Vec<_> = if handles.is_empty() {
                     addr
                 } else {
-                    handles.iter().map(|h| h.local_addr()).collect()
+                    use cryptully_protocol::transport::RelayAddr;
+                    let at = |a| match &tls {
+                        Some(t) => RelayAddr::pinned(a, t.fingerprint()),
+                        None => RelayAddr::plain(a),
+                    };
+                    handles.iter().map(|h| at(h.local_addr())).collect()
                 };
                 if addrs.is_empty() {
                     eprintln!("give the relay's HOST:PORT, or --spawn, or --spawn-cluster N");
@@ -176,6 +200,7 @@ fn main() -> ExitCode {
                     addrs,
                     register_timeout,
                     spawned: !handles.is_empty(),
+                    tls,
                 };
                 let outcomes = relay::run(&target, &selection).await;
                 drop(nats);

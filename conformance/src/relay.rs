@@ -6,44 +6,64 @@ use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::framing::MAX_FRAME;
 use cryptully_protocol::net::{FrameReader, write_frame};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use cryptully_protocol::transport::{self, Io, RelayAddr};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 
 /// What the relay runner needs to know about its target.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// The relay's addresses: one for a single relay, one per node of a cluster (§14). Each new
     /// client takes the next in turn, so the two ends of a case sit on different nodes.
-    pub addrs: Vec<SocketAddr>,
+    pub addrs: Vec<RelayAddr>,
     /// Its registration timeout (§10.2), so the timeout case knows how long to wait.
     pub register_timeout: Duration,
     /// Set when the runner spawned the reference relay itself: cases that need operator
     /// control (SHUTDOWN, SERVER_FULL) then start relays of their own.
     pub spawned: bool,
+    /// The certificate of the spawned relay, when it serves TLS (§15): the relays those cases
+    /// start use it too.
+    pub tls: Option<Arc<cryptully_relay::tls::Tls>>,
 }
 
 impl Target {
     /// A single relay at `addr`.
     pub fn single(addr: SocketAddr, register_timeout: Duration, spawned: bool) -> Self {
         Self {
-            addrs: vec![addr],
+            addrs: vec![RelayAddr::plain(addr)],
             register_timeout,
             spawned,
+            tls: None,
         }
     }
 
     /// The address for the next client: round robin over [`Target::addrs`].
-    fn addr(&self) -> SocketAddr {
+    fn addr(&self) -> RelayAddr {
         static TURN: AtomicUsize = AtomicUsize::new(0);
         let i = TURN.fetch_add(1, Ordering::Relaxed);
         self.addrs
             .get(i % self.addrs.len().max(1))
-            .copied()
-            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .cloned()
+            .unwrap_or(RelayAddr::plain(loopback()))
+    }
+
+    /// The config for a relay a case starts itself: the target's TLS, if any.
+    fn config(&self) -> cryptully_relay::Config {
+        cryptully_relay::Config {
+            tls: self.tls.clone(),
+            ..cryptully_relay::Config::default()
+        }
+    }
+
+    /// How to reach such a relay at `addr`.
+    fn own(&self, addr: SocketAddr) -> RelayAddr {
+        match &self.tls {
+            Some(tls) => RelayAddr::pinned(addr, tls.fingerprint()),
+            None => RelayAddr::plain(addr),
+        }
     }
 }
 
@@ -53,8 +73,8 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A client speaking raw frames.
 struct Raw {
-    r: FrameReader<OwnedReadHalf>,
-    w: OwnedWriteHalf,
+    r: FrameReader<ReadHalf<Box<dyn Io>>>,
+    w: WriteHalf<Box<dyn Io>>,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -70,24 +90,28 @@ fn nick(s: &str) -> Result<Nick> {
 }
 
 impl Raw {
-    async fn connect(addr: SocketAddr) -> Result<Self> {
-        let stream = TcpStream::connect(addr)
+    async fn connect(addr: RelayAddr) -> Result<Self> {
+        let opened = transport::open(&addr)
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        let (r, w) = stream.into_split();
-        Ok(Raw {
-            r: FrameReader::new(r, MAX_FRAME),
-            w,
-        })
+        Ok(Self::over(opened))
     }
 
-    async fn hello(addr: SocketAddr) -> Result<Self> {
+    fn over(opened: transport::Opened) -> Self {
+        let (r, w) = tokio::io::split(opened.stream);
+        Raw {
+            r: FrameReader::new(r, MAX_FRAME),
+            w,
+        }
+    }
+
+    async fn hello(addr: RelayAddr) -> Result<Self> {
         let mut c = Self::connect(addr).await?;
         c.send(&ClientMessage::Hello { version: 2 }).await?;
         Ok(c)
     }
 
-    async fn registered(addr: SocketAddr, name: &str) -> Result<Self> {
+    async fn registered(addr: RelayAddr, name: &str) -> Result<Self> {
         let mut c = Self::hello(addr).await?;
         c.send(&ClientMessage::Register { nick: nick(name)? })
             .await?;
@@ -640,11 +664,11 @@ pub fn cases() -> Vec<Case<Target>> {
                 if !t.spawned {
                     return Err("unimplemented: needs the operator to stop the relay; run with --spawn against the reference".into());
                 }
-                let relay = cryptully_relay::spawn(loopback(), cryptully_relay::Config::default())
+                let relay = cryptully_relay::spawn(loopback(), t.config())
                     .await
                     .map_err(|e| e.to_string())?;
-                let mut a = Raw::registered(relay.local_addr(), "shut1").await?;
-                let mut b = Raw::hello(relay.local_addr()).await?;
+                let mut a = Raw::registered(t.own(relay.local_addr()), "shut1").await?;
+                let mut b = Raw::hello(t.own(relay.local_addr())).await?;
                 b.expect_alive().await?;
                 relay.shutdown().await.map_err(|e| e.to_string())?;
                 a.expect(&RelayMessage::Shutdown).await?;
@@ -661,13 +685,13 @@ pub fn cases() -> Vec<Case<Target>> {
                 }
                 let config = cryptully_relay::Config {
                     max_connections: 1,
-                    ..cryptully_relay::Config::default()
+                    ..t.config()
                 };
                 let relay = cryptully_relay::spawn(loopback(), config)
                     .await
                     .map_err(|e| e.to_string())?;
-                let _a = Raw::registered(relay.local_addr(), "full1").await?;
-                let mut b = Raw::connect(relay.local_addr()).await?;
+                let _a = Raw::registered(t.own(relay.local_addr()), "full1").await?;
+                let mut b = Raw::connect(t.own(relay.local_addr())).await?;
                 b.expect(&err(ErrorCode::ServerFull, None)?).await?;
                 b.expect_closed().await
             }
@@ -685,12 +709,17 @@ async fn slow_consumer(t: &Target) -> Result<()> {
     socket
         .set_recv_buffer_size(4096)
         .map_err(|e| e.to_string())?;
-    let stream = socket.connect(t.addr()).await.map_err(|e| e.to_string())?;
-    let (r, w) = stream.into_split();
-    let mut slow = Raw {
-        r: FrameReader::new(r, MAX_FRAME),
-        w,
-    };
+    let addr = t.addr();
+    let ip = tokio::net::lookup_host((addr.host.as_str(), addr.port))
+        .await
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("the relay's host has no address")?;
+    let stream = socket.connect(ip).await.map_err(|e| e.to_string())?;
+    let opened = transport::over(stream, &addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut slow = Raw::over(opened);
     slow.send(&ClientMessage::Hello { version: 2 }).await?;
     slow.send(&ClientMessage::Register {
         nick: nick(&victim)?,

@@ -8,6 +8,7 @@
 )]
 
 use cryptully_conformance::{Selection, Verdict, relay, report, vectors};
+use cryptully_protocol::transport::RelayAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,9 +107,42 @@ async fn relay_cases_14_pass_against_a_three_node_cluster_with_clients_spread_ov
         nodes.push(node.await.unwrap());
     }
     let target = relay::Target {
-        addrs: nodes.iter().map(|n| n.local_addr()).collect(),
+        addrs: nodes
+            .iter()
+            .map(|n| RelayAddr::plain(n.local_addr()))
+            .collect(),
         register_timeout: Duration::from_secs(10),
         spawned: true,
+        tls: None,
+    };
+    let selection = Selection {
+        only: vec![],
+        skip: vec!["*REGISTRATION-TIMEOUT".into()],
+    };
+    let outcomes = relay::run(&target, &selection).await;
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(outcomes.len(), relay::cases().len() - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_cases_15_pass_over_tls_against_the_reference_relay() {
+    let tls = std::sync::Arc::new(cryptully_relay::tls::Tls::ephemeral().unwrap());
+    let config = cryptully_relay::Config {
+        tls: Some(tls.clone()),
+        ..cryptully_relay::Config::default()
+    };
+    let handle = cryptully_relay::spawn("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let target = relay::Target {
+        addrs: vec![RelayAddr::pinned(handle.local_addr(), tls.fingerprint())],
+        register_timeout: Duration::from_secs(10),
+        spawned: true,
+        tls: Some(tls),
     };
     let selection = Selection {
         only: vec![],
@@ -136,9 +170,13 @@ async fn relay_cases_14_fail_against_relays_that_are_not_one_cluster() {
         );
     }
     let target = relay::Target {
-        addrs: relays.iter().map(|r| r.local_addr()).collect(),
+        addrs: relays
+            .iter()
+            .map(|r| RelayAddr::plain(r.local_addr()))
+            .collect(),
         register_timeout: Duration::from_secs(10),
         spawned: false,
+        tls: None,
     };
     let selection = Selection {
         only: vec!["RELAY-3.4-NICK-IN-USE".into(), "RELAY-3.5-ORDER".into()],

@@ -1,4 +1,4 @@
-//! The client side of §3 and §4 over TCP (feature `tokio`): one relay connection, any number of
+//! The client side of §3 and §4 over TCP or TLS (feature `tokio`, transport §15): one relay connection, any number of
 //! chats, one [`Session`] per peer.
 //!
 //! [`connect`] returns once the nickname is registered (or says why not, e.g. it is taken). The
@@ -14,15 +14,14 @@ use crate::net::{FrameReader, NetError, put_frame};
 use crate::nick::Nick;
 use crate::relay::{ClientMessage, RelayMessage};
 use crate::session::{EndReason, Event, Session, SessionError, Step};
+use crate::transport::{Fingerprint, Io, ToRelayAddr};
 use crate::versioning::RELAY_VERSION;
 use bytes::BytesMut;
 use core::fmt;
 use rand_core::CryptoRngCore;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 /// How often an otherwise quiet client pings the relay (§3.7: half the default idle timeout).
@@ -152,6 +151,26 @@ pub enum ConnectError {
     Protocol(String),
     /// Nothing usable came back within [`CONNECT_TIMEOUT`]: the address may not be a relay.
     TimedOut,
+    /// The address could not be read (§15.1).
+    Address(String),
+    /// The TLS handshake failed (§15.3).
+    Tls(String),
+    /// The relay's certificate is not the pinned one (§15.3): maybe an impostor.
+    CertificateChanged {
+        /// The pin.
+        expected: Fingerprint,
+        /// What the relay showed.
+        got: Fingerprint,
+    },
+    /// No pin, and the certificate is not signed by a known authority (§15.3).
+    UntrustedCertificate {
+        /// What the relay showed, to pin if the person trusts it.
+        fingerprint: Fingerprint,
+    },
+    /// `tls://` to a relay that speaks plain TCP (§15.2).
+    NotTls,
+    /// Plain TCP to a relay that speaks only TLS (§15.2).
+    TlsRequired,
 }
 
 impl fmt::Display for ConnectError {
@@ -172,6 +191,27 @@ impl fmt::Display for ConnectError {
             Self::TimedOut => f.write_str(
                 "the relay did not answer in time; check the address, or try again later",
             ),
+            Self::Address(e) => write!(f, "{e}"),
+            Self::Tls(e) => write!(f, "the secure connection to the relay failed: {e}"),
+            Self::CertificateChanged { expected, got } => write!(
+                f,
+                "this is not the relay you trusted: its certificate changed (expected {expected}, \
+                 got {got}). Someone may be pretending to be it; ask its operator before trusting \
+                 the new one"
+            ),
+            Self::UntrustedCertificate { fingerprint } => write!(
+                f,
+                "the relay's certificate is not signed by an authority this computer knows. If \
+                 its operator gave you the fingerprint {fingerprint}, add #sha256={fingerprint} \
+                 to the address"
+            ),
+            Self::NotTls => f.write_str(
+                "the relay does not speak TLS: drop tls:// from the address (only on a network \
+                 you trust)",
+            ),
+            Self::TlsRequired => f.write_str(
+                "the relay accepts only secure connections: write the address as tls://HOST:PORT",
+            ),
         }
     }
 }
@@ -183,12 +223,18 @@ impl std::error::Error for ConnectError {}
 pub struct Handle {
     nick: Nick,
     commands: mpsc::UnboundedSender<Command>,
+    fingerprint: Option<Fingerprint>,
 }
 
 impl Handle {
     /// The nickname the relay registered (canonical).
     pub fn nick(&self) -> &Nick {
         &self.nick
+    }
+
+    /// The relay certificate's fingerprint, when connected over TLS (§15.3).
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.fingerprint
     }
 
     /// Queues a command; `false` when the connection has ended.
@@ -200,7 +246,7 @@ impl Handle {
 /// Connects to `addr`, registers `nick` and starts the connection task, drawing keys from the
 /// operating system's random source.
 pub async fn connect(
-    addr: impl ToSocketAddrs,
+    addr: impl ToRelayAddr,
     nick: Nick,
 ) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
     connect_with_rng(addr, nick, rand_core::OsRng).await
@@ -208,7 +254,7 @@ pub async fn connect(
 
 /// [`connect`] with an injected random source (tests).
 pub async fn connect_with_rng<R: CryptoRngCore + Send + 'static>(
-    addr: impl ToSocketAddrs,
+    addr: impl ToRelayAddr,
     nick: Nick,
     rng: R,
 ) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
@@ -217,7 +263,7 @@ pub async fn connect_with_rng<R: CryptoRngCore + Send + 'static>(
 
 /// [`connect_with_rng`] that gives up after `limit` (tests use a short one).
 pub async fn connect_within<R: CryptoRngCore + Send + 'static>(
-    addr: impl ToSocketAddrs,
+    addr: impl ToRelayAddr,
     nick: Nick,
     rng: R,
     limit: Duration,
@@ -228,15 +274,16 @@ pub async fn connect_within<R: CryptoRngCore + Send + 'static>(
 }
 
 async fn connect_now<R: CryptoRngCore + Send + 'static>(
-    addr: impl ToSocketAddrs,
+    addr: impl ToRelayAddr,
     nick: Nick,
     rng: R,
 ) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(ConnectError::Unreachable)?;
-    let _ = stream.set_nodelay(true);
-    let (r, w) = stream.into_split();
+    let addr = addr
+        .to_relay_addr()
+        .map_err(|e| ConnectError::Address(e.to_string()))?;
+    let opened = crate::transport::open(&addr).await?;
+    let fingerprint = opened.fingerprint;
+    let (r, w) = tokio::io::split(opened.stream);
     let mut reader = FrameReader::new(r, crate::limits::MAX_FRAME);
     let mut writer = Writer {
         w,
@@ -254,7 +301,15 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
         let frame = reader
             .next_frame()
             .await
-            .map_err(|e| ConnectError::Protocol(e.to_string()))?
+            .map_err(|e| match e {
+                // §15.2: a TLS relay answers a plain client with a TLS alert.
+                NetError::Frame(crate::framing::FrameError::Length { length, .. })
+                    if crate::transport::looks_like_tls(length) =>
+                {
+                    ConnectError::TlsRequired
+                }
+                e => ConnectError::Protocol(e.to_string()),
+            })?
             .ok_or_else(|| ConnectError::Protocol("the relay closed the connection".into()))?;
         match RelayMessage::decode(&frame) {
             Ok(RelayMessage::Registered { nick }) => break nick,
@@ -283,13 +338,14 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
         Handle {
             nick: registered,
             commands,
+            fingerprint,
         },
         event_rx,
     ))
 }
 
 struct Writer {
-    w: OwnedWriteHalf,
+    w: WriteHalf<Box<dyn Io>>,
     buf: BytesMut,
 }
 
@@ -318,7 +374,7 @@ struct Client<R> {
 impl<R: CryptoRngCore + Send + 'static> Client<R> {
     async fn run(
         mut self,
-        mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+        mut reader: FrameReader<ReadHalf<Box<dyn Io>>>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         let mut ping = tokio::time::interval(PING_INTERVAL);

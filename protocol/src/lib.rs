@@ -45,6 +45,8 @@ pub mod records;
 pub mod relay;
 pub mod session;
 pub mod smp;
+#[cfg(feature = "tokio")]
+pub mod transport;
 pub mod versioning;
 
 pub use codec::DecodeError;

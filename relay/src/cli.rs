@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Host a Cryptully relay for end-to-end encrypted chat.
 ///
@@ -30,9 +31,13 @@ pub enum Command {
     /// Check that a relay answers: connect, say HELLO, PING, and wait for PONG. Exits 0 when it
     /// does, 1 otherwise (for container health checks and monitoring).
     Health {
-        /// The relay's HOST:PORT.
+        /// The relay's address: HOST:PORT, or tls://HOST:PORT (pinned to the certificate kept in
+        /// --tls-dir when there is one), or tls://HOST:PORT#sha256=FINGERPRINT.
         #[arg(default_value = "127.0.0.1:9000")]
         addr: String,
+        /// Where the relay keeps its certificate (as for serving).
+        #[arg(long, env = "CRYPTULLY_TLS_DIR")]
+        tls_dir: Option<std::path::PathBuf>,
         /// Seconds to wait for the answer.
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
@@ -43,9 +48,35 @@ pub enum Command {
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// Address and port to listen on. 127.0.0.1 serves only this computer; use 0.0.0.0:9000 to
-    /// serve others on your network.
+    /// serve others on your network (then over TLS, unless --plain).
     #[arg(long, env = "CRYPTULLY_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
+    /// The TLS certificate chain (PEM), e.g. from Let's Encrypt. Clients then connect with
+    /// tls://HOST:PORT and no pin.
+    #[arg(
+        long,
+        env = "CRYPTULLY_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PEM"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "CRYPTULLY_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PEM"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Where a relay without --tls-cert keeps the self-signed certificate it makes on first
+    /// start (default: this user's data directory). Its fingerprint is printed at start; clients
+    /// pin it with tls://HOST:PORT#sha256=FINGERPRINT.
+    #[arg(long, env = "CRYPTULLY_TLS_DIR", value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// Serve plain TCP even on an address other than loopback: nicknames, and who talks to whom,
+    /// then cross the network in clear. Only for a network you trust.
+    #[arg(long, env = "CRYPTULLY_PLAIN", conflicts_with = "tls_cert")]
+    pub plain: bool,
     /// Most connections held at once; more are refused with SERVER_FULL.
     #[arg(long, env = "CRYPTULLY_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -104,6 +135,23 @@ pub struct ServeArgs {
     /// node of a cluster should use the same value.
     #[arg(long, env = "CRYPTULLY_CLUSTER_LEASE", default_value_t = 15.0)]
     pub cluster_lease: f64,
+}
+
+/// §15: whether a relay listening on `listen` serves TLS. Loopback stays plain (tests, the
+/// desktop client's own relay); any other address gets TLS unless the operator says --plain.
+pub fn wants_tls(args: &ServeArgs) -> bool {
+    args.tls_cert.is_some() || (!args.plain && !args.listen.ip().is_loopback())
+}
+
+/// Where the relay keeps its generated certificate: `--tls-dir`, else this user's data
+/// directory, else `cryptully-relay-tls` in the working directory.
+pub fn tls_dir(given: Option<&std::path::Path>) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_path_buf();
+    }
+    directories::ProjectDirs::from("", "", "cryptully-relay")
+        .map(|d| d.data_dir().join("tls"))
+        .unwrap_or_else(|| PathBuf::from("cryptully-relay-tls"))
 }
 
 /// §10.2 [10.2-2]: the least idle timeout a relay may use, twice the clients' ping interval.

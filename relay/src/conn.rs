@@ -4,6 +4,7 @@
 use crate::bucket::TokenBucket;
 use crate::cluster::Claim;
 use crate::peer::{Peer, PushError, Whom, slow_consumer};
+use crate::tls::{ReadSide, WriteSide};
 use crate::{Config, Shared};
 use bytes::BytesMut;
 use cryptully_protocol::Nick;
@@ -15,9 +16,6 @@ use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::versioning::RELAY_VERSION;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, sleep_until};
 
 /// HELLO's type byte (§3.3). The state check of §3.11 reads type bytes before decoding.
@@ -67,9 +65,7 @@ struct Conn {
 }
 
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
-    let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
+pub(crate) async fn serve(shared: Arc<Shared>, (reader, writer): (ReadSide, WriteSide), id: u64) {
     let peer = Peer::new(id, shared.config.queue_bytes, writer);
     let writer_task = tokio::spawn(peer.clone().write_loop());
     let now = Instant::now();
@@ -90,7 +86,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
 }
 
 impl Conn {
-    async fn read_loop(&mut self, mut reader: OwnedReadHalf) {
+    async fn read_loop(&mut self, mut reader: ReadSide) {
         let mut shutdown = self.shared.shutdown.subscribe();
         let register_deadline = Instant::now() + self.shared.config.register_timeout;
         let mut buf = BytesMut::new();
@@ -178,7 +174,8 @@ impl Conn {
                     }
                 }
                 read = async {
-                    if active {
+                    // Over TLS, bytes on the socket are not yet frames: read through rustls.
+                    if active || !reader.has_readiness() {
                         reader.read_buf(&mut buf).await.map(Some)
                     } else {
                         reader.readable().await.map(|()| None)

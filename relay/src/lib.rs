@@ -21,6 +21,7 @@ pub mod natsd;
 pub mod ops;
 pub mod peer;
 pub mod router;
+pub mod tls;
 
 use router::{MemoryRouter, Router};
 use std::future::Future;
@@ -61,6 +62,8 @@ pub struct Config {
     /// it is dropped as a slow consumer (§10.2). A reader that is slow but reads is never
     /// dropped for it.
     pub stall_timeout: Duration,
+    /// TLS 1.3 for every connection (§15); `None` serves plain TCP.
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             rate_bytes_burst: 2.0 * 1024.0 * 1024.0,
             queue_bytes: 1024 * 1024,
             stall_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -188,30 +192,78 @@ async fn run(
 }
 
 fn accept(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
     let count = shared.connections.fetch_add(1, Ordering::AcqRel);
     if count >= shared.config.max_connections {
         shared.connections.fetch_sub(1, Ordering::AcqRel);
-        tasks.spawn(server_full(stream));
+        tasks.spawn(server_full(stream, shared.config.tls.clone()));
         return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let shared = shared.clone();
     tasks.spawn(async move {
-        conn::serve(shared.clone(), stream, id).await;
+        let sides = match &shared.config.tls {
+            None => Some(tls::plain(stream)),
+            Some(tls) => {
+                let limit = shared.config.register_timeout;
+                tokio::time::timeout(limit, handshake(stream, tls))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        };
+        if let Some(sides) = sides {
+            conn::serve(shared.clone(), sides, id).await;
+        }
         shared.connections.fetch_sub(1, Ordering::AcqRel);
     });
 }
 
-async fn server_full(mut stream: TcpStream) {
+/// §15.2: the TLS handshake, or, for a client that speaks plain frames to a TLS relay, a TLS
+/// alert it can recognise, then the close.
+async fn handshake(
+    mut stream: TcpStream,
+    tls: &tls::Tls,
+) -> Option<(tls::ReadSide, tls::WriteSide)> {
+    let mut first = [0u8; 1];
+    stream.peek(&mut first).await.ok()?;
+    // A TLS handshake record starts 0x16; a frame's length prefix starts 0x00 (§2.1).
+    if first[0] != 0x16 {
+        use tokio::io::AsyncWriteExt;
+        let _ = stream.write_all(&tls::PLAIN_REFUSED).await;
+        let _ = stream.shutdown().await;
+        return None;
+    }
+    match tls.acceptor().accept(stream).await {
+        Ok(s) => Some(tls::secure(s)),
+        Err(e) => {
+            tracing::debug!("TLS handshake failed: {e}");
+            None
+        }
+    }
+}
+
+async fn server_full(stream: TcpStream, tls: Option<Arc<tls::Tls>>) {
     use cryptully_protocol::errors::ErrorCode;
     use cryptully_protocol::relay::RelayMessage;
     let msg = RelayMessage::Error {
         code: ErrorCode::ServerFull,
         nick: None,
     };
-    let body = msg.to_bytes();
-    let write = cryptully_protocol::net::write_frame(&mut stream, &body);
-    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    let mut body = Vec::new();
+    cryptully_protocol::framing::encode_frame(&msg.to_bytes(), &mut body);
+    let answer = async {
+        // Over TLS too, so that the client reads SERVER_FULL rather than a broken handshake.
+        let sides = match tls {
+            None => Some(tls::plain(stream)),
+            Some(tls) => handshake(stream, &tls).await,
+        };
+        if let Some((_, mut w)) = sides {
+            let _ = w.write_all(&body).await;
+            let _ = w.shutdown().await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
 }
 
 /// A relay running in the background.

@@ -15,8 +15,13 @@ fn secs(s: f64) -> Duration {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Health { addr, timeout }) = cli.command {
-        return health(&addr, secs(timeout));
+    if let Some(Command::Health {
+        addr,
+        timeout,
+        tls_dir,
+    }) = cli.command
+    {
+        return health(&addr, tls_dir.as_deref(), secs(timeout));
     }
     let args = cli.serve;
     tracing_subscriber::fmt()
@@ -59,7 +64,40 @@ fn main() -> ExitCode {
         rate_bytes_burst: args.rate_bytes_burst,
         queue_bytes: args.queue_bytes,
         stall_timeout: secs(args.stall_timeout),
+        tls: None,
     };
+    // §15: TLS unless the relay serves only this computer or the operator says --plain.
+    let tls = if cryptully_relay::cli::wants_tls(&args) {
+        let made = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                cryptully_relay::tls::Tls::load(cert, key).map(|t| (t, false))
+            }
+            _ => {
+                let dir = cryptully_relay::cli::tls_dir(args.tls_dir.as_deref());
+                cryptully_relay::tls::Tls::load_or_generate(&dir).inspect(|(_, made)| {
+                    if *made {
+                        tracing::info!("made a self-signed certificate in {}", dir.display());
+                    }
+                })
+            }
+        };
+        match made {
+            Ok((tls, _)) => Some(std::sync::Arc::new(tls)),
+            Err(e) => {
+                eprintln!("cryptully-relay: cannot serve TLS: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        if !args.listen.ip().is_loopback() {
+            tracing::warn!(
+                "serving plain TCP on {}: nicknames cross the network in clear (--plain)",
+                args.listen
+            );
+        }
+        None
+    };
+    let config = Config { tls, ..config };
     let mut builder = match args.threads {
         // One thread: everything on it, with no hand-offs between threads.
         Some(0 | 1) => tokio::runtime::Builder::new_current_thread(),
@@ -107,6 +145,14 @@ fn main() -> ExitCode {
         // The bound address, not the requested one: with port 0 the system picks the port.
         let bound = listener.local_addr().unwrap_or(args.listen);
         tracing::info!("listening on {bound}");
+        if let Some(tls) = &config.tls {
+            let fp = tls.fingerprint();
+            tracing::info!("TLS certificate fingerprint (SHA-256): {fp}");
+            tracing::info!(
+                "clients connect with tls://HOST:{}#sha256={fp}",
+                bound.port()
+            );
+        }
         if cryptully_relay::ops::notify_ready() {
             tracing::info!("told systemd the relay is ready");
         }
@@ -125,7 +171,7 @@ fn main() -> ExitCode {
 }
 
 /// `cryptully-relay health ADDR`: 0 when the relay answers, 1 with the reason otherwise.
-fn health(addr: &str, timeout: std::time::Duration) -> ExitCode {
+fn health(addr: &str, tls_dir: Option<&std::path::Path>, timeout: std::time::Duration) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -136,7 +182,7 @@ fn health(addr: &str, timeout: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cryptully_relay::ops::health(addr, timeout)) {
+    match runtime.block_on(cryptully_relay::ops::health(addr, tls_dir, timeout)) {
         Ok(()) => {
             println!("{addr}: a Cryptully relay answered");
             ExitCode::SUCCESS

@@ -5,16 +5,28 @@ use cryptully_protocol::net::{FrameReader, write_frame};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::versioning::RELAY_VERSION;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// Connects to `addr`, says HELLO (§3.3) and PING (§3.7), and waits for the matching PONG.
 /// The error says in words what went wrong.
-pub async fn health(addr: &str, timeout: Duration) -> Result<(), String> {
+pub async fn health(
+    addr: &str,
+    tls_dir: Option<&std::path::Path>,
+    timeout: Duration,
+) -> Result<(), String> {
+    use cryptully_protocol::transport::{RelayAddr, Security};
+    let mut target: RelayAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    // §15: a relay's own certificate, kept in its TLS directory, is the pin for checking it.
+    if target.security == (Security::Tls { pin: None }) {
+        let dir = crate::cli::tls_dir(tls_dir);
+        if let Some(pin) = crate::tls::fingerprint_in(&dir) {
+            target.security = Security::Tls { pin: Some(pin) };
+        }
+    }
     let check = async {
-        let stream = TcpStream::connect(addr)
+        let opened = cryptully_protocol::transport::open(&target)
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let (read, mut write) = stream.into_split();
+        let (read, mut write) = tokio::io::split(opened.stream);
         let token = 0x6865_616c_7468; // "health"
         for msg in [
             ClientMessage::Hello {
@@ -33,7 +45,15 @@ pub async fn health(addr: &str, timeout: Duration) -> Result<(), String> {
             let frame = frames
                 .next_frame()
                 .await
-                .map_err(|e| format!("{addr} is not a Cryptully relay: {e}"))?
+                .map_err(|e| match e {
+                    // §15.2: a TLS relay answers plain frames with a TLS alert.
+                    cryptully_protocol::net::NetError::Frame(
+                        cryptully_protocol::framing::FrameError::Length { length, .. },
+                    ) if cryptully_protocol::transport::looks_like_tls(length) => {
+                        format!("{addr} serves TLS: check it as tls://{addr}")
+                    }
+                    e => format!("{addr} is not a Cryptully relay: {e}"),
+                })?
                 .ok_or_else(|| format!("{addr} closed the connection"))?;
             match RelayMessage::decode(&frame) {
                 Ok(RelayMessage::Pong { token: t }) if t == token => return Ok(()),
@@ -116,7 +136,7 @@ mod tests {
             .await
             .unwrap();
         let addr = relay.local_addr().to_string();
-        health(&addr, Duration::from_secs(3)).await.unwrap();
+        health(&addr, None, Duration::from_secs(3)).await.unwrap();
         // A server that accepts and says nothing.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let silent_addr = silent.local_addr().unwrap().to_string();
@@ -124,7 +144,7 @@ mod tests {
             let (_s, _) = silent.accept().await.unwrap();
             tokio::time::sleep(Duration::from_secs(10)).await;
         });
-        let err = health(&silent_addr, Duration::from_millis(300))
+        let err = health(&silent_addr, None, Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(err.contains("did not answer"), "{err}");

@@ -9,6 +9,7 @@
 //! reader that stops reading can make the relay hold is bounded: past the limit the connection is
 //! dropped with ERROR SLOW_CONSUMER and nobody else is affected.
 
+use crate::tls::WriteSide;
 use bytes::{Buf, BytesMut};
 use cryptully_protocol::Nick;
 use cryptully_protocol::errors::ErrorCode;
@@ -18,8 +19,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
 /// Room beyond the queue limit for the relay's own messages to a connection (§10.2).
@@ -44,7 +43,7 @@ struct Outbox {
     last: Option<BytesMut>,
     /// The socket, when no write is pending on it; the writer task holds it while one is.
     /// Frames are only written while holding this lock or the socket, so they stay in order.
-    socket: Option<OwnedWriteHalf>,
+    socket: Option<WriteSide>,
 }
 
 /// A connection anywhere in a cluster (§14): the node it is on (0 for a relay of one process)
@@ -78,7 +77,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(id: u64, limit: usize, socket: OwnedWriteHalf) -> Arc<Self> {
+    pub(crate) fn new(id: u64, limit: usize, socket: WriteSide) -> Arc<Self> {
         Arc::new(Self {
             id,
             nick: OnceLock::new(),
@@ -323,7 +322,7 @@ impl Peer {
         // Bytes at the front of `batch` that finish a frame begun before it.
         let mut batch_skip = 0;
         // The socket, taken from the outbox while a write is pending.
-        let mut held: Option<OwnedWriteHalf> = None;
+        let mut held: Option<WriteSide> = None;
         loop {
             if held.is_none() {
                 self.wake_writer.notified().await;

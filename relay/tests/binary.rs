@@ -28,6 +28,12 @@ fn binary_help_explains_every_option() {
         "--rate-bytes",
         "--rate-bytes-burst",
         "--queue-bytes",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-dir",
+        "--plain",
+        "--cluster",
+        "--cluster-lease",
         "CRYPTULLY_LISTEN",
         "0.0.0.0:9000",
     ] {
@@ -89,4 +95,80 @@ fn binary_3_8_sigterm_sends_shutdown_and_exits_cleanly() {
     std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
     assert!(child.wait().unwrap().success(), "clean exit");
     assert!(rest.contains("shutting down"), "{rest}");
+}
+
+#[test]
+fn binary_15_off_loopback_the_relay_serves_tls_and_prints_the_pinned_address() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("cryptully-bin-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cryptully-relay"))
+            .args(["--listen", "0.0.0.0:0", "--tls-dir"])
+            .arg(&dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let pinned = loop {
+            line.clear();
+            assert!(log.read_line(&mut line).unwrap() > 0, "the relay exited");
+            if let Some(rest) = line.split("clients connect with ").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in log.lines() {});
+        (child, pinned)
+    };
+    let (mut child, pinned) = start();
+    // tls://HOST:PORT#sha256=…: connect to it on loopback.
+    let pinned = pinned.replace("HOST", "127.0.0.1");
+    let health = |addr: &str, dir: Option<&std::path::Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cryptully-relay"));
+        cmd.args(["health", addr]);
+        if let Some(d) = dir {
+            cmd.arg("--tls-dir").arg(d);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = health(&pinned, None);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Plain to a TLS relay: refused, and told why.
+    let port = pinned
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('#')
+        .next()
+        .unwrap();
+    let plain = health(&format!("127.0.0.1:{port}"), None);
+    assert!(!plain.status.success());
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("tls://"));
+    // tls:// without a pin: pinned to the certificate kept in --tls-dir.
+    let kept = health(&format!("tls://127.0.0.1:{port}"), Some(&dir));
+    assert!(
+        kept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kept.stderr)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Restarted, it keeps the same certificate: the pin still holds.
+    let (mut child, again) = start();
+    assert_eq!(
+        again.split('#').nth(1),
+        pinned.split('#').nth(1),
+        "the same fingerprint after a restart"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
