@@ -10,6 +10,7 @@ pub mod cli;
 pub mod links;
 pub mod model;
 pub mod net;
+pub mod pins;
 pub mod screen;
 pub mod theme;
 pub mod widget;

@@ -2,9 +2,11 @@
 //! connection's command [`Handle`]; the rest are the connection's events. The embedded relay runs
 //! inside it when the person hosts one, or when nothing listens at the default address.
 
+use crate::pins::Pins;
 use cryptully_protocol::Nick;
 use cryptully_protocol::connection::{ConnEvent, ConnectError, Handle, connect};
 use cryptully_protocol::errors::ErrorCode;
+use cryptully_protocol::transport::{RelayAddr, Security};
 use iced::Subscription;
 use iced::futures::{SinkExt, Stream};
 use std::net::SocketAddr;
@@ -114,7 +116,42 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                 }
             }
         }
-        let mut result = connect(addr.as_str(), nick.clone()).await;
+        // §15.1, §15.3: the typed address, with a remembered pin for tls:// without one.
+        let typed = match addr.parse::<RelayAddr>() {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = out
+                    .send(NetEvent::Failed(format!(
+                        "The relay address {addr:?}: {e}."
+                    )))
+                    .await;
+                return;
+            }
+        };
+        let pins_path = Pins::default_path();
+        let mut pins = match pins_path.as_deref().map(Pins::load) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) if typed.security == (Security::Tls { pin: None }) => {
+                let _ = out
+                    .send(NetEvent::Failed(format!("Cannot check the relay: {e}.")))
+                    .await;
+                return;
+            }
+            _ => None,
+        };
+        let relay_addr = match &pins {
+            Some(p) => p.apply(typed),
+            None => typed,
+        };
+        let mut result = connect(&relay_addr, nick.clone()).await;
+        if result.is_ok() {
+            if let (Some(pins), Some(path)) = (pins.as_mut(), pins_path.as_deref()) {
+                // Saved only when something changed; a failure to save costs only the memory.
+                if pins.remember(&relay_addr) {
+                    let _ = pins.save(path);
+                }
+            }
+        }
         if matches!(result, Err(ConnectError::Unreachable(_)))
             && addr == DEFAULT_RELAY
             && relay.is_none()

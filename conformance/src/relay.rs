@@ -592,6 +592,57 @@ pub fn cases() -> Vec<Case<Target>> {
             }
         ),
         case!(
+            "RELAY-3.9-PEER-GONE-RECEIVER-LEAVES",
+            "a connection that only received frames leaves: their sender gets PEER_GONE",
+            ["3.9-1"],
+            |t| {
+                let (a, b) = (fresh("ra"), fresh("rb"));
+                let mut alice = Raw::registered(t.addr(), &a).await?;
+                let mut bob = Raw::registered(t.addr(), &b).await?;
+                alice
+                    .send(&ClientMessage::Relay {
+                        destination: nick(&b)?,
+                        payload: vec![1],
+                    })
+                    .await?;
+                let _ = bob.recv().await?;
+                bob.send(&ClientMessage::Bye).await?;
+                bob.expect_closed().await?;
+                alice
+                    .expect(&RelayMessage::PeerGone { nick: nick(&b)? })
+                    .await
+            }
+        ),
+        case!(
+            "RELAY-3.9-PEER-GONE-AFTER-LAST-FRAME",
+            "a frame and BYE in one write: the receiver gets the DELIVER, then PEER_GONE",
+            ["3.9-1"],
+            |t| {
+                let (a, b) = (fresh("la"), fresh("lb"));
+                let mut alice = Raw::registered(t.addr(), &a).await?;
+                let mut bob = Raw::registered(t.addr(), &b).await?;
+                let mut both = Vec::new();
+                for m in [
+                    ClientMessage::Relay {
+                        destination: nick(&b)?,
+                        payload: b"last".to_vec(),
+                    },
+                    ClientMessage::Bye,
+                ] {
+                    cryptully_protocol::framing::encode_frame(&m.to_bytes(), &mut both);
+                }
+                alice.w.write_all(&both).await.map_err(|e| e.to_string())?;
+                alice.w.flush().await.map_err(|e| e.to_string())?;
+                bob.expect(&RelayMessage::Deliver {
+                    source: nick(&a)?,
+                    payload: b"last".to_vec(),
+                })
+                .await?;
+                bob.expect(&RelayMessage::PeerGone { nick: nick(&a)? })
+                    .await
+            }
+        ),
+        case!(
             "RELAY-10.2-REGISTRATION-TIMEOUT",
             "a connection that never registers gets TIMEOUT and a close",
             ["10.2-1"],

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::Notify;
 
 /// Load a running Cryptully relay and measure it.
@@ -34,6 +34,9 @@ struct Args {
     /// The relay's address.
     #[arg(long, default_value = "127.0.0.1:9000")]
     relay: SocketAddr,
+    /// The relay's certificate fingerprint: pair mode connects over TLS pinned to it (§15).
+    #[arg(long)]
+    pin: Option<cryptully_protocol::transport::Fingerprint>,
     /// Another node of the same cluster (§14): the second client of each pair registers there,
     /// so every message crosses between nodes.
     #[arg(long)]
@@ -139,11 +142,15 @@ fn proc_status(pid: u32, field: &str) -> Option<u64> {
         .map(|kb| kb * 1024)
 }
 
+/// A connection to the relay: TCP, or TLS over TCP (§15).
+type Stream = Box<dyn cryptully_protocol::transport::Io>;
+
 async fn register(
     addr: SocketAddr,
     source: Option<IpAddr>,
+    pin: Option<cryptully_protocol::transport::Fingerprint>,
     name: &str,
-) -> std::io::Result<TcpStream> {
+) -> std::io::Result<Stream> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -151,8 +158,18 @@ async fn register(
     if let Some(ip) = source {
         socket.bind(SocketAddr::new(ip, 0))?;
     }
-    let mut stream = socket.connect(addr).await?;
-    stream.set_nodelay(true)?;
+    let tcp = socket.connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream: Stream = match pin {
+        None => Box::new(tcp),
+        Some(pin) => {
+            let target = cryptully_protocol::transport::RelayAddr::pinned(addr, pin);
+            cryptully_protocol::transport::over(tcp, &target)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+                .stream
+        }
+    };
     let mut out = BytesMut::new();
     put_frame(&mut out, &ClientMessage::Hello { version: 2 }.to_bytes());
     let nick = Nick::new(name).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -199,13 +216,13 @@ struct Window {
 }
 
 async fn sender(
-    mut w: tokio::net::tcp::OwnedWriteHalf,
+    mut w: tokio::io::WriteHalf<Stream>,
     to: String,
     args: Args,
     window: Arc<Window>,
     start: Instant,
     pace: Arc<Notify>,
-) -> tokio::net::tcp::OwnedWriteHalf {
+) -> tokio::io::WriteHalf<Stream> {
     let nick = Nick::new(&to).unwrap();
     let header = {
         let mut h = ClientMessage::Relay {
@@ -250,7 +267,8 @@ async fn sender(
             buf.extend_from_slice(&now.to_be_bytes());
             buf.resize(buf.len() + args.size - 8, 0xab);
         }
-        if w.write_all(&buf).await.is_err() {
+        // flush: TLS holds what it encrypted until asked (a no-op for TCP).
+        if w.write_all(&buf).await.is_err() || w.flush().await.is_err() {
             break;
         }
         sent += n;
@@ -273,7 +291,7 @@ fn send_time(frame: &[u8]) -> Option<u64> {
 }
 
 async fn receiver(
-    r: tokio::net::tcp::OwnedReadHalf,
+    r: tokio::io::ReadHalf<Stream>,
     expected: u64,
     window: Arc<Window>,
     start: Instant,
@@ -320,8 +338,8 @@ async fn pairs(args: Args) {
         let a = format!("{}a{i}", args.prefix);
         let b = format!("{}b{i}", args.prefix);
         let (sa, sb) = match (
-            register(args.relay, None, &a).await,
-            register(args.relay2.unwrap_or(args.relay), None, &b).await,
+            register(args.relay, None, args.pin, &a).await,
+            register(args.relay2.unwrap_or(args.relay), None, args.pin, &b).await,
         ) {
             (Ok(sa), Ok(sb)) => (sa, sb),
             (Err(e), _) | (_, Err(e)) => {
@@ -336,8 +354,8 @@ async fn pairs(args: Args) {
     let mut paces = Vec::new();
     let t0 = Instant::now();
     for (a, sa, b, sb) in streams {
-        let (ra, wa) = sa.into_split();
-        let (rb, wb) = sb.into_split();
+        let (ra, wa) = tokio::io::split(sa);
+        let (rb, wb) = tokio::io::split(sb);
         let a_to_b = Arc::new(Window {
             received: AtomicU64::new(0),
             credit: Notify::new(),
@@ -431,7 +449,7 @@ async fn idle(args: Args, count: usize) {
             let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % 200) as u8));
             let name = format!("{}i{i}", args.prefix);
             batch.push(tokio::spawn(async move {
-                register(args.relay, Some(source), &name).await
+                register(args.relay, Some(source), None, &name).await
             }));
         }
         for b in batch {
