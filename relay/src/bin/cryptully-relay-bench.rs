@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tokio::sync::Notify;
 
@@ -34,6 +34,10 @@ struct Args {
     /// The relay's address.
     #[arg(long, default_value = "127.0.0.1:9000")]
     relay: SocketAddr,
+    /// Speak IRC instead (NICK/USER, then PRIVMSG to the partner), to load an IRC server such
+    /// as ngIRCd with the same pairs, window and timing as a relay (scripts/bench-irc.sh).
+    #[arg(long)]
+    irc: bool,
     /// The relay's certificate fingerprint: pair mode connects over TLS pinned to it (§15).
     #[arg(long)]
     pin: Option<cryptully_protocol::transport::Fingerprint>,
@@ -224,7 +228,9 @@ async fn sender(
     pace: Arc<Notify>,
 ) -> tokio::io::WriteHalf<Stream> {
     let nick = Nick::new(&to).unwrap();
-    let header = {
+    let header = if args.irc {
+        format!("PRIVMSG {to} :").into_bytes()
+    } else {
         let mut h = ClientMessage::Relay {
             destination: nick,
             payload: vec![0],
@@ -262,6 +268,14 @@ async fn sender(
         buf.clear();
         let now = start.elapsed().as_nanos() as u64;
         for _ in 0..n {
+            if args.irc {
+                // The send time as 16 hex digits, padded to the same payload size.
+                buf.extend_from_slice(&header);
+                buf.extend_from_slice(format!("{now:016x}").as_bytes());
+                buf.resize(buf.len() + args.size.saturating_sub(16), b'x');
+                buf.extend_from_slice(b"\r\n");
+                continue;
+            }
             buf.extend_from_slice(&(frame_len as u32).to_be_bytes());
             buf.extend_from_slice(&header);
             buf.extend_from_slice(&now.to_be_bytes());
@@ -331,16 +345,92 @@ async fn receiver(
     (got, hist, errors)
 }
 
+/// IRC: registers `name` (NICK, USER) and waits for the welcome (001).
+async fn register_irc(addr: SocketAddr, name: &str) -> std::io::Result<Stream> {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    tcp.write_all(format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n").as_bytes())
+        .await?;
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::other(
+                "the IRC server closed the connection",
+            ));
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        if seen.windows(5).any(|w| w == b" 001 ") {
+            // Whatever follows the welcome (MOTD, modes) is skipped by the receiver.
+            return Ok(Box::new(tcp));
+        }
+    }
+}
+
+/// IRC: counts the PRIVMSGs that arrive and their latency. (Busy clients get no PING from the
+/// server within a run; scripts/bench-irc.sh sets a long ping timeout.)
+async fn irc_receiver(
+    mut r: tokio::io::ReadHalf<Stream>,
+    expected: u64,
+    window: Arc<Window>,
+    start: Instant,
+) -> (u64, Histogram, u64) {
+    let mut hist = Histogram::new();
+    let (mut got, errors) = (0u64, 0u64);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    while got < expected {
+        let read = tokio::time::timeout(Duration::from_secs(10), r.read_buf(&mut buf)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            other => {
+                eprintln!("receiver stopped after {got} of {expected}: {other:?}");
+                break;
+            }
+        }
+        let now = start.elapsed().as_nanos() as u64;
+        while let Some(end) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = buf.split_to(end + 2);
+            let text = &line[..end];
+            let Some(at) = text.windows(8).position(|w| w == b"PRIVMSG ") else {
+                continue;
+            };
+            let rest = &text[at..];
+            let Some(colon) = rest.windows(2).position(|w| w == b" :") else {
+                continue;
+            };
+            let ts = rest
+                .get(colon + 2..colon + 18)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u64::from_str_radix(h, 16).ok());
+            if let Some(ts) = ts {
+                hist.record(now.saturating_sub(ts));
+                got += 1;
+            }
+        }
+        window.received.store(got, Ordering::Release);
+        window.credit.notify_one();
+    }
+    (got, hist, errors)
+}
+
 async fn pairs(args: Args) {
     let start = Instant::now();
     let mut streams = Vec::new();
     for i in 0..args.pairs {
         let a = format!("{}a{i}", args.prefix);
         let b = format!("{}b{i}", args.prefix);
-        let (sa, sb) = match (
-            register(args.relay, None, args.pin, &a).await,
-            register(args.relay2.unwrap_or(args.relay), None, args.pin, &b).await,
-        ) {
+        let (sa, sb) = match if args.irc {
+            (
+                register_irc(args.relay, &a).await,
+                register_irc(args.relay2.unwrap_or(args.relay), &b).await,
+            )
+        } else {
+            (
+                register(args.relay, None, args.pin, &a).await,
+                register(args.relay2.unwrap_or(args.relay), None, args.pin, &b).await,
+            )
+        } {
             (Ok(sa), Ok(sb)) => (sa, sb),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("cannot register {a} and {b} at {}: {e}", args.relay);
@@ -364,18 +454,33 @@ async fn pairs(args: Args) {
             received: AtomicU64::new(0),
             credit: Notify::new(),
         });
-        tasks.push(tokio::spawn(receiver(
-            rb,
-            args.messages,
-            a_to_b.clone(),
-            start,
-        )));
-        tasks.push(tokio::spawn(receiver(
-            ra,
-            args.messages,
-            b_to_a.clone(),
-            start,
-        )));
+        if args.irc {
+            tasks.push(tokio::spawn(irc_receiver(
+                rb,
+                args.messages,
+                a_to_b.clone(),
+                start,
+            )));
+            tasks.push(tokio::spawn(irc_receiver(
+                ra,
+                args.messages,
+                b_to_a.clone(),
+                start,
+            )));
+        } else {
+            tasks.push(tokio::spawn(receiver(
+                rb,
+                args.messages,
+                a_to_b.clone(),
+                start,
+            )));
+            tasks.push(tokio::spawn(receiver(
+                ra,
+                args.messages,
+                b_to_a.clone(),
+                start,
+            )));
+        }
         let (pa, pb) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         paces.push(pa.clone());
         paces.push(pb.clone());
