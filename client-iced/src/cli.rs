@@ -14,8 +14,9 @@ pub struct Args {
     /// Fill in this nickname on the connect screen.
     #[arg(long, value_name = "NICK")]
     pub nick: Option<String>,
-    /// Fill in this relay address on the connect screen.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Fill in this relay address on the connect screen: HOST:PORT, or tls://HOST:PORT, or
+    /// tls://HOST:PORT#sha256=FINGERPRINT as the relay's operator gave it.
+    #[arg(long, value_name = "ADDRESS")]
     pub relay: Option<String>,
 }
 

@@ -21,7 +21,7 @@ struct Args {
     /// Chat in the terminal under this nickname (without it: the JSON-lines shim of §13).
     #[arg(long)]
     nick: Option<String>,
-    /// The relay (with --nick).
+    /// The relay (with --nick): HOST:PORT, tls://HOST:PORT or tls://HOST:PORT#sha256=PIN (§15).
     #[arg(long, default_value = "127.0.0.1:9000")]
     relay: String,
 }
