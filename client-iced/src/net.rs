@@ -107,9 +107,14 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                     relay = Some(r);
                 }
                 Err(e) => {
+                    let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                        "another program already uses that port; pick another".to_string()
+                    } else {
+                        e.kind().to_string()
+                    };
                     let _ = out
                         .send(NetEvent::Failed(format!(
-                            "Cannot host a relay on port {port}: {e}"
+                            "Cannot host a relay on port {port}: {why}."
                         )))
                         .await;
                     return;
@@ -177,8 +182,12 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                     }
                 }
             }
-            Err(ConnectError::Unreachable(e)) => {
-                let _ = out.send(NetEvent::Failed(format!("Cannot reach the relay at {addr}: {e}. Check the address, or host a relay on this computer."))).await;
+            Err(e @ ConnectError::Unreachable(_)) => {
+                let _ = out
+                    .send(NetEvent::Failed(format!(
+                        "Cannot reach the relay at {addr}: {e}. Or host a relay on this computer."
+                    )))
+                    .await;
             }
             Err(e) => {
                 let _ = out.send(NetEvent::Failed(refusal(&e, &target.nick))).await;

@@ -112,7 +112,13 @@ async fn gui_relay_unreachable_is_shown_on_the_connect_screen() {
             _ => None,
         })
         .unwrap();
-    assert!(shown.ends_with("Check the address, or host a relay on this computer."));
+    // §15 issue 15: plain words, no "(os error 111)".
+    assert!(
+        shown.ends_with("Or host a relay on this computer."),
+        "{shown}"
+    );
+    assert!(shown.contains("nothing answers at that address"), "{shown}");
+    assert!(!shown.contains("os error"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

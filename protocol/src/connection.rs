@@ -171,12 +171,24 @@ pub enum ConnectError {
     NotTls,
     /// Plain TCP to a relay that speaks only TLS (§15.2).
     TlsRequired,
+    /// Something answered, but not with frames (§2.1): a web server, say.
+    NotARelay,
 }
 
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Unreachable(e) => write!(f, "cannot reach the relay: {e}"),
+            // Plain words, not "(os error 111)": the details are the io::Error's, for logs.
+            Self::Unreachable(e) => match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => f.write_str(
+                    "nothing answers at that address: check the address and port, and that the \
+                     relay is running",
+                ),
+                std::io::ErrorKind::TimedOut => {
+                    f.write_str("the relay's computer did not answer: check the address")
+                }
+                _ => write!(f, "cannot reach the relay ({})", e.kind()),
+            },
             Self::Refused(ErrorCode::NickInUse) => {
                 f.write_str("that nickname is taken on this relay; pick another")
             }
@@ -212,6 +224,7 @@ impl fmt::Display for ConnectError {
             Self::TlsRequired => f.write_str(
                 "the relay accepts only secure connections: write the address as tls://HOST:PORT",
             ),
+            Self::NotARelay => f.write_str("that address is not a Cryptully relay"),
         }
     }
 }
@@ -285,10 +298,7 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
     let fingerprint = opened.fingerprint;
     let (r, w) = tokio::io::split(opened.stream);
     let mut reader = FrameReader::new(r, crate::limits::MAX_FRAME);
-    let mut writer = Writer {
-        w,
-        buf: BytesMut::new(),
-    };
+    let mut writer = Writer::new(w);
     writer.queue(&ClientMessage::Hello {
         version: RELAY_VERSION,
     });
@@ -308,6 +318,8 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
                 {
                     ConnectError::TlsRequired
                 }
+                // A length prefix no relay sends: "HTTP" read as a length, for instance.
+                NetError::Frame(_) => ConnectError::NotARelay,
                 e => ConnectError::Protocol(e.to_string()),
             })?
             .ok_or_else(|| ConnectError::Protocol("the relay closed the connection".into()))?;
@@ -344,19 +356,91 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
     ))
 }
 
+/// §10.2: the relay drops frames beyond 200 a second (burst 400) and 1 MiB a second (burst
+/// 2 MiB) by default. A client keeps under four fifths of that, so that an honest burst (a long
+/// paste, a fast typist) is delayed rather than dropped and reported as lost.
+pub const PACE_FRAMES: f64 = 160.0;
+/// Frames a client sends at once before pacing sets in.
+pub const PACE_FRAMES_BURST: f64 = 320.0;
+/// Bytes a second a client sends at most.
+pub const PACE_BYTES: f64 = 0.8 * 1024.0 * 1024.0;
+/// Bytes a client sends at once before pacing sets in.
+pub const PACE_BYTES_BURST: f64 = 1.6 * 1024.0 * 1024.0;
+
 struct Writer {
     w: WriteHalf<Box<dyn Io>>,
     buf: BytesMut,
+    /// Frames waiting for the pace (§10.2), in order.
+    pending: std::collections::VecDeque<Vec<u8>>,
+    frames: f64,
+    bytes: f64,
+    refilled: tokio::time::Instant,
 }
 
 impl Writer {
-    fn queue(&mut self, msg: &ClientMessage) {
-        put_frame(&mut self.buf, &msg.to_bytes());
+    fn new(w: WriteHalf<Box<dyn Io>>) -> Self {
+        Self {
+            w,
+            buf: BytesMut::new(),
+            pending: std::collections::VecDeque::new(),
+            frames: PACE_FRAMES_BURST,
+            bytes: PACE_BYTES_BURST,
+            refilled: tokio::time::Instant::now(),
+        }
     }
 
+    fn queue(&mut self, msg: &ClientMessage) {
+        let mut frame = BytesMut::new();
+        put_frame(&mut frame, &msg.to_bytes());
+        self.pending.push_back(frame.to_vec());
+    }
+
+    fn refill(&mut self, now: tokio::time::Instant) {
+        let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.frames = (self.frames + dt * PACE_FRAMES).min(PACE_FRAMES_BURST);
+        self.bytes = (self.bytes + dt * PACE_BYTES).min(PACE_BYTES_BURST);
+    }
+
+    /// When the next waiting frame may go, if one waits.
+    fn next_send(&self) -> Option<tokio::time::Instant> {
+        let len = self.pending.front()?.len() as f64;
+        let frames = (1.0 - self.frames).max(0.0) / PACE_FRAMES;
+        let bytes = (len.min(PACE_BYTES_BURST) - self.bytes).max(0.0) / PACE_BYTES;
+        Some(self.refilled + Duration::from_secs_f64(frames.max(bytes)))
+    }
+
+    /// Writes what the pace allows now.
     async fn flush(&mut self) -> Result<(), NetError> {
+        self.refill(tokio::time::Instant::now());
+        while let Some(front) = self.pending.front() {
+            let len = front.len() as f64;
+            // A frame larger than the byte burst goes once the bucket is full.
+            if self.frames < 1.0 || self.bytes < len.min(PACE_BYTES_BURST) {
+                break;
+            }
+            self.frames -= 1.0;
+            self.bytes -= len;
+            if let Some(frame) = self.pending.pop_front() {
+                self.buf.extend_from_slice(&frame);
+            }
+        }
+        self.write().await
+    }
+
+    /// Writes everything, paced or not (leaving: nothing more will follow).
+    async fn flush_all(&mut self) -> Result<(), NetError> {
+        for frame in self.pending.drain(..) {
+            self.buf.extend_from_slice(&frame);
+        }
+        self.write().await
+    }
+
+    async fn write(&mut self) -> Result<(), NetError> {
         if !self.buf.is_empty() {
             self.w.write_all(&self.buf).await?;
+            // TLS holds what it encrypted until flushed (§15).
+            self.w.flush().await?;
             self.buf.clear();
         }
         Ok(())
@@ -386,11 +470,18 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut token = 0u64;
         let reason = loop {
+            let paced = self.writer.next_send();
             tokio::select! {
+                // §10.2: the next frame held back by the pace may go.
+                () = async {
+                    if let Some(at) = paced {
+                        tokio::time::sleep_until(at).await;
+                    }
+                }, if paced.is_some() => {}
                 command = commands.recv() => match command {
                     Some(Command::Quit) | None => {
                         self.quit();
-                        let _ = self.writer.flush().await;
+                        let _ = self.writer.flush_all().await;
                         let _ = self.writer.w.shutdown().await;
                         break "you left".to_string();
                     }

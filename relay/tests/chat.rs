@@ -231,6 +231,45 @@ async fn chat_14_alice_and_bob_on_two_cluster_nodes_chat_and_verify_end_to_end()
 }
 
 #[tokio::test]
+async fn chat_10_2_an_honest_burst_is_paced_under_the_relays_limits_not_dropped() {
+    // The relay's default limits (§10.2): 200 frames a second, a burst of 400.
+    let r = relay().await;
+    let (mut alice, mut bob, _, _) = chatting(r.local_addr()).await;
+    const N: u64 = 1000;
+    for id in 0..N {
+        alice.cmd(Command::Send {
+            peer: nick("bob"),
+            id,
+            text: format!("line {id}"),
+        });
+    }
+    let mut got = Vec::new();
+    while got.len() < N as usize {
+        match bob.next().await {
+            ConnEvent::Peer {
+                event: Event::Message { text, .. },
+                ..
+            } => got.push(text),
+            ConnEvent::Error { message, .. } => panic!("bob: {message}"),
+            _ => {}
+        }
+    }
+    let want: Vec<String> = (0..N).map(|id| format!("line {id}")).collect();
+    assert_eq!(got, want, "every line, in order");
+    let mut delivered = 0;
+    while delivered < N {
+        match alice.next().await {
+            ConnEvent::Peer {
+                event: Event::Delivered { .. },
+                ..
+            } => delivered += 1,
+            ConnEvent::Error { message, .. } => panic!("alice: {message}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
 async fn chat_reject_is_reported_to_the_initiator() {
     let r = relay().await;
     let mut alice = Client::connect(r.local_addr(), "alice", 3).await;
@@ -369,6 +408,36 @@ async fn chat_connect_errors_are_typed() {
         matches!(down, Err(ConnectError::Unreachable(_))),
         "{down:?}"
     );
+}
+
+#[tokio::test]
+async fn chat_an_address_that_is_not_a_relay_says_so_in_plain_words() {
+    // A web server: its answer, read as a length prefix, is no frame (§2.1).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let err = connect_with_rng(addr, nick("x"), ChaCha20Rng::seed_from_u64(9))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::NotARelay), "{err:?}");
+    assert_eq!(err.to_string(), "that address is not a Cryptully relay");
+    // And where nothing listens: plain words, not "(os error 111)".
+    drop(err);
+    let free = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed = free.local_addr().unwrap();
+    drop(free);
+    let err = connect_with_rng(closed, nick("x"), ChaCha20Rng::seed_from_u64(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::Unreachable(_)), "{err:?}");
+    assert!(!err.to_string().contains("os error"), "{err}");
 }
 
 #[tokio::test]
