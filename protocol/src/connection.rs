@@ -366,6 +366,8 @@ pub const PACE_FRAMES_BURST: f64 = 320.0;
 pub const PACE_BYTES: f64 = 0.8 * 1024.0 * 1024.0;
 /// Bytes a client sends at once before pacing sets in.
 pub const PACE_BYTES_BURST: f64 = 1.6 * 1024.0 * 1024.0;
+/// How long quitting may spend sending what is still paced before it sends the rest at once.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
 
 struct Writer {
     w: WriteHalf<Box<dyn Io>>,
@@ -393,6 +395,13 @@ impl Writer {
         let mut frame = BytesMut::new();
         put_frame(&mut frame, &msg.to_bytes());
         self.pending.push_back(frame.to_vec());
+    }
+
+    /// Queues a relay-level message ahead of chat frames (a PING: nothing orders it among them).
+    fn queue_first(&mut self, msg: &ClientMessage) {
+        let mut frame = BytesMut::new();
+        put_frame(&mut frame, &msg.to_bytes());
+        self.pending.push_front(frame.to_vec());
     }
 
     fn refill(&mut self, now: tokio::time::Instant) {
@@ -481,8 +490,19 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                 command = commands.recv() => match command {
                     Some(Command::Quit) | None => {
                         self.quit();
-                        let _ = self.writer.flush_all().await;
-                        let _ = self.writer.w.shutdown().await;
+                        // The last messages (END to each chat, BYE) still keep the pace, for
+                        // a few seconds at most, so the relay does not drop them (§10.2).
+                        let _ = tokio::time::timeout(QUIT_GRACE, async {
+                            while let Some(at) = self.writer.next_send() {
+                                tokio::time::sleep_until(at).await;
+                                if self.writer.flush().await.is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = self.writer.flush_all().await;
+                            let _ = self.writer.w.shutdown().await;
+                        })
+                        .await;
                         break "you left".to_string();
                     }
                     Some(command) => self.command(command),
@@ -505,7 +525,8 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                 },
                 _ = ping.tick() => {
                     token = token.wrapping_add(1);
-                    self.writer.queue(&ClientMessage::Ping { token });
+                    // Ahead of any paced backlog: the PONG timeout runs from now (§3.7).
+                    self.writer.queue_first(&ClientMessage::Ping { token });
                     if awaiting_pong.is_none() {
                         awaiting_pong = Some((token, tokio::time::Instant::now()));
                     }

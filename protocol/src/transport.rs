@@ -315,6 +315,10 @@ pub async fn over(tcp: TcpStream, addr: &RelayAddr) -> Result<Opened, ConnectErr
         let observed = seen.lock().ok().and_then(|s| *s);
         handshake_error(&e, pin, observed)
     })?;
+    // §15.2: a relay chooses `cryptully`; any other TLS service is not one.
+    if tls.get_ref().1.alpn_protocol() != Some(ALPN) {
+        return Err(ConnectError::NotARelay);
+    }
     let fingerprint = seen.lock().ok().and_then(|s| *s);
     Ok(Opened {
         stream: Box::new(tls),

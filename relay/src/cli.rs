@@ -38,6 +38,10 @@ pub enum Command {
         /// Where the relay keeps its certificate (as for serving).
         #[arg(long, env = "CRYPTULLY_TLS_DIR")]
         tls_dir: Option<std::path::PathBuf>,
+        /// The relay's own certificate, when it was given one (as for serving): tls:// without a
+        /// pin is then pinned to it.
+        #[arg(long, env = "CRYPTULLY_TLS_CERT")]
+        tls_cert: Option<std::path::PathBuf>,
         /// Seconds to wait for the answer.
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
@@ -137,8 +141,9 @@ pub struct ServeArgs {
     pub cluster_lease: f64,
 }
 
-/// §15: whether a relay listening on `listen` serves TLS. Loopback stays plain (tests, the
-/// desktop client's own relay); any other address gets TLS unless the operator says --plain.
+/// §15: whether a relay listening on `listen` serves TLS. Loopback stays plain (tests, a relay
+/// for this computer only); any other address gets TLS unless the operator says --plain. (The
+/// desktop app's built-in relay does not come through here: it stays plain, §15.4.)
 pub fn wants_tls(args: &ServeArgs) -> bool {
     args.tls_cert.is_some() || (!args.plain && !args.listen.ip().is_loopback())
 }

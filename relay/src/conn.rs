@@ -151,7 +151,8 @@ impl Conn {
             } else {
                 deadline
             };
-            if active {
+            // Over TLS there is no readiness to wait for: always read into a real buffer.
+            if active || !reader.has_readiness() {
                 buf.reserve(READ_BUFFER);
             } else if buf.is_empty() {
                 // Idle: hold no read buffer while waiting (memory per idle connection).

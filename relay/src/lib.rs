@@ -229,9 +229,16 @@ async fn handshake(
     stream.peek(&mut first).await.ok()?;
     // A TLS handshake record starts 0x16; a frame's length prefix starts 0x00 (§2.1).
     if first[0] != 0x16 {
-        use tokio::io::AsyncWriteExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let _ = stream.write_all(&tls::PLAIN_REFUSED).await;
         let _ = stream.shutdown().await;
+        // Read what the client sent before closing: closing with unread bytes makes the system
+        // reset the connection, and the client may then never read the alert.
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
         return None;
     }
     match tls.acceptor().accept(stream).await {

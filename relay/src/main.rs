@@ -19,9 +19,15 @@ fn main() -> ExitCode {
         addr,
         timeout,
         tls_dir,
+        tls_cert,
     }) = cli.command
     {
-        return health(&addr, tls_dir.as_deref(), secs(timeout));
+        return health(
+            &addr,
+            tls_dir.as_deref(),
+            tls_cert.as_deref(),
+            secs(timeout),
+        );
     }
     let args = cli.serve;
     tracing_subscriber::fmt()
@@ -171,7 +177,12 @@ fn main() -> ExitCode {
 }
 
 /// `cryptully-relay health ADDR`: 0 when the relay answers, 1 with the reason otherwise.
-fn health(addr: &str, tls_dir: Option<&std::path::Path>, timeout: std::time::Duration) -> ExitCode {
+fn health(
+    addr: &str,
+    tls_dir: Option<&std::path::Path>,
+    tls_cert: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -182,7 +193,9 @@ fn health(addr: &str, tls_dir: Option<&std::path::Path>, timeout: std::time::Dur
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cryptully_relay::ops::health(addr, tls_dir, timeout)) {
+    match runtime.block_on(cryptully_relay::ops::health(
+        addr, tls_dir, tls_cert, timeout,
+    )) {
         Ok(()) => {
             println!("{addr}: a Cryptully relay answered");
             ExitCode::SUCCESS

@@ -11,14 +11,18 @@ use std::time::Duration;
 pub async fn health(
     addr: &str,
     tls_dir: Option<&std::path::Path>,
+    tls_cert: Option<&std::path::Path>,
     timeout: Duration,
 ) -> Result<(), String> {
     use cryptully_protocol::transport::{RelayAddr, Security};
     let mut target: RelayAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     // §15: a relay's own certificate, kept in its TLS directory, is the pin for checking it.
     if target.security == (Security::Tls { pin: None }) {
-        let dir = crate::cli::tls_dir(tls_dir);
-        if let Some(pin) = crate::tls::fingerprint_in(&dir) {
+        let pin = match tls_cert {
+            Some(cert) => crate::tls::fingerprint_of(cert),
+            None => crate::tls::fingerprint_in(&crate::cli::tls_dir(tls_dir)),
+        };
+        if let Some(pin) = pin {
             target.security = Security::Tls { pin: Some(pin) };
         }
     }
@@ -136,7 +140,9 @@ mod tests {
             .await
             .unwrap();
         let addr = relay.local_addr().to_string();
-        health(&addr, None, Duration::from_secs(3)).await.unwrap();
+        health(&addr, None, None, Duration::from_secs(3))
+            .await
+            .unwrap();
         // A server that accepts and says nothing.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let silent_addr = silent.local_addr().unwrap().to_string();
@@ -144,7 +150,7 @@ mod tests {
             let (_s, _) = silent.accept().await.unwrap();
             tokio::time::sleep(Duration::from_secs(10)).await;
         });
-        let err = health(&silent_addr, None, Duration::from_millis(300))
+        let err = health(&silent_addr, None, None, Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(err.contains("did not answer"), "{err}");

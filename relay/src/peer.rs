@@ -350,7 +350,8 @@ impl Peer {
                     // The peer may not be reading (a slow consumer): do not wait for it long.
                     let _ = tokio::time::timeout(Duration::from_secs(2), w.write_all(&last)).await;
                 }
-                let _ = w.shutdown().await;
+                // Bounded: over TLS, shutdown waits for a reader that may never read.
+                let _ = tokio::time::timeout(Duration::from_secs(2), w.shutdown()).await;
                 return;
             }
             // Written piece by piece, so that an abort knows where in a frame it stopped.
@@ -368,6 +369,16 @@ impl Peer {
                         }
                     },
                     // A slow consumer blocks this write; dropping it is the point.
+                    () = self.aborted() => {},
+                }
+            }
+            // Over TLS, what rustls took is sent by the flush (a no-op for TCP).
+            if pos == batch.len() {
+                tokio::select! {
+                    flushed = w.flush() => if flushed.is_err() {
+                        self.close(None, true);
+                        return;
+                    },
                     () = self.aborted() => {},
                 }
             }
@@ -394,7 +405,8 @@ impl Peer {
                     })
                     .await;
                 }
-                let _ = w.shutdown().await;
+                // Bounded: over TLS, shutdown waits for a reader that may never read.
+                let _ = tokio::time::timeout(Duration::from_secs(2), w.shutdown()).await;
                 return;
             }
             batch_skip = 0;

@@ -126,7 +126,12 @@ impl Tls {
 
 /// The fingerprint of the certificate kept in `dir`, if there is one.
 pub fn fingerprint_in(dir: &Path) -> Option<Fingerprint> {
-    let pem = std::fs::read(dir.join(CERT_FILE)).ok()?;
+    fingerprint_of(&dir.join(CERT_FILE))
+}
+
+/// The fingerprint of the first certificate in the PEM file `path`.
+pub fn fingerprint_of(path: &Path) -> Option<Fingerprint> {
+    let pem = std::fs::read(path).ok()?;
     let first = CertificateDer::pem_slice_iter(&pem).next()?.ok()?;
     Some(Fingerprint::of(&first))
 }
@@ -209,15 +214,21 @@ impl WriteSide {
         }
     }
 
+    /// Writes some of `buf`. Over TLS, the count is what rustls took (it holds at most its
+    /// buffer limit); [`WriteSide::flush`] sends it. A write cut short by an abort then leaves
+    /// no byte both counted and unsent (§10.2: SLOW_CONSUMER only at a frame boundary).
     pub(crate) async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Self::Tcp(w) => w.write(buf).await,
-            Self::Tls(w) => {
-                let n = w.write(buf).await?;
-                // rustls buffers what it encrypted; push it out now.
-                w.flush().await?;
-                Ok(n)
-            }
+            Self::Tls(w) => w.write(buf).await,
+        }
+    }
+
+    /// Sends what TLS still holds (nothing to do for TCP).
+    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(_) => Ok(()),
+            Self::Tls(w) => w.flush().await,
         }
     }
 

@@ -270,6 +270,30 @@ async fn chat_10_2_an_honest_burst_is_paced_under_the_relays_limits_not_dropped(
 }
 
 #[tokio::test]
+async fn chat_10_2_quitting_right_after_a_burst_still_delivers_it() {
+    let r = relay().await;
+    let (alice, mut bob, _, _) = chatting(r.local_addr()).await;
+    const N: u64 = 600;
+    for id in 0..N {
+        alice.cmd(Command::Send {
+            peer: nick("bob"),
+            id,
+            text: format!("line {id}"),
+        });
+    }
+    alice.cmd(Command::Quit);
+    let mut got = 0;
+    loop {
+        match bob.peer_event().await {
+            Event::Message { .. } => got += 1,
+            Event::Ended(_) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(got, N, "every line before the chat ended");
+}
+
+#[tokio::test]
 async fn chat_reject_is_reported_to_the_initiator() {
     let r = relay().await;
     let mut alice = Client::connect(r.local_addr(), "alice", 3).await;

@@ -173,3 +173,70 @@ async fn tls_15_the_relay_keeps_its_certificate_and_never_replaces_a_broken_one(
     assert_eq!(std::fs::read(&cert).unwrap(), b"not a certificate", "kept");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn tls_15_10_2_a_tls_client_that_never_reads_is_dropped_and_frees_its_place() {
+    use cryptully_protocol::relay::ClientMessage;
+    use tokio::io::AsyncWriteExt;
+    let tls = Arc::new(Tls::ephemeral().unwrap());
+    let fp = tls.fingerprint();
+    let config = Config {
+        tls: Some(tls),
+        max_connections: 1,
+        queue_bytes: 4096,
+        stall_timeout: Duration::from_secs(1),
+        // Every PING answered, so that the PONGs pile up.
+        rate_messages: 1e9,
+        rate_messages_burst: 1e9,
+        rate_bytes: 1e12,
+        rate_bytes_burst: 1e12,
+        ..Config::default()
+    };
+    let relay = spawn("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let addr = RelayAddr::pinned(relay.local_addr(), fp);
+    // It registers, then sends PINGs and never reads a PONG.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(relay.local_addr()).await.unwrap();
+    let opened = cryptully_protocol::transport::over(tcp, &addr)
+        .await
+        .unwrap();
+    let mut stream = opened.stream;
+    let mut hello = Vec::new();
+    for m in [
+        ClientMessage::Hello { version: 2 },
+        ClientMessage::Register { nick: nick("mute") },
+    ] {
+        cryptully_protocol::framing::encode_frame(&m.to_bytes(), &mut hello);
+    }
+    stream.write_all(&hello).await.unwrap();
+    let hostile = tokio::spawn(async move {
+        let mut ping = Vec::new();
+        cryptully_protocol::framing::encode_frame(
+            &ClientMessage::Ping { token: 1 }.to_bytes(),
+            &mut ping,
+        );
+        let batch = ping.repeat(256);
+        loop {
+            if stream.write_all(&batch).await.is_err() || stream.flush().await.is_err() {
+                break;
+            }
+        }
+        stream
+    });
+    // Its place comes free: a new client gets in (not SERVER_FULL) within the stall timeout and
+    // the bounded close.
+    let mut joined = None;
+    for _ in 0..90 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Ok(c) = connect(&addr, nick("next")).await {
+            joined = Some(c);
+            break;
+        }
+    }
+    assert!(
+        joined.is_some(),
+        "the relay freed the place of a client that never reads"
+    );
+    hostile.abort();
+}
