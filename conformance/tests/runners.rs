@@ -82,18 +82,7 @@ async fn relay_cases_pass_against_the_reference_relay() {
     .await
     .unwrap();
     let target = relay::Target::single(handle.local_addr(), Duration::from_secs(10), true);
-    // The registration timeout takes 10 s; .ci/run runs the whole suite through the binary.
-    let selection = Selection {
-        only: vec![],
-        skip: vec!["*REGISTRATION-TIMEOUT".into()],
-    };
-    let outcomes = relay::run(&target, &selection).await;
-    let failed: Vec<_> = outcomes
-        .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
-        .collect();
-    assert!(failed.is_empty(), "{failed:#?}");
-    assert_eq!(outcomes.len(), relay::cases().len() - 1);
+    every_relay_case_passes(&target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,17 +104,7 @@ async fn relay_cases_14_pass_against_a_three_node_cluster_with_clients_spread_ov
         spawned: true,
         tls: None,
     };
-    let selection = Selection {
-        only: vec![],
-        skip: vec!["*REGISTRATION-TIMEOUT".into()],
-    };
-    let outcomes = relay::run(&target, &selection).await;
-    let failed: Vec<_> = outcomes
-        .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
-        .collect();
-    assert!(failed.is_empty(), "{failed:#?}");
-    assert_eq!(outcomes.len(), relay::cases().len() - 1);
+    every_relay_case_passes(&target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,17 +123,7 @@ async fn relay_cases_15_pass_over_tls_against_the_reference_relay() {
         spawned: true,
         tls: Some(tls),
     };
-    let selection = Selection {
-        only: vec![],
-        skip: vec!["*REGISTRATION-TIMEOUT".into()],
-    };
-    let outcomes = relay::run(&target, &selection).await;
-    let failed: Vec<_> = outcomes
-        .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
-        .collect();
-    assert!(failed.is_empty(), "{failed:#?}");
-    assert_eq!(outcomes.len(), relay::cases().len() - 1);
+    every_relay_case_passes(&target).await;
 }
 
 #[tokio::test]
@@ -309,4 +278,20 @@ async fn peer_cases_fail_or_report_unimplemented_for_broken_shims() {
             .all(|o| matches!(o.verdict, Verdict::Fail(_))),
         "{outcomes:#?}"
     );
+}
+
+/// Runs every relay case against `target` and asserts that each passes. The registration
+/// timeout takes 10 s and is left out; .ci/run runs the whole suite through the binary.
+async fn every_relay_case_passes(target: &relay::Target) {
+    let selection = Selection {
+        only: vec![],
+        skip: vec!["*REGISTRATION-TIMEOUT".into()],
+    };
+    let outcomes = relay::run(target, &selection).await;
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(outcomes.len(), relay::cases().len() - 1);
 }
