@@ -190,8 +190,7 @@ impl Wire {
                 b.put_u8(DELIVER);
                 b.put_u64(*to);
                 put_nick(&mut b, to_nick);
-                b.put_u64(from.node);
-                b.put_u64(from.id);
+                put_whom(&mut b, *from);
                 put_nick(&mut b, from_nick);
                 b.put_slice(payload);
             }
@@ -216,8 +215,7 @@ impl Wire {
                 b.put_u8(PEER_GONE);
                 b.put_u64(*to);
                 put_nick(&mut b, to_nick);
-                b.put_u64(from.node);
-                b.put_u64(from.id);
+                put_whom(&mut b, *from);
                 put_nick(&mut b, gone);
             }
             Self::Judged { by } => {
@@ -226,6 +224,22 @@ impl Wire {
             }
         }
         b.freeze()
+    }
+
+    /// Appends this message to a batch: `u32 len || Wire`.
+    pub fn append_to(&self, batch: &mut BytesMut) {
+        let body = self.encode();
+        batch.put_u32(body.len() as u32);
+        batch.put_slice(&body);
+    }
+
+    /// One NATS message carrying `all`, in order (what [`Wire::parse_batch`] reads).
+    pub fn encode_batch(all: &[Wire]) -> Bytes {
+        let mut batch = BytesMut::new();
+        for w in all {
+            w.append_to(&mut batch);
+        }
+        batch.freeze()
     }
 
     /// Parses a NATS message from another node: `u32 len || Wire`, one or more times. `None` if
@@ -805,9 +819,7 @@ impl Cluster {
         };
         let full = match batches.0.get_mut(i) {
             Some(batch) => {
-                let body = wire.encode();
-                batch.bytes.put_u32(body.len() as u32);
-                batch.bytes.put_slice(&body);
+                wire.append_to(&mut batch.bytes);
                 batch.frames.extend(frame);
                 batch.bytes.len() >= MAX_BATCH
             }
@@ -1279,6 +1291,11 @@ fn parse_owner(value: &[u8]) -> Option<(u64, u64)> {
     ))
 }
 
+fn put_whom(b: &mut BytesMut, whom: Whom) {
+    b.put_u64(whom.node);
+    b.put_u64(whom.id);
+}
+
 fn put_nick(b: &mut BytesMut, nick: &Nick) {
     let s = nick.as_str().as_bytes();
     b.put_u8(s.len() as u8);
@@ -1427,13 +1444,7 @@ mod tests {
     #[test]
     fn cluster_14_batches_carry_messages_in_order_and_refuse_any_bad_part() {
         let a = Wire::Judged { by: 1 }.encode();
-        let b = Wire::Judged { by: 2 }.encode();
-        let mut batch = BytesMut::new();
-        for w in [&a, &b] {
-            batch.put_u32(w.len() as u32);
-            batch.put_slice(w);
-        }
-        let batch = batch.freeze();
+        let batch = Wire::encode_batch(&[Wire::Judged { by: 1 }, Wire::Judged { by: 2 }]);
         assert_eq!(
             Wire::parse_batch(&batch),
             Some(vec![Wire::Judged { by: 1 }, Wire::Judged { by: 2 }])
