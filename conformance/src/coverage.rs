@@ -322,6 +322,7 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
     (
         "6.2-1",
         &[
+            "test:protocol/tests/erasure.rs::erasure_6_2_no_secret_of_an_ended_chat_is_left_in_memory",
             "review:protocol/src/records.rs (ChainKey and RecordKeys are ZeroizeOnDrop; plaintexts are Zeroizing)",
         ],
     ),
@@ -424,6 +425,7 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
     (
         "8.5-3",
         &[
+            "test:protocol/tests/erasure.rs::erasure_6_2_no_secret_of_an_ended_chat_is_left_in_memory",
             "review:protocol/src/smp.rs (SecretInt, and Comb in smp/group.rs, zeroize on drop; §12.3)",
         ],
     ),

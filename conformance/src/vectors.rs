@@ -373,7 +373,10 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                     ),
                     ("shared_secret", hex::encode(*shared)),
                     ("transcript_hash", hex::encode(transcript.hash())),
-                    ("prk", hex::encode(ks.dangerous_prk())),
+                    (
+                        "prk",
+                        hex::encode(*KeySchedule::dangerous_prk(&transcript.hash(), &shared)),
+                    ),
                     ("chain_key_i2r", hex::encode(i2r)),
                     ("chain_key_r2i", hex::encode(r2i)),
                     ("session_id", hex::encode(ks.session_id())),

@@ -122,8 +122,17 @@ fn smp_states() -> &'static SmpStates {
         let checked = smp::check_smp1(&m1).expect("genuine SMP1");
         let (answerer2, m2) =
             smp::step2(&checked, secret("fuzz"), smp::Step2Random::draw(&mut rng));
-        let (asker3, _) = smp::step3(asker1.clone(), &m2, smp::Step3Random::draw(&mut rng))
+        let (asker3, m3) = smp::step3(asker1.clone(), &m2, smp::Step3Random::draw(&mut rng))
             .expect("genuine SMP2");
+        // A whole honest run must match, also in the small group of fuzz builds (prime.rs):
+        // otherwise the fuzzers would explore arithmetic that is not the real protocol's.
+        let (matched, m4) = smp::step4(answerer2.clone(), &m3, smp::Step4Random::draw(&mut rng))
+            .expect("genuine SMP3");
+        assert!(matched, "an honest SMP run matches for the answerer");
+        assert!(
+            smp::step5(asker3.clone(), &m4).expect("genuine SMP4"),
+            "an honest SMP run matches for the asker"
+        );
         SmpStates {
             asker1,
             answerer2,

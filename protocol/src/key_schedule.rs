@@ -2,7 +2,7 @@
 
 use crate::codec::put_nick;
 use crate::nick::Nick;
-use crate::primitives::{self, CryptoError, sha256};
+use crate::primitives::{self, CryptoError, erased, sha256};
 use core::fmt;
 use rand_core::CryptoRngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -19,7 +19,9 @@ const LABEL_FINGERPRINT: &[u8] = b"cryptully/2 fingerprint";
 /// An ephemeral X25519 key pair (§5.1). The private half is erased on drop.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct EphemeralKeyPair {
-    private: [u8; 32],
+    /// On the heap, so that moving the pair (or the session holding it) copies a pointer and
+    /// leaves no copy of the key behind (§12.3; `tests/erasure.rs` found one).
+    private: Box<[u8; 32]>,
     #[zeroize(skip)]
     public: [u8; 32],
 }
@@ -27,15 +29,22 @@ pub struct EphemeralKeyPair {
 impl EphemeralKeyPair {
     /// Draws a fresh key pair from `rng` (§5.1).
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        let mut private = Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(&mut *private);
-        Self::from_private_bytes(*private)
+        erased(|| {
+            let mut private = Zeroizing::new([0u8; 32]);
+            rng.fill_bytes(&mut *private);
+            Self::from_private_bytes(*private)
+        })
     }
 
     /// The key pair with this private key, as drawn by another random source (vectors, tests).
     pub fn from_private_bytes(private: [u8; 32]) -> Self {
-        let public = primitives::x25519_public(&private);
-        Self { private, public }
+        erased(|| {
+            let public = primitives::x25519_public(&private);
+            Self {
+                private: Box::new(private),
+                public,
+            }
+        })
     }
 
     /// The public key.
@@ -50,7 +59,7 @@ impl EphemeralKeyPair {
 
     /// `X25519(private, peer)`, refusing the all-zero result (§4.4).
     pub fn diffie_hellman(&self, peer: &[u8; 32]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
-        primitives::x25519(&self.private, peer)
+        erased(|| primitives::x25519(&self.private, peer))
     }
 }
 
@@ -100,10 +109,10 @@ impl Transcript {
 }
 
 /// Everything §5.4 derives from one handshake. Secrets are erased on drop; the session moves the
-/// chain keys out and drops the rest, so the PRK does not outlive the handshake.
+/// chain keys out and drops the rest. The PRK is not kept at all: it lives only inside
+/// [`KeySchedule::derive`] (a kept copy was found in freed memory after END, `tests/erasure.rs`).
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct KeySchedule {
-    prk: [u8; 32],
     chain_i2r: [u8; 32],
     chain_r2i: [u8; 32],
     session_id: [u8; 32],
@@ -116,25 +125,26 @@ pub struct KeySchedule {
 impl KeySchedule {
     /// §5.3–§5.4: `PRK = HKDF-Extract(TH, shared)`, then every output.
     pub fn derive(transcript_hash: &[u8; 32], shared: &[u8; 32]) -> Result<Self, CryptoError> {
-        let prk = primitives::hkdf_extract(transcript_hash, shared);
-        let expand = |label: &[u8], out: &mut [u8]| primitives::hkdf_expand(&*prk, label, out);
-        let mut ks = KeySchedule {
-            prk: *prk,
-            chain_i2r: [0; 32],
-            chain_r2i: [0; 32],
-            session_id: [0; 32],
-            safety_code: SafetyCode(0),
-            fingerprint: Fingerprint([0; 16]),
-        };
-        expand(LABEL_CHAIN_I2R, &mut ks.chain_i2r)?;
-        expand(LABEL_CHAIN_R2I, &mut ks.chain_r2i)?;
-        expand(LABEL_SESSION_ID, &mut ks.session_id)?;
-        let mut seed = [0u8; 8];
-        expand(LABEL_SAFETY_CODE, &mut seed)?;
-        // §5.5: the bias of 2^64 mod 10^6 is below 10^-13.
-        ks.safety_code = SafetyCode((u64::from_be_bytes(seed) % 1_000_000) as u32);
-        expand(LABEL_FINGERPRINT, &mut ks.fingerprint.0)?;
-        Ok(ks)
+        erased(|| {
+            let prk = Self::dangerous_prk(transcript_hash, shared);
+            let expand = |label: &[u8], out: &mut [u8]| primitives::hkdf_expand(&*prk, label, out);
+            let mut ks = KeySchedule {
+                chain_i2r: [0; 32],
+                chain_r2i: [0; 32],
+                session_id: [0; 32],
+                safety_code: SafetyCode(0),
+                fingerprint: Fingerprint([0; 16]),
+            };
+            expand(LABEL_CHAIN_I2R, &mut ks.chain_i2r)?;
+            expand(LABEL_CHAIN_R2I, &mut ks.chain_r2i)?;
+            expand(LABEL_SESSION_ID, &mut ks.session_id)?;
+            let mut seed = [0u8; 8];
+            expand(LABEL_SAFETY_CODE, &mut seed)?;
+            // §5.5: the bias of 2^64 mod 10^6 is below 10^-13.
+            ks.safety_code = SafetyCode((u64::from_be_bytes(seed) % 1_000_000) as u32);
+            expand(LABEL_FINGERPRINT, &mut ks.fingerprint.0)?;
+            Ok(ks)
+        })
     }
 
     /// The 32-byte session id (§5.4), public to the two peers; SMP binds to it (§8.2).
@@ -152,9 +162,10 @@ impl KeySchedule {
         self.fingerprint
     }
 
-    /// The PRK. Secret: only for golden vectors and their tests.
-    pub fn dangerous_prk(&self) -> &[u8; 32] {
-        &self.prk
+    /// `PRK = HKDF-Extract(TH, shared)` (§5.3), as [`KeySchedule::derive`] computes it. Secret:
+    /// only for golden vectors and their tests.
+    pub fn dangerous_prk(transcript_hash: &[u8; 32], shared: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+        primitives::hkdf_extract(transcript_hash, shared)
     }
 
     /// The first chain keys `(i2r, r2i)`. Secret: only for golden vectors and their tests.
@@ -166,7 +177,6 @@ impl KeySchedule {
 impl fmt::Debug for KeySchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySchedule")
-            .field("prk", &"<redacted>")
             .field("chain_i2r", &"<redacted>")
             .field("chain_r2i", &"<redacted>")
             .field("session_id", &Hex(&self.session_id))

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey, StaticSecret};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A primitive refused its input. Deliberately coarse: crypto failures say nothing more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +32,40 @@ impl core::fmt::Display for CryptoError {
 }
 
 impl std::error::Error for CryptoError {}
+
+/// Bytes of dead stack [`erased`] overwrites: twice what `tests/erasure.rs` needs in a release
+/// build (it fails at 4 KiB, passes at 8 KiB); debug builds, with larger frames, pass at 16 KiB.
+const STACK_ERASE_BYTES: usize = 16 * 1024;
+
+/// Runs `f`, then overwrites the stack below the caller with zeros (§12.3). Every public
+/// operation that handles secrets runs its body through this.
+///
+/// Why: Rust moves a value by copying its bytes and never erases the source, and the block
+/// ciphers, HKDF, X25519 and SMP work on stack copies of their keys. `ZeroizeOnDrop` erases a
+/// value only where it finally lived, so AES key schedules, record keys, fresh private keys and
+/// SMP secrets stay in stack frames that have returned. Worse, a value built later over such a
+/// frame carries the stale bytes into the heap through its padding and unused enum space
+/// (`tests/erasure.rs` found both). Running the body one frame down, then zeroing from there,
+/// erases the body's own frame and everything it called before the caller goes on (libsodium's
+/// `sodium_stackzero` does the same).
+pub(crate) fn erased<T>(f: impl FnOnce() -> T) -> T {
+    let out = one_frame_down(f);
+    erase_stack();
+    out
+}
+
+#[inline(never)]
+fn one_frame_down<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+/// Its frame lies right below the caller's, over the frames the caller's callees used.
+#[inline(never)]
+fn erase_stack() {
+    let mut scratch = [0u64; STACK_ERASE_BYTES / 8];
+    scratch.zeroize();
+    core::hint::black_box(&scratch);
+}
 
 /// SHA-256 over the concatenation of `parts`.
 pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {

@@ -9,7 +9,7 @@
 
 use crate::codec::{DecodeError, Reader};
 use crate::limits::{MAX_PADDED_INNER, MAX_SKIP};
-use crate::primitives::{self, hmac_sha256};
+use crate::primitives::{self, erased, hmac_sha256};
 use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -229,23 +229,25 @@ impl SendChain {
 
     /// Seals a padded inner message (§6.2–§6.3), advancing the chain and erasing the used keys.
     pub fn seal(&mut self, padded_plaintext: &[u8]) -> Result<Record, RecordError> {
-        let seq = self.next_seq;
-        // §6.2: 2^64 - 1 is never sent.
-        if seq == u64::MAX {
-            return Err(RecordError::SequenceExhausted);
-        }
-        let (mk, next) = self.chain.step();
-        let keys = RecordKeys::from_message_key(&mk);
-        let ciphertext =
-            primitives::cbc_encrypt::<aes::Aes256>(&keys.enc, &keys.iv, padded_plaintext)
-                .map_err(|_| RecordError::BadPadding)?;
-        let tag = keys.tag(seq, &ciphertext);
-        self.chain = next;
-        self.next_seq = seq + 1;
-        Ok(Record {
-            seq,
-            ciphertext,
-            tag,
+        erased(|| {
+            let seq = self.next_seq;
+            // §6.2: 2^64 - 1 is never sent.
+            if seq == u64::MAX {
+                return Err(RecordError::SequenceExhausted);
+            }
+            let (mk, next) = self.chain.step();
+            let keys = RecordKeys::from_message_key(&mk);
+            let ciphertext =
+                primitives::cbc_encrypt::<aes::Aes256>(&keys.enc, &keys.iv, padded_plaintext)
+                    .map_err(|_| RecordError::BadPadding)?;
+            let tag = keys.tag(seq, &ciphertext);
+            self.chain = next;
+            self.next_seq = seq + 1;
+            Ok(Record {
+                seq,
+                ciphertext,
+                tag,
+            })
         })
     }
 }
@@ -279,52 +281,54 @@ impl ReceiveChain {
 
     /// Opens a record per §6.4. On any error the chain is unchanged.
     pub fn open(&mut self, record: &Record) -> Result<Opened, RecordError> {
-        let expected = self.next_seq;
-        // §6.2: no honest sender uses 2^64 - 1, so such a record is a forgery.
-        if record.seq == u64::MAX {
-            return Err(RecordError::BadTag { seq: record.seq });
-        }
-        let Some(skip) = record.seq.checked_sub(expected) else {
-            return Err(RecordError::Replayed {
-                seq: record.seq,
-                expected,
-            });
-        };
-        if skip > MAX_SKIP {
-            return Err(RecordError::TooFarAhead {
-                seq: record.seq,
-                expected,
-            });
-        }
-        // Walk forward on copies: nothing changes until the tag has been checked.
-        let mut chain = self.chain.clone();
-        for _ in 0..skip {
-            chain = chain.step().1;
-        }
-        let (mk, next) = chain.step();
-        let keys = RecordKeys::from_message_key(&mk);
-        let tag_ok = primitives::hmac_sha256_verify(
-            &keys.mac,
-            &[
-                &[RECORD_TYPE],
-                &record.seq.to_be_bytes(),
-                &record.ciphertext,
-            ],
-            &record.tag,
-        );
-        // Under cargo-fuzz only (`cfg(fuzzing)`, never set in normal builds) a bad tag is let
-        // through, so that the fuzzer reaches the decryption and inner-message parsers behind it.
-        if !tag_ok && !cfg!(fuzzing) {
-            return Err(RecordError::BadTag { seq: record.seq });
-        }
-        let plaintext =
-            primitives::cbc_decrypt::<aes::Aes256>(&keys.enc, &keys.iv, &record.ciphertext)
-                .map_err(|_| RecordError::BadPadding)?;
-        self.chain = next;
-        self.next_seq = record.seq.saturating_add(1);
-        Ok(Opened {
-            plaintext,
-            deleted: skip,
+        erased(|| {
+            let expected = self.next_seq;
+            // §6.2: no honest sender uses 2^64 - 1, so such a record is a forgery.
+            if record.seq == u64::MAX {
+                return Err(RecordError::BadTag { seq: record.seq });
+            }
+            let Some(skip) = record.seq.checked_sub(expected) else {
+                return Err(RecordError::Replayed {
+                    seq: record.seq,
+                    expected,
+                });
+            };
+            if skip > MAX_SKIP {
+                return Err(RecordError::TooFarAhead {
+                    seq: record.seq,
+                    expected,
+                });
+            }
+            // Walk forward on copies: nothing changes until the tag has been checked.
+            let mut chain = self.chain.clone();
+            for _ in 0..skip {
+                chain = chain.step().1;
+            }
+            let (mk, next) = chain.step();
+            let keys = RecordKeys::from_message_key(&mk);
+            let tag_ok = primitives::hmac_sha256_verify(
+                &keys.mac,
+                &[
+                    &[RECORD_TYPE],
+                    &record.seq.to_be_bytes(),
+                    &record.ciphertext,
+                ],
+                &record.tag,
+            );
+            // Under cargo-fuzz only (`cfg(fuzzing)`, never set in normal builds) a bad tag is let
+            // through, so that the fuzzer reaches the decryption and inner-message parsers behind it.
+            if !tag_ok && !cfg!(fuzzing) {
+                return Err(RecordError::BadTag { seq: record.seq });
+            }
+            let plaintext =
+                primitives::cbc_decrypt::<aes::Aes256>(&keys.enc, &keys.iv, &record.ciphertext)
+                    .map_err(|_| RecordError::BadPadding)?;
+            self.chain = next;
+            self.next_seq = record.seq.saturating_add(1);
+            Ok(Opened {
+                plaintext,
+                deleted: skip,
+            })
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::limits::{
     HANDSHAKE_DECISION_TIMEOUT, HANDSHAKE_STEP_TIMEOUT, MAX_MSG_TEXT, MAX_SMP_QUESTION, MAX_TOO_FAR,
 };
 use crate::nick::Nick;
-use crate::primitives::CryptoError;
+use crate::primitives::{CryptoError, erased};
 use crate::records::{ChainKey, ReceiveChain, Record, RecordError, SendChain};
 use crate::smp::{self, Smp, SmpError, SmpOutcome, SmpOutput, TieBreak};
 use crate::versioning::PEER_VERSION;
@@ -321,8 +321,10 @@ impl fmt::Debug for Session {
 impl Session {
     /// Opens a chat with `peer` (§4.2): the session and the HELO to send.
     pub fn initiate(local: Nick, peer: Nick, rng: &mut impl CryptoRngCore) -> (Self, PeerMessage) {
-        let keys = EphemeralKeyPair::generate(rng);
-        Self::initiate_with(local, peer, keys)
+        erased(|| {
+            let keys = EphemeralKeyPair::generate(rng);
+            Self::initiate_with(local, peer, keys)
+        })
     }
 
     /// [`Session::initiate`] with a given key pair (vectors and tests).
@@ -450,7 +452,7 @@ impl Session {
 
     /// The person accepts the request (§4.3): REDY.
     pub fn accept(&mut self, rng: &mut impl CryptoRngCore) -> Result<Step, SessionError> {
-        self.accept_with(EphemeralKeyPair::generate(rng))
+        erased(|| self.accept_with(EphemeralKeyPair::generate(rng)))
     }
 
     /// [`Session::accept`] with a given key pair (vectors and tests).
@@ -494,127 +496,133 @@ impl Session {
         msg: PeerMessage,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Step, SessionError> {
-        self.check_live()?;
-        let state = core::mem::replace(&mut self.state, State::Closed);
-        let result = match (state, msg) {
-            (State::ExpectRedy { keys }, PeerMessage::Redy { public_key }) => {
-                self.on_redy(keys, public_key)
-            }
-            (State::ExpectRedy { .. }, PeerMessage::Rej { reason }) => {
-                self.state = State::Closed;
-                Ok(Step {
-                    send: Vec::new(),
-                    events: vec![Event::Rejected(reason)],
-                })
-            }
-            (State::ExpectPubKey { keys, commitment }, PeerMessage::PubKey { public_key }) => {
-                self.on_pub_key(keys, commitment, public_key)
-            }
-            // §4.4: the friend's side found our key or commitment bad and said so. In
-            // `Established`, only before any record of the friend's has opened: after that the
-            // handshake provably worked, and a REJ can only be a relay's forgery.
-            (
-                State::ExpectPubKey { .. },
-                PeerMessage::Rej {
-                    reason: RejectReason::HandshakeFailed,
-                },
-            ) => Ok(Step {
-                send: Vec::new(),
-                events: vec![Event::Ended(EndReason::HandshakeFailed)],
-            }),
-            (
-                State::Established(est),
-                PeerMessage::Rej {
-                    reason: RejectReason::HandshakeFailed,
-                },
-            ) => {
-                if est.recv.next_seq() == 0 {
-                    let mut events = Vec::new();
-                    let unacked: Vec<u64> = est.unacked.iter().copied().collect();
-                    if !unacked.is_empty() {
-                        events.push(Event::Undelivered { seqs: unacked });
-                    }
-                    events.push(Event::Ended(EndReason::HandshakeFailed));
+        erased(|| {
+            self.check_live()?;
+            let state = core::mem::replace(&mut self.state, State::Closed);
+            let result = match (state, msg) {
+                (State::ExpectRedy { keys }, PeerMessage::Redy { public_key }) => {
+                    self.on_redy(keys, public_key)
+                }
+                (State::ExpectRedy { .. }, PeerMessage::Rej { reason }) => {
+                    self.state = State::Closed;
                     Ok(Step {
                         send: Vec::new(),
-                        events,
+                        events: vec![Event::Rejected(reason)],
                     })
-                } else {
-                    self.state = State::Established(est);
-                    Ok(Step::default())
                 }
-            }
-            (State::Established(mut est), PeerMessage::Record(record)) => {
-                // §8.6: when both ask at once, the lower canonical nickname's question goes on.
-                let tie = if self.local < self.peer {
-                    TieBreak::Win
-                } else {
-                    TieBreak::Lose
-                };
-                on_record(&mut est, &record, tie, rng).map(|(step, ended)| {
-                    if !ended {
-                        self.state = State::Established(est);
-                    }
-                    step
-                })
-            }
-            (State::Closed, msg) => {
-                return Err(SessionError::UnexpectedMessage {
-                    state: "Closed",
-                    got: msg.name(),
-                });
-            }
-            (state, msg) => Err(SessionError::UnexpectedMessage {
-                state: state.name(),
-                got: msg.name(),
-            }),
-        };
-        match result {
-            // §4.4: a commitment that does not open, or a low-order key, is announced to the
-            // friend with REJ HANDSHAKE_FAILED, so that neither side believes the chat is
-            // secure. The session fails all the same.
-            Err(e @ (SessionError::CommitmentMismatch | SessionError::LowOrderKey)) => {
-                self.state = State::Failed(e);
-                Ok(Step {
-                    send: vec![PeerMessage::Rej {
+                (State::ExpectPubKey { keys, commitment }, PeerMessage::PubKey { public_key }) => {
+                    self.on_pub_key(keys, commitment, public_key)
+                }
+                // §4.4: the friend's side found our key or commitment bad and said so. In
+                // `Established`, only before any record of the friend's has opened: after that the
+                // handshake provably worked, and a REJ can only be a relay's forgery.
+                (
+                    State::ExpectPubKey { .. },
+                    PeerMessage::Rej {
                         reason: RejectReason::HandshakeFailed,
-                    }],
+                    },
+                ) => Ok(Step {
+                    send: Vec::new(),
                     events: vec![Event::Ended(EndReason::HandshakeFailed)],
-                })
+                }),
+                (
+                    State::Established(est),
+                    PeerMessage::Rej {
+                        reason: RejectReason::HandshakeFailed,
+                    },
+                ) => {
+                    if est.recv.next_seq() == 0 {
+                        let mut events = Vec::new();
+                        let unacked: Vec<u64> = est.unacked.iter().copied().collect();
+                        if !unacked.is_empty() {
+                            events.push(Event::Undelivered { seqs: unacked });
+                        }
+                        events.push(Event::Ended(EndReason::HandshakeFailed));
+                        Ok(Step {
+                            send: Vec::new(),
+                            events,
+                        })
+                    } else {
+                        self.state = State::Established(est);
+                        Ok(Step::default())
+                    }
+                }
+                (State::Established(mut est), PeerMessage::Record(record)) => {
+                    // §8.6: when both ask at once, the lower canonical nickname's question goes on.
+                    let tie = if self.local < self.peer {
+                        TieBreak::Win
+                    } else {
+                        TieBreak::Lose
+                    };
+                    on_record(&mut est, &record, tie, rng).map(|(step, ended)| {
+                        if !ended {
+                            self.state = State::Established(est);
+                        }
+                        step
+                    })
+                }
+                (State::Closed, msg) => {
+                    return Err(SessionError::UnexpectedMessage {
+                        state: "Closed",
+                        got: msg.name(),
+                    });
+                }
+                (state, msg) => Err(SessionError::UnexpectedMessage {
+                    state: state.name(),
+                    got: msg.name(),
+                }),
+            };
+            match result {
+                // §4.4: a commitment that does not open, or a low-order key, is announced to the
+                // friend with REJ HANDSHAKE_FAILED, so that neither side believes the chat is
+                // secure. The session fails all the same.
+                Err(e @ (SessionError::CommitmentMismatch | SessionError::LowOrderKey)) => {
+                    self.state = State::Failed(e);
+                    Ok(Step {
+                        send: vec![PeerMessage::Rej {
+                            reason: RejectReason::HandshakeFailed,
+                        }],
+                        events: vec![Event::Ended(EndReason::HandshakeFailed)],
+                    })
+                }
+                Err(e) => {
+                    self.state = State::Failed(e.clone());
+                    Err(e)
+                }
+                ok => ok,
             }
-            Err(e) => {
-                self.state = State::Failed(e.clone());
-                Err(e)
-            }
-            ok => ok,
-        }
+        })
     }
 
     /// Sends a chat message (§7.3). Returns its sequence number, which later appears in
     /// [`Event::Delivered`] or [`Event::Undelivered`], and the RECORD to send.
     pub fn send_message(&mut self, text: &str) -> Result<(u64, PeerMessage), SessionError> {
-        if text.is_empty() || text.len() > MAX_MSG_TEXT {
-            return Err(SessionError::MessageLength { len: text.len() });
-        }
-        let est = self.established()?;
-        let seq = est.send.next_seq();
-        let record = seal(
-            est,
-            &InnerMessage::Msg {
-                text: text.to_owned(),
-            },
-        );
-        if record.is_ok() {
-            est.unacked.insert(seq);
-        }
-        Ok((seq, self.fail_on_err(record)?))
+        erased(|| {
+            if text.is_empty() || text.len() > MAX_MSG_TEXT {
+                return Err(SessionError::MessageLength { len: text.len() });
+            }
+            let est = self.established()?;
+            let seq = est.send.next_seq();
+            let record = seal(
+                est,
+                &InnerMessage::Msg {
+                    text: text.to_owned(),
+                },
+            );
+            if record.is_ok() {
+                est.unacked.insert(seq);
+            }
+            Ok((seq, self.fail_on_err(record)?))
+        })
     }
 
     /// Sends the person's typing state (§7.5).
     pub fn send_typing(&mut self, state: TypingState) -> Result<PeerMessage, SessionError> {
-        let est = self.established()?;
-        let record = seal(est, &InnerMessage::Typing(state));
-        self.fail_on_err(record)
+        erased(|| {
+            let est = self.established()?;
+            let record = seal(est, &InnerMessage::Typing(state));
+            self.fail_on_err(record)
+        })
     }
 
     /// The person asks a question with their answer (§8.5 step 1): SMP0 and SMP1.
@@ -624,19 +632,21 @@ impl Session {
         answer: &str,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Step, SessionError> {
-        if question.len() > MAX_SMP_QUESTION {
-            return Err(SessionError::QuestionTooLong {
-                len: question.len(),
-            });
-        }
-        let est = self.established()?;
-        let x = smp_secret(est, answer);
-        let out = est
-            .smp
-            .start(question.to_owned(), x, rng)
-            .map_err(SessionError::Smp)?;
-        est.smp_run += 1;
-        self.smp_step(out)
+        erased(|| {
+            if question.len() > MAX_SMP_QUESTION {
+                return Err(SessionError::QuestionTooLong {
+                    len: question.len(),
+                });
+            }
+            let est = self.established()?;
+            let x = smp_secret(est, answer);
+            let out = est
+                .smp
+                .start(question.to_owned(), x, rng)
+                .map_err(SessionError::Smp)?;
+            est.smp_run += 1;
+            self.smp_step(out)
+        })
     }
 
     /// The person answers the peer's question (§8.5 step 2): SMP2.
@@ -645,16 +655,20 @@ impl Session {
         answer: &str,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Step, SessionError> {
-        let est = self.established()?;
-        let y = smp_secret(est, answer);
-        let out = est.smp.answer(y, rng).map_err(SessionError::Smp)?;
-        self.smp_step(out)
+        erased(|| {
+            let est = self.established()?;
+            let y = smp_secret(est, answer);
+            let out = est.smp.answer(y, rng).map_err(SessionError::Smp)?;
+            self.smp_step(out)
+        })
     }
 
     /// The person aborts a running verification (§8.6).
     pub fn abort_smp(&mut self) -> Result<Step, SessionError> {
-        let out = self.established()?.smp.abort();
-        self.smp_step(out)
+        erased(|| {
+            let out = self.established()?.smp.abort();
+            self.smp_step(out)
+        })
     }
 
     /// The question waiting for the person's answer, if any: from SMP0 until they answer (§8.6).
@@ -670,23 +684,25 @@ impl Session {
     /// [`EndReason::TimedOut`], an SMP run as [`SmpOutcome::Aborted`] with SMP_ABORT sent. A wait
     /// starts at the first tick that sees it, so limits hold to within one tick.
     pub fn tick(&mut self, now: Instant) -> Step {
-        let Some((limit, wait)) = self.wait() else {
-            self.waiting_since = None;
-            return Step::default();
-        };
-        match self.waiting_since {
-            Some((seen, since)) if seen == wait => {
-                if now.saturating_duration_since(since) < limit {
-                    return Step::default();
-                }
+        erased(|| {
+            let Some((limit, wait)) = self.wait() else {
                 self.waiting_since = None;
-                self.expire()
+                return Step::default();
+            };
+            match self.waiting_since {
+                Some((seen, since)) if seen == wait => {
+                    if now.saturating_duration_since(since) < limit {
+                        return Step::default();
+                    }
+                    self.waiting_since = None;
+                    self.expire()
+                }
+                _ => {
+                    self.waiting_since = Some((wait, now));
+                    Step::default()
+                }
             }
-            _ => {
-                self.waiting_since = Some((wait, now));
-                Step::default()
-            }
-        }
+        })
     }
 
     /// What the session waits for from the friend or its person, and for how long at most.
@@ -726,12 +742,14 @@ impl Session {
 
     /// The person closes the chat (§7.7): END, then `Closed`.
     pub fn end(&mut self) -> Result<Step, SessionError> {
-        let est = self.established()?;
-        let end = seal(est, &InnerMessage::End);
-        let end = self.fail_on_err(end)?;
-        let mut step = self.terminate(EndReason::Closed);
-        step.send.insert(0, end);
-        Ok(step)
+        erased(|| {
+            let est = self.established()?;
+            let end = seal(est, &InnerMessage::End);
+            let end = self.fail_on_err(end)?;
+            let mut step = self.terminate(EndReason::Closed);
+            step.send.insert(0, end);
+            Ok(step)
+        })
     }
 
     /// The session ends without END: the relay said PEER_GONE or the connection was lost

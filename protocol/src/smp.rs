@@ -10,7 +10,7 @@ mod group;
 use crate::codec::{DecodeError, Reader};
 use crate::inner::InnerMessage;
 use crate::limits::{self, MAX_MPI};
-use crate::primitives::sha256;
+use crate::primitives::{erased, sha256};
 use core::fmt;
 use group::{Comb, Elem, NotElement, Num, group};
 use num_bigint::BigUint;
@@ -218,7 +218,7 @@ pub fn __bench_pow_g(e: &BigUint, table: bool) -> BigUint {
     let g = group();
     let e = group::from_biguint(e).unwrap_or(Num::ZERO);
     let power = if table {
-        g.pow_g(&e, 1536)
+        g.pow_g(&e, group::BITS)
     } else {
         group::pow(&Elem::new(&Num::from_u8(2), &g.p), &e)
     };
@@ -268,7 +268,11 @@ impl fmt::Debug for SecretInt {
 /// Case and inner spacing still count.
 pub fn normalize_answer(answer: &str) -> Zeroizing<String> {
     // `str::trim` removes exactly the characters with the White_Space property.
-    Zeroizing::new(answer.trim().nfc().collect())
+    // Sized once: a string that grows leaves copies of the answer in the buffers it outgrew.
+    // NFC output is at most three times the input (UAX #15, "Stream-Safe Text Format").
+    let mut out = Zeroizing::new(String::with_capacity(answer.len() * 3));
+    out.extend(answer.trim().nfc());
+    out
 }
 
 /// The SMP secret of §8.2: `SHA-256(0x01 || SHA-256(I) || SHA-256(R) || session id || answer)`,
@@ -279,15 +283,17 @@ pub fn secret(
     session_id: &[u8; 32],
     answer: &str,
 ) -> SecretInt {
-    let answer = normalize_answer(answer);
-    let digest = Zeroizing::new(sha256(&[
-        &[0x01],
-        &sha256(&[initiator_public]),
-        &sha256(&[responder_public]),
-        session_id,
-        answer.as_bytes(),
-    ]));
-    SecretInt(group::num_from_be(&*digest).unwrap_or(Num::ZERO))
+    erased(|| {
+        let answer = normalize_answer(answer);
+        let digest = Zeroizing::new(sha256(&[
+            &[0x01],
+            &sha256(&[initiator_public]),
+            &sha256(&[responder_public]),
+            session_id,
+            answer.as_bytes(),
+        ]));
+        SecretInt(group::num_from_be(&*digest).unwrap_or(Num::ZERO))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,7 +476,7 @@ fn log_proof(version: u8, a: &SecretInt, r: &SecretInt) -> (Num, Num) {
 }
 
 /// The public bound on every secret exponent: `2^1536`.
-const FULL: u32 = 1536;
+const FULL: u32 = group::BITS;
 
 fn big(n: &Num) -> BigUint {
     group::to_biguint(n)
@@ -482,84 +488,90 @@ fn big_elem(e: &Elem) -> BigUint {
 
 /// Step 1, asker: SMP1 (§8.5).
 pub fn step1(x: SecretInt, rand: Step1Random) -> (AskerAfterSmp1, Smp1) {
-    let g = group();
-    let (c2, d2) = log_proof(1, &rand.a2, &rand.r2);
-    let (c3, d3) = log_proof(2, &rand.a3, &rand.r3);
-    let msg = Smp1 {
-        g2a: big_elem(&g.pow_g(&rand.a2.0, FULL)),
-        c2: big(&c2),
-        d2: big(&d2),
-        g3a: big_elem(&g.pow_g(&rand.a3.0, FULL)),
-        c3: big(&c3),
-        d3: big(&d3),
-    };
-    (
-        AskerAfterSmp1 {
-            x,
-            a2: rand.a2,
-            a3: rand.a3,
-        },
-        msg,
-    )
+    erased(|| {
+        let g = group();
+        let (c2, d2) = log_proof(1, &rand.a2, &rand.r2);
+        let (c3, d3) = log_proof(2, &rand.a3, &rand.r3);
+        let msg = Smp1 {
+            g2a: big_elem(&g.pow_g(&rand.a2.0, FULL)),
+            c2: big(&c2),
+            d2: big(&d2),
+            g3a: big_elem(&g.pow_g(&rand.a3.0, FULL)),
+            c3: big(&c3),
+            d3: big(&d3),
+        };
+        (
+            AskerAfterSmp1 {
+                x,
+                a2: rand.a2,
+                a3: rand.a3,
+            },
+            msg,
+        )
+    })
 }
 
 /// Step 2 checks, answerer: run as soon as SMP1 arrives (§8.5).
 pub fn check_smp1(m: &Smp1) -> Result<CheckedSmp1, SmpError> {
-    let g = group();
-    let g2a = element(&m.g2a, "g2a")?;
-    let g3a = element(&m.g3a, "g3a")?;
-    let d2 = exponent(&m.d2, "D2")?;
-    let d3 = exponent(&m.d3, "D3")?;
-    let c2 = challenge(&m.c2, "c2")?;
-    let c3 = challenge(&m.c3, "c3")?;
-    let (g2a, g3a) = (g.comb(&g2a), g.comb(&g3a));
-    proof(check_log_proof(1, &g2a, &c2, &d2), "c2")?;
-    proof(check_log_proof(2, &g3a, &c3, &d3), "c3")?;
-    Ok(CheckedSmp1 { g2a, g3a })
+    erased(|| {
+        let g = group();
+        let g2a = element(&m.g2a, "g2a")?;
+        let g3a = element(&m.g3a, "g3a")?;
+        let d2 = exponent(&m.d2, "D2")?;
+        let d3 = exponent(&m.d3, "D3")?;
+        let c2 = challenge(&m.c2, "c2")?;
+        let c3 = challenge(&m.c3, "c3")?;
+        let (g2a, g3a) = (g.comb(&g2a), g.comb(&g3a));
+        proof(check_log_proof(1, &g2a, &c2, &d2), "c2")?;
+        proof(check_log_proof(2, &g3a, &c3, &d3), "c3")?;
+        Ok(CheckedSmp1 { g2a, g3a })
+    })
 }
 
 /// Step 2, answerer, once its person answered: SMP2 (§8.5).
 pub fn step2(m: &CheckedSmp1, y: SecretInt, rand: Step2Random) -> (AnswererAfterSmp2, Smp2) {
-    let g = group();
-    let (c2, d2) = log_proof(3, &rand.b2, &rand.r2);
-    let (c3, d3) = log_proof(4, &rand.b3, &rand.r3);
-    // g3^r4 = g3a^(b3·r4), g2^y = g2a^(b2·y) and so on.
-    let pb = m.g3a.pow(&rand.b3.times(&rand.r4.0), FULL);
-    let qb = g
-        .pow_g(&rand.r4.0, FULL)
-        .mul(&m.g2a.pow(&rand.b2.times(&y.0), FULL));
-    let cp = hash(
-        5,
-        &m.g3a.pow(&rand.b3.times(&rand.r5.0), FULL),
-        Some(
-            &g.pow_g(&rand.r5.0, FULL)
-                .mul(&m.g2a.pow(&rand.b2.times(&rand.r6.0), FULL)),
-        ),
-    );
-    let d5 = g.proof_exponent(&rand.r5.0, &rand.r4.0, &cp);
-    let d6 = g.proof_exponent(&rand.r6.0, &y.0, &cp);
-    let msg = Smp2 {
-        g2b: big_elem(&g.pow_g(&rand.b2.0, FULL)),
-        c2: big(&c2),
-        d2: big(&d2),
-        g3b: big_elem(&g.pow_g(&rand.b3.0, FULL)),
-        c3: big(&c3),
-        d3: big(&d3),
-        pb: big_elem(&pb),
-        qb: big_elem(&qb),
-        cp: big(&cp),
-        d5: big(&d5),
-        d6: big(&d6),
-    };
-    let state = AnswererAfterSmp2 {
-        b2: rand.b2,
-        b3: rand.b3,
-        g2a: m.g2a.clone(),
-        g3a: m.g3a.clone(),
-        pb,
-        qb,
-    };
-    (state, msg)
+    erased(|| {
+        let g = group();
+        let (c2, d2) = log_proof(3, &rand.b2, &rand.r2);
+        let (c3, d3) = log_proof(4, &rand.b3, &rand.r3);
+        // g3^r4 = g3a^(b3·r4), g2^y = g2a^(b2·y) and so on.
+        let pb = m.g3a.pow(&rand.b3.times(&rand.r4.0), FULL);
+        let qb = g
+            .pow_g(&rand.r4.0, FULL)
+            .mul(&m.g2a.pow(&rand.b2.times(&y.0), FULL));
+        let cp = hash(
+            5,
+            &m.g3a.pow(&rand.b3.times(&rand.r5.0), FULL),
+            Some(
+                &g.pow_g(&rand.r5.0, FULL)
+                    .mul(&m.g2a.pow(&rand.b2.times(&rand.r6.0), FULL)),
+            ),
+        );
+        let d5 = g.proof_exponent(&rand.r5.0, &rand.r4.0, &cp);
+        let d6 = g.proof_exponent(&rand.r6.0, &y.0, &cp);
+        let msg = Smp2 {
+            g2b: big_elem(&g.pow_g(&rand.b2.0, FULL)),
+            c2: big(&c2),
+            d2: big(&d2),
+            g3b: big_elem(&g.pow_g(&rand.b3.0, FULL)),
+            c3: big(&c3),
+            d3: big(&d3),
+            pb: big_elem(&pb),
+            qb: big_elem(&qb),
+            cp: big(&cp),
+            d5: big(&d5),
+            d6: big(&d6),
+        };
+        let state = AnswererAfterSmp2 {
+            b2: rand.b2,
+            b3: rand.b3,
+            g2a: m.g2a.clone(),
+            g3a: m.g3a.clone(),
+            pb,
+            qb,
+        };
+        (state, msg)
+    })
 }
 
 /// Step 3, asker: checks SMP2 and answers SMP3 (§8.5).
@@ -568,138 +580,144 @@ pub fn step3(
     m: &Smp2,
     rand: Step3Random,
 ) -> Result<(AskerAfterSmp3, Smp3), SmpError> {
-    let g = group();
-    let g2b = element(&m.g2b, "g2b")?;
-    let g3b = element(&m.g3b, "g3b")?;
-    let pb = element(&m.pb, "Pb")?;
-    let qb = element(&m.qb, "Qb")?;
-    let d2 = exponent(&m.d2, "D2")?;
-    let d3 = exponent(&m.d3, "D3")?;
-    let d5 = exponent(&m.d5, "D5")?;
-    let d6 = exponent(&m.d6, "D6")?;
-    let (c2, c3, cp) = (
-        challenge(&m.c2, "c2")?,
-        challenge(&m.c3, "c3")?,
-        challenge(&m.cp, "cP")?,
-    );
-    let (g2b, g3b) = (g.comb(&g2b), g.comb(&g3b));
-    proof(check_log_proof(3, &g2b, &c2, &d2), "c2")?;
-    proof(check_log_proof(4, &g3b, &c3, &d3), "c3")?;
-    // g3 = g3b^a3 and g2 = g2b^a2 are never formed: g3^e = g3b^(a3·e mod q).
-    let expected_cp = hash(
-        5,
-        &g3b.pow(&s.a3.times(&d5), FULL).mul(&pb.pow_vartime(&cp)),
-        Some(
-            &g.pow_g_vartime(&d5)
-                .mul(&g2b.pow(&s.a2.times(&d6), FULL))
-                .mul(&qb.pow_vartime(&cp)),
-        ),
-    );
-    proof(expected_cp == cp, "cP")?;
+    erased(|| {
+        let g = group();
+        let g2b = element(&m.g2b, "g2b")?;
+        let g3b = element(&m.g3b, "g3b")?;
+        let pb = element(&m.pb, "Pb")?;
+        let qb = element(&m.qb, "Qb")?;
+        let d2 = exponent(&m.d2, "D2")?;
+        let d3 = exponent(&m.d3, "D3")?;
+        let d5 = exponent(&m.d5, "D5")?;
+        let d6 = exponent(&m.d6, "D6")?;
+        let (c2, c3, cp) = (
+            challenge(&m.c2, "c2")?,
+            challenge(&m.c3, "c3")?,
+            challenge(&m.cp, "cP")?,
+        );
+        let (g2b, g3b) = (g.comb(&g2b), g.comb(&g3b));
+        proof(check_log_proof(3, &g2b, &c2, &d2), "c2")?;
+        proof(check_log_proof(4, &g3b, &c3, &d3), "c3")?;
+        // g3 = g3b^a3 and g2 = g2b^a2 are never formed: g3^e = g3b^(a3·e mod q).
+        let expected_cp = hash(
+            5,
+            &g3b.pow(&s.a3.times(&d5), FULL).mul(&pb.pow_vartime(&cp)),
+            Some(
+                &g.pow_g_vartime(&d5)
+                    .mul(&g2b.pow(&s.a2.times(&d6), FULL))
+                    .mul(&qb.pow_vartime(&cp)),
+            ),
+        );
+        proof(expected_cp == cp, "cP")?;
 
-    let pa = g3b.pow(&s.a3.times(&rand.r4.0), FULL);
-    let qa = g
-        .pow_g(&rand.r4.0, FULL)
-        .mul(&g2b.pow(&s.a2.times(&s.x.0), FULL));
-    let cp = hash(
-        6,
-        &g3b.pow(&s.a3.times(&rand.r5.0), FULL),
-        Some(
-            &g.pow_g(&rand.r5.0, FULL)
-                .mul(&g2b.pow(&s.a2.times(&rand.r6.0), FULL)),
-        ),
-    );
-    let d5 = g.proof_exponent(&rand.r5.0, &rand.r4.0, &cp);
-    let d6 = g.proof_exponent(&rand.r6.0, &s.x.0, &cp);
-    let qa_over_qb = g.comb(&div(&qa, &qb, "Qb")?);
-    let ra = qa_over_qb.pow(&s.a3.0, FULL);
-    let cr = hash(
-        7,
-        &g.pow_g(&rand.r7.0, FULL),
-        Some(&qa_over_qb.pow(&rand.r7.0, FULL)),
-    );
-    let d7 = g.proof_exponent(&rand.r7.0, &s.a3.0, &cr);
-    let pa_over_pb = div(&pa, &pb, "Pb")?;
-    let msg = Smp3 {
-        pa: big_elem(&pa),
-        qa: big_elem(&qa),
-        cp: big(&cp),
-        d5: big(&d5),
-        d6: big(&d6),
-        ra: big_elem(&ra),
-        cr: big(&cr),
-        d7: big(&d7),
-    };
-    let state = AskerAfterSmp3 {
-        a3: s.a3,
-        g3b,
-        pa_over_pb,
-        qa_over_qb,
-    };
-    Ok((state, msg))
+        let pa = g3b.pow(&s.a3.times(&rand.r4.0), FULL);
+        let qa = g
+            .pow_g(&rand.r4.0, FULL)
+            .mul(&g2b.pow(&s.a2.times(&s.x.0), FULL));
+        let cp = hash(
+            6,
+            &g3b.pow(&s.a3.times(&rand.r5.0), FULL),
+            Some(
+                &g.pow_g(&rand.r5.0, FULL)
+                    .mul(&g2b.pow(&s.a2.times(&rand.r6.0), FULL)),
+            ),
+        );
+        let d5 = g.proof_exponent(&rand.r5.0, &rand.r4.0, &cp);
+        let d6 = g.proof_exponent(&rand.r6.0, &s.x.0, &cp);
+        let qa_over_qb = g.comb(&div(&qa, &qb, "Qb")?);
+        let ra = qa_over_qb.pow(&s.a3.0, FULL);
+        let cr = hash(
+            7,
+            &g.pow_g(&rand.r7.0, FULL),
+            Some(&qa_over_qb.pow(&rand.r7.0, FULL)),
+        );
+        let d7 = g.proof_exponent(&rand.r7.0, &s.a3.0, &cr);
+        let pa_over_pb = div(&pa, &pb, "Pb")?;
+        let msg = Smp3 {
+            pa: big_elem(&pa),
+            qa: big_elem(&qa),
+            cp: big(&cp),
+            d5: big(&d5),
+            d6: big(&d6),
+            ra: big_elem(&ra),
+            cr: big(&cr),
+            d7: big(&d7),
+        };
+        let state = AskerAfterSmp3 {
+            a3: s.a3,
+            g3b,
+            pa_over_pb,
+            qa_over_qb,
+        };
+        Ok((state, msg))
+    })
 }
 
 /// Step 4, answerer: checks SMP3, answers SMP4 and learns whether the answers matched (§8.5).
 pub fn step4(s: AnswererAfterSmp2, m: &Smp3, rand: Step4Random) -> Result<(bool, Smp4), SmpError> {
-    let g = group();
-    let pa = element(&m.pa, "Pa")?;
-    let qa = element(&m.qa, "Qa")?;
-    let ra = element(&m.ra, "Ra")?;
-    let d5 = exponent(&m.d5, "D5")?;
-    let d6 = exponent(&m.d6, "D6")?;
-    let d7 = exponent(&m.d7, "D7")?;
-    let (cp, cr) = (challenge(&m.cp, "cP")?, challenge(&m.cr, "cR")?);
-    let expected_cp = hash(
-        6,
-        &s.g3a.pow(&s.b3.times(&d5), FULL).mul(&pa.pow_vartime(&cp)),
-        Some(
-            &g.pow_g_vartime(&d5)
-                .mul(&s.g2a.pow(&s.b2.times(&d6), FULL))
-                .mul(&qa.pow_vartime(&cp)),
-        ),
-    );
-    proof(expected_cp == cp, "cP")?;
-    let qa_over_qb = g.comb(&div(&qa, &s.qb, "Qa")?);
-    let expected_cr = hash(
-        7,
-        &g.pow_g_vartime(&d7).mul(&s.g3a.pow_vartime(&cr)),
-        Some(&qa_over_qb.pow_vartime(&d7).mul(&ra.pow_vartime(&cr))),
-    );
-    proof(expected_cr == cr, "cR")?;
+    erased(|| {
+        let g = group();
+        let pa = element(&m.pa, "Pa")?;
+        let qa = element(&m.qa, "Qa")?;
+        let ra = element(&m.ra, "Ra")?;
+        let d5 = exponent(&m.d5, "D5")?;
+        let d6 = exponent(&m.d6, "D6")?;
+        let d7 = exponent(&m.d7, "D7")?;
+        let (cp, cr) = (challenge(&m.cp, "cP")?, challenge(&m.cr, "cR")?);
+        let expected_cp = hash(
+            6,
+            &s.g3a.pow(&s.b3.times(&d5), FULL).mul(&pa.pow_vartime(&cp)),
+            Some(
+                &g.pow_g_vartime(&d5)
+                    .mul(&s.g2a.pow(&s.b2.times(&d6), FULL))
+                    .mul(&qa.pow_vartime(&cp)),
+            ),
+        );
+        proof(expected_cp == cp, "cP")?;
+        let qa_over_qb = g.comb(&div(&qa, &s.qb, "Qa")?);
+        let expected_cr = hash(
+            7,
+            &g.pow_g_vartime(&d7).mul(&s.g3a.pow_vartime(&cr)),
+            Some(&qa_over_qb.pow_vartime(&d7).mul(&ra.pow_vartime(&cr))),
+        );
+        proof(expected_cr == cr, "cR")?;
 
-    let rb = qa_over_qb.pow(&s.b3.0, FULL);
-    let cr = hash(
-        8,
-        &g.pow_g(&rand.r7.0, FULL),
-        Some(&qa_over_qb.pow(&rand.r7.0, FULL)),
-    );
-    let d7 = g.proof_exponent(&rand.r7.0, &s.b3.0, &cr);
-    let rab = group::pow(&ra, &s.b3.0);
-    let matched = group::ct_equal(&rab, &div(&pa, &s.pb, "Pa")?);
-    Ok((
-        matched,
-        Smp4 {
-            rb: big_elem(&rb),
-            cr: big(&cr),
-            d7: big(&d7),
-        },
-    ))
+        let rb = qa_over_qb.pow(&s.b3.0, FULL);
+        let cr = hash(
+            8,
+            &g.pow_g(&rand.r7.0, FULL),
+            Some(&qa_over_qb.pow(&rand.r7.0, FULL)),
+        );
+        let d7 = g.proof_exponent(&rand.r7.0, &s.b3.0, &cr);
+        let rab = group::pow(&ra, &s.b3.0);
+        let matched = group::ct_equal(&rab, &div(&pa, &s.pb, "Pa")?);
+        Ok((
+            matched,
+            Smp4 {
+                rb: big_elem(&rb),
+                cr: big(&cr),
+                d7: big(&d7),
+            },
+        ))
+    })
 }
 
 /// Step 5, asker: checks SMP4 and learns whether the answers matched (§8.5).
 pub fn step5(s: AskerAfterSmp3, m: &Smp4) -> Result<bool, SmpError> {
-    let g = group();
-    let rb = element(&m.rb, "Rb")?;
-    let d7 = exponent(&m.d7, "D7")?;
-    let cr = challenge(&m.cr, "cR")?;
-    let expected_cr = hash(
-        8,
-        &g.pow_g_vartime(&d7).mul(&s.g3b.pow_vartime(&cr)),
-        Some(&s.qa_over_qb.pow_vartime(&d7).mul(&rb.pow_vartime(&cr))),
-    );
-    proof(expected_cr == cr, "cR")?;
-    let rab = group::pow(&rb, &s.a3.0);
-    Ok(group::ct_equal(&rab, &s.pa_over_pb))
+    erased(|| {
+        let g = group();
+        let rb = element(&m.rb, "Rb")?;
+        let d7 = exponent(&m.d7, "D7")?;
+        let cr = challenge(&m.cr, "cR")?;
+        let expected_cr = hash(
+            8,
+            &g.pow_g_vartime(&d7).mul(&s.g3b.pow_vartime(&cr)),
+            Some(&s.qa_over_qb.pow_vartime(&d7).mul(&rb.pow_vartime(&cr))),
+        );
+        proof(expected_cr == cr, "cR")?;
+        let rab = group::pow(&rb, &s.a3.0);
+        Ok(group::ct_equal(&rab, &s.pa_over_pb))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1026,7 +1044,10 @@ impl Smp {
                 }
             }
             (Self::ExpectSmp2 { asker, .. }, InnerMessage::Smp2(m)) => {
-                let (next, smp3) = step3(*asker, m, Step3Random::draw(rng))?;
+                // Copied out, never moved out: moving a value out of its box frees the box
+                // without erasing it, which left the secret in freed memory (tests/erasure.rs).
+                // The box is dropped, and erased, here.
+                let (next, smp3) = step3(AskerAfterSmp1::clone(&asker), m, Step3Random::draw(rng))?;
                 *self = Self::ExpectSmp4(Box::new(next));
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp3(smp3)],
@@ -1034,14 +1055,17 @@ impl Smp {
                 })
             }
             (Self::ExpectSmp3(s), InnerMessage::Smp3(m)) => {
-                let (matched, smp4) = step4(*s, m, Step4Random::draw(rng))?;
+                let (matched, smp4) =
+                    step4(AnswererAfterSmp2::clone(&s), m, Step4Random::draw(rng))?;
                 Ok(SmpOutput {
                     send: vec![InnerMessage::Smp4(smp4)],
                     question: None,
                     outcome: Some(result(matched)),
                 })
             }
-            (Self::ExpectSmp4(s), InnerMessage::Smp4(m)) => Ok(done(result(step5(*s, m)?))),
+            (Self::ExpectSmp4(s), InnerMessage::Smp4(m)) => {
+                Ok(done(result(step5(AskerAfterSmp3::clone(&s), m)?)))
+            }
             (state, _) => Err(unexpected(&state)),
         }
     }

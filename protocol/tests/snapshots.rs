@@ -166,7 +166,7 @@ fn snapshot_debug_of_keys_and_sessions_prints_no_secret() {
     for secret in [
         &private[..],
         &shared[..],
-        schedule.dangerous_prk(),
+        &KeySchedule::dangerous_prk(&transcript.hash(), &shared)[..],
         i2r,
         r2i,
         &[0x77; 32],

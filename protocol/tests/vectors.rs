@@ -310,7 +310,7 @@ fn handshake(seed: u64, initiator: &str, responder: &str) -> Handshake {
             "pub_key": h(&pub_key.to_bytes()),
             "shared_secret": h(&*shared),
             "transcript_hash": h(&th),
-            "prk": h(schedule.dangerous_prk()),
+            "prk": h(&*KeySchedule::dangerous_prk(&th, &shared)),
             "chain_key_i2r": h(i2r),
             "chain_key_r2i": h(r2i),
             "session_id": h(schedule.session_id()),

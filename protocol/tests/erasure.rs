@@ -1,0 +1,404 @@
+//! §6.2, §12.3: after a chat ends, none of its secrets are left in the process's memory.
+//!
+//! Tested the way vodozemac tests its zeroization: from outside. This test starts itself again as
+//! a child process, which holds a chat between two in-process sessions, ends it and drops
+//! everything, then waits. The parent reads the child's writable memory (heap, stacks, anonymous
+//! mappings) through `/proc/PID/mem` and looks for every secret of that chat, which it recomputes
+//! on its own from the public messages the child printed and the child's known random source:
+//! both private keys, the shared secret, the PRK, every chain key, message key, AES key, HMAC key
+//! and IV of every record, and every message text. Linux only: other systems have no `/proc`.
+#![cfg(target_os = "linux")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::process::{Command, Stdio};
+
+use cryptully_protocol::handshake::PeerMessage;
+use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
+use cryptully_protocol::nick::Nick;
+use cryptully_protocol::records::dangerous_key_material;
+use cryptully_protocol::session::{Event, Session};
+use cryptully_protocol::smp;
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
+
+const CHILD_ENV: &str = "CRYPTULLY_ERASURE_CHILD";
+/// Messages sent each way.
+const MESSAGES: usize = 6;
+
+/// A random source whose every output the parent can recompute: block `i` is
+/// `SHA-256(label ‖ i)`. It keeps no output buffer, so it leaves no key bytes behind itself.
+struct KnownRng {
+    label: u8,
+    counter: u64,
+}
+
+impl KnownRng {
+    fn block(label: u8, counter: u64) -> [u8; 32] {
+        Sha256::new()
+            .chain_update([label])
+            .chain_update(counter.to_be_bytes())
+            .finalize()
+            .into()
+    }
+}
+
+impl RngCore for KnownRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            let mut block = Self::block(self.label, self.counter);
+            self.counter += 1;
+            chunk.copy_from_slice(&block[..chunk.len()]);
+            block.zeroize();
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for KnownRng {}
+
+fn text(from: &str, i: usize) -> String {
+    format!("{from} says: erasure probe message number {i:03}, please forget me")
+}
+
+/// The answer both give to the question (§8): as secret as a key.
+fn answer() -> String {
+    format!("the name of our first cat was {}", "whiskers")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The child's side: a whole chat, then nothing but waiting. Every message that crosses is
+/// printed as `WIRE a|b HEX` (`a`: from alice).
+fn run_chat() {
+    let mut rng_a = KnownRng {
+        label: b'a',
+        counter: 0,
+    };
+    let mut rng_b = KnownRng {
+        label: b'b',
+        counter: 0,
+    };
+    let print = |from: char, m: &PeerMessage| println!("WIRE {from} {}", hex(&m.to_bytes()));
+    let consume = |events: Vec<Event>| {
+        for e in events {
+            if let Event::Message { mut text, .. } = e {
+                text.zeroize();
+            }
+        }
+    };
+    let (alice_nick, bob_nick) = (Nick::new("alice").unwrap(), Nick::new("bob").unwrap());
+    let (mut alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), &mut rng_a);
+    print('a', &helo);
+    let (mut bob, step) = Session::respond(bob_nick, alice_nick, &helo);
+    consume(step.events);
+    let step = bob.accept(&mut rng_b).unwrap();
+    let mut to_alice = step.send;
+    let mut to_bob = Vec::new();
+    let pump = |alice: &mut Session,
+                bob: &mut Session,
+                to_alice: &mut Vec<PeerMessage>,
+                to_bob: &mut Vec<PeerMessage>,
+                rng_a: &mut KnownRng,
+                rng_b: &mut KnownRng| {
+        // Deliver until both queues are empty, printing what crosses.
+        while !to_alice.is_empty() || !to_bob.is_empty() {
+            for m in std::mem::take(to_alice) {
+                print('b', &m);
+                let step = alice.handle(m, rng_a).unwrap();
+                consume(step.events);
+                to_bob.extend(step.send);
+            }
+            for m in std::mem::take(to_bob) {
+                print('a', &m);
+                let step = bob.handle(m, rng_b).unwrap();
+                consume(step.events);
+                to_alice.extend(step.send);
+            }
+        }
+    };
+    pump(
+        &mut alice,
+        &mut bob,
+        &mut to_alice,
+        &mut to_bob,
+        &mut rng_a,
+        &mut rng_b,
+    );
+    for i in 0..MESSAGES {
+        let mut t = text("alice", i);
+        to_bob.push(alice.send_message(&t).unwrap().1);
+        t.zeroize();
+        let mut t = text("bob", i);
+        to_alice.push(bob.send_message(&t).unwrap().1);
+        t.zeroize();
+        pump(
+            &mut alice,
+            &mut bob,
+            &mut to_alice,
+            &mut to_bob,
+            &mut rng_a,
+            &mut rng_b,
+        );
+    }
+    // A question answered right (§8): the answer and the SMP secret must go too.
+    let mut a = answer();
+    let step = alice.start_smp("our first cat?", &a, &mut rng_a).unwrap();
+    to_bob.extend(step.send);
+    pump(
+        &mut alice,
+        &mut bob,
+        &mut to_alice,
+        &mut to_bob,
+        &mut rng_a,
+        &mut rng_b,
+    );
+    let step = bob.answer_smp(&a, &mut rng_b).unwrap();
+    a.zeroize();
+    to_alice.extend(step.send);
+    pump(
+        &mut alice,
+        &mut bob,
+        &mut to_alice,
+        &mut to_bob,
+        &mut rng_a,
+        &mut rng_b,
+    );
+    let step = alice.end().unwrap();
+    consume(step.events);
+    to_bob.extend(step.send);
+    pump(
+        &mut alice,
+        &mut bob,
+        &mut to_alice,
+        &mut to_bob,
+        &mut rng_a,
+        &mut rng_b,
+    );
+    drop(alice);
+    drop(bob);
+}
+
+/// Run by the parent in a child process only (see the module docs).
+#[test]
+#[ignore = "the child half of erasure_6_2_no_secret_of_an_ended_chat_is_left_in_memory"]
+fn erasure_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    run_chat();
+    println!("READY");
+    std::io::stdout().flush().unwrap();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+/// What the parent looks for, recomputed from the wire and the known random sources.
+fn secrets(wire: &[(char, PeerMessage)]) -> Vec<(String, Vec<u8>)> {
+    let alice_key = EphemeralKeyPair::from_private_bytes(KnownRng::block(b'a', 0));
+    let bob_key = EphemeralKeyPair::from_private_bytes(KnownRng::block(b'b', 0));
+    let find = |want: fn(&PeerMessage) -> Option<[u8; 32]>| {
+        wire.iter()
+            .find_map(|(_, m)| want(m))
+            .expect("the handshake crossed")
+    };
+    let commitment = find(|m| match m {
+        PeerMessage::Helo { commitment, .. } => Some(*commitment),
+        _ => None,
+    });
+    let responder_public = find(|m| match m {
+        PeerMessage::Redy { public_key } => Some(*public_key),
+        _ => None,
+    });
+    let initiator_public = find(|m| match m {
+        PeerMessage::PubKey { public_key } => Some(*public_key),
+        _ => None,
+    });
+    assert_eq!(
+        alice_key.public(),
+        &initiator_public,
+        "alice's key is known"
+    );
+    assert_eq!(bob_key.public(), &responder_public, "bob's key is known");
+    let shared = alice_key.diffie_hellman(&responder_public).unwrap();
+    let transcript = Transcript {
+        initiator: Nick::new("alice").unwrap(),
+        responder: Nick::new("bob").unwrap(),
+        commitment,
+        responder_public,
+        initiator_public,
+    };
+    let schedule = KeySchedule::derive(&transcript.hash(), &shared).unwrap();
+    let mut out = vec![
+        (
+            "alice's private key".into(),
+            KnownRng::block(b'a', 0).to_vec(),
+        ),
+        (
+            "bob's private key".into(),
+            KnownRng::block(b'b', 0).to_vec(),
+        ),
+        ("the shared secret".into(), shared.to_vec()),
+        (
+            "the PRK".into(),
+            KeySchedule::dangerous_prk(&transcript.hash(), &shared).to_vec(),
+        ),
+    ];
+    // The SMP secret (§8.2) in each form it takes: the digest (big-endian) and the number
+    // (little-endian limbs).
+    let x = smp::secret(
+        &initiator_public,
+        &responder_public,
+        schedule.session_id(),
+        &answer(),
+    );
+    let mut x_le = x.dangerous_value().to_bytes_le();
+    x_le.resize(32, 0);
+    let mut x_be = x_le.clone();
+    x_be.reverse();
+    out.push(("the SMP secret (digest)".into(), x_be));
+    out.push(("the SMP secret (number)".into(), x_le));
+    out.push(("the answer".into(), answer().into_bytes()));
+    let (i2r, r2i) = schedule.dangerous_chain_keys();
+    for (dir, first, from) in [("alice→bob", *i2r, 'a'), ("bob→alice", *r2i, 'b')] {
+        let records = wire
+            .iter()
+            .filter(|(f, m)| *f == from && matches!(m, PeerMessage::Record(_)))
+            .count();
+        assert!(records > MESSAGES, "{dir}: the messages and ACKs crossed");
+        let mut chain = first;
+        for i in 0..records {
+            let k = dangerous_key_material(&chain);
+            out.push((format!("{dir} chain key {i}"), chain.to_vec()));
+            out.push((format!("{dir} message key {i}"), k.message_key.to_vec()));
+            out.push((format!("{dir} AES key {i}"), k.enc_key.to_vec()));
+            out.push((format!("{dir} HMAC key {i}"), k.mac_key.to_vec()));
+            out.push((format!("{dir} IV {i}"), k.iv.to_vec()));
+            chain = k.next_chain_key;
+        }
+    }
+    for i in 0..MESSAGES {
+        for from in ["alice", "bob"] {
+            out.push((format!("{from}'s message {i}"), text(from, i).into_bytes()));
+        }
+    }
+    out
+}
+
+/// The child's writable mappings: `(start, end, name)`.
+fn writable_mappings(pid: u32) -> Vec<(u64, u64, String)> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    maps.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let range = fields.next()?;
+            let perms = fields.next()?;
+            let name = fields.nth(3).unwrap_or("[anonymous]").to_string();
+            let (start, end) = range.split_once('-')?;
+            (perms.starts_with("rw")).then(|| {
+                (
+                    u64::from_str_radix(start, 16).unwrap(),
+                    u64::from_str_radix(end, 16).unwrap(),
+                    name,
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn erasure_6_2_no_secret_of_an_ended_chat_is_left_in_memory() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["erasure_child", "--exact", "--ignored", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut wire = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("the child reports READY").unwrap();
+        // libtest may print "test erasure_child ... " at the start of the first line.
+        if line.ends_with("READY") {
+            break;
+        }
+        if let Some((_, rest)) = line.split_once("WIRE ") {
+            let (from, hex) = rest.split_at(1);
+            let msg = PeerMessage::decode(&unhex(hex.trim())).unwrap();
+            wire.push((from.chars().next().unwrap(), msg));
+        }
+    }
+    let needles = secrets(&wire);
+
+    let pid = child.id();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut found = Vec::new();
+    let mut scanned = 0usize;
+    for (start, end, name) in writable_mappings(pid) {
+        let mut buf = vec![0u8; (end - start) as usize];
+        // Some special mappings cannot be read; they hold no data of ours.
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut buf).is_err() {
+            continue;
+        }
+        scanned += buf.len();
+        // One pass over the mapping: a table of the needles' first two bytes filters positions.
+        let mut first = vec![false; 1 << 16];
+        for (_, n) in &needles {
+            first[usize::from(u16::from_le_bytes([n[0], n[1]]))] = true;
+        }
+        for at in 0..buf.len().saturating_sub(1) {
+            if !first[usize::from(u16::from_le_bytes([buf[at], buf[at + 1]]))] {
+                continue;
+            }
+            for (what, needle) in &needles {
+                if buf[at..].starts_with(needle) {
+                    found.push(format!(
+                        "{what} in {name} ({start:#x}-{end:#x}) at {:#x}",
+                        start + at as u64
+                    ));
+                    // ERASURE_DUMP=1 shows the bytes around a find, to tell what held it.
+                    if std::env::var_os("ERASURE_DUMP").is_some() {
+                        let lo = at.saturating_sub(96);
+                        eprintln!("{what}: {}", hex(&buf[lo..(at + 128).min(buf.len())]));
+                    }
+                }
+            }
+        }
+    }
+    let _ = child.stdin.take().map(|mut s| s.write_all(b"done\n"));
+    let _ = child.wait();
+    assert!(scanned > 0, "the child's memory was read");
+    assert!(
+        found.is_empty(),
+        "{} of {} secrets are still in memory after END:\n{}",
+        found.len(),
+        needles.len(),
+        found.join("\n")
+    );
+}
