@@ -460,6 +460,22 @@ async fn runner_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
 }
 
 /// §4.4 [4.4-4]: the shim's next peer message is REJ HANDSHAKE_FAILED, and nothing else.
+/// The runner asks (HELO), the shim's person is asked, then `reject` is sent to the shim.
+async fn shim_rejects(e: &mut Env, reject: Value) -> Result<()> {
+    let k = fresh_key();
+    e.wire
+        .send(
+            SHIM,
+            &PeerMessage::Helo {
+                version: 2,
+                commitment: k.commitment(),
+            },
+        )
+        .await?;
+    e.shim.expect("request", |_| true).await?;
+    e.shim.send(reject).await
+}
+
 async fn expect_handshake_failed_rej(wire: &mut Wire) -> Result<()> {
     match wire.peer_within(Duration::from_secs(5)).await? {
         Some(PeerMessage::Rej {
@@ -605,28 +621,61 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-4.3-REJECT",
-            "a person's reject sends REJ",
+            "a person's reject sends REJ DECLINED",
+            ["4.3-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                shim_rejects(&mut e, json!({"cmd": "reject", "peer": RUNNER})).await?;
+                match e.wire.peer().await? {
+                    PeerMessage::Rej {
+                        reason: RejectReason::Declined,
+                    } => Ok(()),
+                    other => Err(format!("expected REJ DECLINED, got {other:?}")),
+                }
+            }
+        ),
+        case!(
+            "PEER-4.3-REJECT-BUSY",
+            "the shim's reject with reason busy sends REJ BUSY (§13.1)",
             [],
             |ctx| {
                 let mut e = env(ctx).await?;
-                let k = fresh_key();
-                e.wire
-                    .send(
-                        SHIM,
-                        &PeerMessage::Helo {
-                            version: 2,
-                            commitment: k.commitment(),
-                        },
-                    )
-                    .await?;
-                e.shim.expect("request", |_| true).await?;
-                e.shim
-                    .send(json!({"cmd": "reject", "peer": RUNNER}))
-                    .await?;
+                shim_rejects(
+                    &mut e,
+                    json!({"cmd": "reject", "peer": RUNNER, "reason": "busy"}),
+                )
+                .await?;
                 match e.wire.peer().await? {
-                    PeerMessage::Rej { .. } => Ok(()),
-                    other => Err(format!("expected REJ, got {}", other.name())),
+                    PeerMessage::Rej {
+                        reason: RejectReason::Busy,
+                    } => Ok(()),
+                    other => Err(format!("expected REJ BUSY, got {other:?}")),
                 }
+            }
+        ),
+        case!(
+            "PEER-4.3-REJECTED",
+            "REJ BUSY and REJ DECLINED end the initiator's chat, each with its own reason",
+            ["4.3-7"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                for (reason, name) in [
+                    (RejectReason::Busy, "busy"),
+                    (RejectReason::Declined, "declined"),
+                ] {
+                    e.shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
+                    let PeerMessage::Helo { .. } = e.wire.peer().await? else {
+                        return Err("expected HELO".into());
+                    };
+                    e.wire.send(SHIM, &PeerMessage::Rej { reason }).await?;
+                    let got = e.shim.expect("rejected", |_| true).await?;
+                    if got["reason"] != name {
+                        return Err(format!(
+                            "REJ {reason:?} reported as {got}, not reason {name:?}"
+                        ));
+                    }
+                }
+                Ok(())
             }
         ),
         case!(

@@ -7,7 +7,7 @@
 //! peer's nickname; nothing the person sent is lost silently: messages never acknowledged are
 //! reported as undelivered when their chat ends, however it ends.
 
-use crate::errors::ErrorCode;
+use crate::errors::{ErrorCode, RejectReason};
 use crate::handshake::PeerMessage;
 use crate::inner::TypingState;
 use crate::net::{FrameReader, NetError, put_frame};
@@ -49,6 +49,8 @@ pub enum Command {
     Reject {
         /// Who asked.
         peer: Nick,
+        /// DECLINED when the person said no; BUSY when the client cannot take the chat now.
+        reason: RejectReason,
     },
     /// Send a chat message (§7.3). `id` is the application's own, echoed in [`ConnEvent::Sent`]
     /// or [`ConnEvent::NotSent`].
@@ -672,7 +674,7 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
     fn session_command(&mut self, command: Command) {
         let peer = match &command {
             Command::Accept { peer }
-            | Command::Reject { peer }
+            | Command::Reject { peer, .. }
             | Command::StartSmp { peer, .. }
             | Command::AnswerSmp { peer, .. }
             | Command::AbortSmp { peer }
@@ -685,7 +687,7 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
         };
         let result = match command {
             Command::Accept { .. } => session.accept(rng),
-            Command::Reject { .. } => session.reject(),
+            Command::Reject { reason, .. } => session.reject_with(reason),
             Command::StartSmp {
                 question, answer, ..
             } => session.start_smp(&question, &answer, rng),

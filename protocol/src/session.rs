@@ -475,6 +475,12 @@ impl Session {
 
     /// The person rejects the request (§4.3): REJ DECLINED.
     pub fn reject(&mut self) -> Result<Step, SessionError> {
+        self.reject_with(RejectReason::Declined)
+    }
+
+    /// Answers the pending HELO with REJ and `reason` (§4.3): DECLINED when the person said
+    /// no, BUSY when the client cannot take the chat now (§4.5).
+    pub fn reject_with(&mut self, reason: RejectReason) -> Result<Step, SessionError> {
         self.check_live()?;
         if !matches!(self.state, State::ExpectDecision { .. }) {
             return Err(SessionError::NotEstablished {
@@ -483,9 +489,7 @@ impl Session {
         }
         self.state = State::Closed;
         Ok(Step {
-            send: vec![PeerMessage::Rej {
-                reason: RejectReason::Declined,
-            }],
+            send: vec![PeerMessage::Rej { reason }],
             events: Vec::new(),
         })
     }

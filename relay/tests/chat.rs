@@ -301,10 +301,27 @@ async fn chat_reject_is_reported_to_the_initiator() {
     asks(&mut alice, "alice", &mut bob, "bob").await;
     bob.cmd(Command::Reject {
         peer: nick("alice"),
+        reason: cryptully_protocol::RejectReason::Declined,
     });
     assert_eq!(
         alice.peer_event().await,
         Event::Rejected(cryptully_protocol::RejectReason::Declined)
+    );
+}
+
+#[tokio::test]
+async fn chat_4_3_a_busy_client_s_reject_reaches_the_initiator_as_busy() {
+    let r = relay().await;
+    let mut alice = Client::connect(r.local_addr(), "alice", 3).await;
+    let mut bob = Client::connect(r.local_addr(), "bob", 4).await;
+    asks(&mut alice, "alice", &mut bob, "bob").await;
+    bob.cmd(Command::Reject {
+        peer: nick("alice"),
+        reason: cryptully_protocol::RejectReason::Busy,
+    });
+    assert_eq!(
+        alice.peer_event().await,
+        Event::Rejected(cryptully_protocol::RejectReason::Busy)
     );
 }
 

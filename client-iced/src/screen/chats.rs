@@ -152,7 +152,10 @@ impl State {
             Message::Accept => out.extend(current.map(|peer| Command::Accept { peer })),
             Message::Reject => {
                 if let Some(peer) = current {
-                    out.push(Command::Reject { peer: peer.clone() });
+                    out.push(Command::Reject {
+                        peer: peer.clone(),
+                        reason: cryptully_protocol::RejectReason::Declined,
+                    });
                     model.forget(&peer);
                 }
             }

@@ -8,7 +8,7 @@
 use clap::Parser;
 use cryptully_protocol::connection::{Command, ConnEvent, Handle, connect};
 use cryptully_protocol::session::{EndReason, Event, Warning};
-use cryptully_protocol::{Nick, SmpOutcome, TypingState};
+use cryptully_protocol::{Nick, RejectReason, SmpOutcome, TypingState};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -150,7 +150,14 @@ async fn shim_command(
     let command = match name {
         "open" => Command::Open { peer },
         "accept" => Command::Accept { peer },
-        "reject" => Command::Reject { peer },
+        "reject" => Command::Reject {
+            peer,
+            // §13.1: "declined" unless told "busy".
+            reason: match cmd.get("reason").and_then(Value::as_str) {
+                Some("busy") => RejectReason::Busy,
+                _ => RejectReason::Declined,
+            },
+        },
         "send" => Command::Send {
             peer,
             id: cmd.get("id").and_then(Value::as_u64).unwrap_or(0),
@@ -182,6 +189,17 @@ async fn shim_command(
     };
     handle.send(command);
     Ok(true)
+}
+
+/// §13.2: the `reason` of `rejected`, the §9.2 name in lower case.
+fn reject_reason_name(r: RejectReason) -> &'static str {
+    match r {
+        RejectReason::Declined => "declined",
+        RejectReason::Busy => "busy",
+        RejectReason::UnsupportedVersion => "unsupported_version",
+        RejectReason::HandshakeFailed => "handshake_failed",
+        _ => "other",
+    }
 }
 
 fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
@@ -217,7 +235,9 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
                         .collect();
                     json!({"event": "established", "peer": p, "safety_code": safety_code.digits(), "fingerprint": fingerprint})
                 }
-                Event::Rejected(_) => json!({"event": "rejected", "peer": p}),
+                Event::Rejected(r) => {
+                    json!({"event": "rejected", "peer": p, "reason": reject_reason_name(r)})
+                }
                 Event::Message { text, .. } => json!({"event": "message", "peer": p, "text": text}),
                 Event::Typing(s) => {
                     json!({"event": "typing", "peer": p, "state": match s { TypingState::Typing => 0, TypingState::StoppedEmpty => 1, TypingState::StoppedWithText => 2 }})
@@ -320,7 +340,7 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         match word {
                             "/open" => { handle.send(Command::Open { peer }); }
                             "/accept" => { handle.send(Command::Accept { peer }); }
-                            "/reject" => { handle.send(Command::Reject { peer }); }
+                            "/reject" => { handle.send(Command::Reject { peer, reason: RejectReason::Declined }); }
                             _ => println!("* talking to {peer}"),
                         }
                     }
