@@ -11,7 +11,7 @@ use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript
 use cryptully_protocol::records::{self, ChainKey, ReceiveChain, Record, RecordError, SendChain};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::session::{Session, SessionError};
-use cryptully_protocol::{Nick, smp};
+use cryptully_protocol::{DecodeError, Nick, smp};
 use num_bigint::BigUint;
 use serde_json::Value;
 use std::path::Path;
@@ -236,18 +236,31 @@ fn relay_messages(v: &Value, out: &mut Vec<Check>) -> Result<()> {
         let desc = text(&case, "description")?.to_string();
         out.push(check(format!("VEC-3-INVALID-{}", i + 1), desc, move || {
             let b = bytes(&case, "hex")?;
-            let accepted = match text(&case, "direction")? {
-                "client_to_relay" => ClientMessage::decode(&b).is_ok(),
-                _ => RelayMessage::decode(&b).is_ok(),
+            let result = match text(&case, "direction")? {
+                "client_to_relay" => ClientMessage::decode(&b).map(|_| ()),
+                _ => RelayMessage::decode(&b).map(|_| ()),
             };
-            if accepted {
-                Err("accepted".into())
-            } else {
-                Ok(())
-            }
+            refused_as(result, &case)
         }));
     }
     Ok(())
+}
+
+/// A negative vector is refused with the `error.kind` it names: the first failure in the
+/// reading order of §2.2 [2.2-3].
+fn refused_as(result: core::result::Result<(), DecodeError>, case: &Value) -> Result<()> {
+    let want = field(case, "error")?
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or("the vector has no error.kind")?;
+    match result {
+        Ok(()) => Err("accepted".into()),
+        Err(e) if e.kind() == want => Ok(()),
+        Err(e) => Err(format!(
+            "refused as {} ({e}), the vector says {want}",
+            e.kind()
+        )),
+    }
 }
 
 fn peer_messages(v: &Value, out: &mut Vec<Check>) -> Result<()> {
@@ -296,21 +309,27 @@ fn peer_messages(v: &Value, out: &mut Vec<Check>) -> Result<()> {
         ));
     }
     for (i, case) in list(v, "invalid")?.iter().enumerate() {
-        let desc = text(case, "description")?.to_string();
-        let h = text(case, "hex")?.to_string();
-        if h.ends_with('…') {
-            continue;
-        }
+        let case = case.clone();
+        let desc = text(&case, "description")?.to_string();
         out.push(check(
             format!("VEC-4.1-INVALID-{}", i + 1),
             desc,
             move || {
-                let b = hex::decode(&h).map_err(|e| e.to_string())?;
-                if PeerMessage::decode(&b).is_ok() {
-                    Err("accepted".into())
+                let h = text(&case, "hex")?;
+                let b = if h.ends_with('…') {
+                    // Shortened (README): 0x20, a zero seq, then 0xaa up to `length`.
+                    let length = field(&case, "length")?
+                        .as_u64()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or("`length` is not a number")?;
+                    let mut b = vec![0x20u8];
+                    b.resize(9, 0);
+                    b.resize(length.max(9), 0xaa);
+                    b
                 } else {
-                    Ok(())
-                }
+                    hex::decode(h).map_err(|e| e.to_string())?
+                };
+                refused_as(PeerMessage::decode(&b).map(|_| ()), &case)
             },
         ));
     }
@@ -463,11 +482,8 @@ fn inner_messages(v: &Value, out: &mut Vec<Check>) -> Result<()> {
         let case = case.clone();
         let desc = text(&case, "description")?.to_string();
         out.push(check(format!("VEC-7-INVALID-{}", i + 1), desc, move || {
-            if InnerMessage::decode_padded(&bytes(&case, "padded_hex")?).is_ok() {
-                Err("accepted".into())
-            } else {
-                Ok(())
-            }
+            let result = InnerMessage::decode_padded(&bytes(&case, "padded_hex")?).map(|_| ());
+            refused_as(result, &case)
         }));
     }
     Ok(())

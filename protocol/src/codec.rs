@@ -24,6 +24,22 @@ pub enum DecodeError {
     InvalidValue(&'static str),
 }
 
+impl DecodeError {
+    /// The error's kind as the vectors name it (`spec/vectors/README.md`), normative under the
+    /// reading order of §2.2.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::UnknownType(_) => "unknown_type",
+            Self::Truncated(_) => "truncated",
+            Self::TrailingBytes => "trailing_bytes",
+            Self::InvalidNick => "invalid_nick",
+            Self::InvalidUtf8(_) => "invalid_utf8",
+            Self::InvalidValue(_) => "invalid_value",
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

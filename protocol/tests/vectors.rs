@@ -46,17 +46,7 @@ fn mpi(v: &BigUint) -> String {
 }
 
 fn decode_error(e: DecodeError) -> Value {
-    let kind = match e {
-        DecodeError::Empty => "empty",
-        DecodeError::UnknownType(_) => "unknown_type",
-        DecodeError::Truncated(_) => "truncated",
-        DecodeError::TrailingBytes => "trailing_bytes",
-        DecodeError::InvalidNick => "invalid_nick",
-        DecodeError::InvalidUtf8(_) => "invalid_utf8",
-        DecodeError::InvalidValue(_) => "invalid_value",
-        _ => "other",
-    };
-    json!({ "kind": kind, "detail": e.to_string() })
+    json!({ "kind": e.kind(), "detail": e.to_string() })
 }
 
 fn inner_hex(m: &InnerMessage) -> String {
@@ -207,7 +197,7 @@ fn relay_messages() -> Value {
         .map(|c| json!({ "name": c.name(), "value": c.to_u8(), "closes": c.closes_connection(false) }))
         .collect();
     let mut invalid = Vec::new();
-    let client_bad: [(&str, Vec<u8>); 9] = [
+    let client_bad: [(&str, Vec<u8>); 13] = [
         ("empty body", vec![]),
         ("unknown type 0x00", vec![0x00]),
         ("relay-to-client type from a client", vec![0x81, 1, b'a']),
@@ -220,17 +210,42 @@ fn relay_messages() -> Value {
         ),
         ("RELAY with an empty payload", vec![0x03, 0x01, b'b']),
         ("BYE with a trailing byte", vec![0x05, 0x00]),
+        // Two faults each: the first in reading order decides the kind (§2.2, §3.11).
+        (
+            "REGISTER with a nick length of 40 and 10 bytes (truncated first)",
+            [&[0x02u8, 40][..], &[b'a'; 10]].concat(),
+        ),
+        (
+            "REGISTER with a nick of 40 bytes, all present (invalid nick)",
+            [&[0x02u8, 40][..], &[b'a'; 40]].concat(),
+        ),
+        (
+            "RELAY with a bad destination and no payload (invalid nick first)",
+            vec![0x03, 0x01, b' '],
+        ),
+        (
+            "unknown type 0x06 followed by any bytes (unknown type first)",
+            vec![0x06, 0x00],
+        ),
     ];
     for (desc, bytes) in client_bad {
         let e = ClientMessage::decode(&bytes).unwrap_err();
         invalid.push(json!({ "description": desc, "direction": "client_to_relay", "hex": h(&bytes), "error": decode_error(e) }));
     }
-    let relay_bad: [(&str, Vec<u8>); 5] = [
+    let relay_bad: [(&str, Vec<u8>); 7] = [
         ("client-to-relay type from a relay", vec![0x01, 0x00, 0x02]),
         ("ERROR with unknown code 0x00", vec![0x83, 0x00, 0x00]),
         ("ERROR with unknown code 0x0c", vec![0x83, 0x0c, 0x00]),
         ("ERROR without the nick length", vec![0x83, 0x02]),
         ("PONG truncated", vec![0x84, 0, 0, 0]),
+        (
+            "ERROR with unknown code 0x0c and no nick length (invalid value first)",
+            vec![0x83, 0x0c],
+        ),
+        (
+            "ERROR with a nick of a space and a trailing byte (invalid nick first)",
+            vec![0x83, 0x02, 0x01, b' ', 0x00],
+        ),
     ];
     for (desc, bytes) in relay_bad {
         let e = RelayMessage::decode(&bytes).unwrap_err();
@@ -476,6 +491,12 @@ fn peer_messages(records_from: &[u8; 32]) -> Value {
             "RECORD shorter than its tag",
             vec![0x20, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2],
         ),
+        // Two faults each: the first in reading order decides the kind (§2.2).
+        (
+            "REJ with reason 0 and a trailing byte",
+            vec![0x12, 0x00, 0x01],
+        ),
+        ("RECORD ending inside its seq", vec![0x20, 0, 0, 0]),
     ];
     let invalid: Vec<Value> = bad
         .into_iter()
@@ -766,6 +787,31 @@ fn inner_messages(smp_messages: &[InnerMessage]) -> Value {
         (
             "SMP0 with a 1025-byte question",
             pad(&[&[0x10u8, 0x04, 0x01][..], &[b'q'; 1025]].concat()),
+        ),
+        // Two faults each: the first in reading order decides the kind (§2.2).
+        (
+            "MSG announcing 16385 bytes with 61 present (a length is checked when read)",
+            pad(&[0x01, 0x40, 0x01]),
+        ),
+        (
+            "SMP4 with an MPI count of 2 and nothing after it (invalid value first)",
+            pad(&[0x14, 0, 0, 0, 2]),
+        ),
+        (
+            "SMP4 with an MPI length of 193 and 10 bytes present (invalid value first)",
+            pad(&[&[0x14u8, 0, 0, 0, 3, 0, 0, 0, 193][..], &[1; 10]].concat()),
+        ),
+        (
+            "SMP4 whose second MPI has a leading zero and whose third is missing",
+            pad(&[0x14, 0, 0, 0, 3, 0, 0, 0, 1, 5, 0, 0, 0, 1, 0]),
+        ),
+        (
+            "MSG with invalid UTF-8 and a non-zero padding byte (invalid UTF-8 first)",
+            {
+                let mut v = pad(&[0x01, 0x00, 0x02, 0xc3, 0x28]);
+                v[63] = 1;
+                v
+            },
         ),
     ];
     let invalid: Vec<Value> = bad

@@ -359,9 +359,167 @@ def check_smp_group_and_invalid():
         check("answer secret: " + case["description"], secret, num(case["secret"]))
 
 
+# §2.2 decoding, and which error a refused body gets ------------------------------------------
+class Refused(Exception):
+    """A body refused with a decode error `kind` (spec/vectors/README.md)."""
+
+    def __init__(self, kind):
+        super().__init__(kind)
+        self.kind = kind
+
+
+class Reader:
+    """Reads fields left to right; the first failure is the error (§2.2, "Which error")."""
+
+    def __init__(self, body):
+        self.body, self.at = body, 0
+
+    def take(self, n):
+        if self.at + n > len(self.body):
+            raise Refused("truncated")
+        self.at += n
+        return self.body[self.at - n:self.at]
+
+    def uint(self, size):
+        return int.from_bytes(self.take(size), "big")
+
+    def nick(self, optional=False):
+        n = self.uint(1)
+        if optional and n == 0:
+            return None
+        if not nick_ok(self.take(n)):
+            raise Refused("invalid_nick")
+
+    def text16(self, lo, hi):
+        n = self.uint(2)
+        if not lo <= n <= hi:  # a bounded length is checked as soon as it is read
+            raise Refused("invalid_value")
+        try:
+            self.take(n).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused("invalid_utf8") from None
+
+    def value(self, size, valid):
+        if self.uint(size) not in valid:
+            raise Refused("invalid_value")
+
+    def rest(self):
+        if self.at == len(self.body):
+            raise Refused("truncated")
+        self.at = len(self.body)
+
+    def remaining(self):
+        return len(self.body) - self.at
+
+    def finish(self):
+        if self.at != len(self.body):
+            raise Refused("trailing_bytes")
+
+
+def decode_type(r, layouts):
+    if r.remaining() == 0:
+        raise Refused("empty")
+    t = r.uint(1)
+    if t not in layouts:
+        raise Refused("unknown_type")
+    layouts[t](r)
+
+
+def decode_relay(body, to_relay, codes):
+    r = Reader(body)
+    both = {
+        "c": {0x01: lambda r: r.uint(2), 0x02: lambda r: r.nick(), 0x03: lambda r: (r.nick(), r.rest()),
+              0x04: lambda r: r.uint(8), 0x05: lambda r: None},
+        "r": {0x81: lambda r: r.nick(), 0x82: lambda r: (r.nick(), r.rest()),
+              0x83: lambda r: (r.value(1, codes), r.nick(optional=True)), 0x84: lambda r: r.uint(8),
+              0x85: lambda r: r.nick(), 0x86: lambda r: None},
+    }
+    decode_type(r, both["c" if to_relay else "r"])
+    r.finish()
+
+
+def record(r):
+    r.uint(8)
+    c = r.remaining() - 32
+    if c < 0:
+        raise Refused("truncated")
+    if not (80 <= c <= 16448 + 16 and (c - 16) % 64 == 0):
+        raise Refused("invalid_value")
+    r.take(c + 32)
+
+
+def decode_peer(body):
+    r = Reader(body)
+    decode_type(r, {0x10: lambda r: r.take(2 + 32), 0x11: lambda r: r.take(32),
+                    0x12: lambda r: r.value(1, {1, 2, 3, 4}), 0x13: lambda r: r.take(32), 0x20: record})
+    r.finish()
+
+
+def mpis(count):
+    def read(r):
+        r.value(4, {count})
+        for _ in range(count):
+            n = r.uint(4)
+            if n > 192:
+                raise Refused("invalid_value")
+            if r.take(n)[:1] == b"\x00":
+                raise Refused("invalid_value")
+    return read
+
+
+INNER = {0x01: lambda r: r.text16(1, 16384), 0x02: lambda r: r.value(1, {0, 1, 2}), 0x03: lambda r: r.uint(8),
+         0x10: lambda r: r.text16(0, 1024), 0x11: mpis(6), 0x12: mpis(11), 0x13: mpis(8), 0x14: mpis(3),
+         0x15: lambda r: None, 0x20: lambda r: None}
+
+
+def decode_inner_padded(plaintext):
+    if len(plaintext) == 0 or len(plaintext) % 64 or len(plaintext) > 16448:
+        raise Refused("invalid_value")
+    r = Reader(plaintext)
+    decode_type(r, INNER)
+    padding = plaintext[r.at:]
+    if len(padding) >= 64 or any(padding):
+        raise Refused("invalid_value")
+
+
+def kind_of(decode, *args):
+    try:
+        decode(*args)
+        return None
+    except Refused as e:
+        return e.kind
+
+
+def check_decode_error_kinds():
+    relay = load("relay_messages.json")
+    codes = {c["value"] for c in relay["error_codes"]}
+    for m in relay["messages"]:
+        to_relay = m["hex"][:2] < "80"
+        check(f"relay {m['name']} decodes", kind_of(decode_relay, bytes.fromhex(m["hex"]), to_relay, codes), None)
+    for m in relay["invalid"]:
+        body = bytes.fromhex(m["hex"])
+        got = kind_of(decode_relay, body, m["direction"] == "client_to_relay", codes)
+        check(f"relay invalid {m['description']}", got, m["error"]["kind"])
+    peer = load("peer_messages.json")
+    for m in peer["messages"]:
+        check(f"peer {m.get('name', m['hex'][:2])} decodes", kind_of(decode_peer, bytes.fromhex(m["hex"])), None)
+    for m in peer["invalid"]:
+        body = bytes.fromhex(m["hex"].rstrip("…"))
+        if m["hex"].endswith("…"):  # shortened: 0x20, a zero seq, then 0xaa up to `length` (README)
+            body = b"\x20" + bytes(8) + b"\xaa" * (int(m["length"]) - 9)
+        check(f"peer invalid {m['description']}", kind_of(decode_peer, body), m["error"]["kind"])
+    inner = load("inner_messages.json")
+    for m in inner["messages"]:
+        got = kind_of(decode_inner_padded, bytes.fromhex(m["padded_hex"]))
+        check(f"inner {m.get('name', '')} decodes", got, None)
+    for m in inner["invalid"]:
+        got = kind_of(decode_inner_padded, bytes.fromhex(m["padded_hex"]))
+        check(f"inner invalid {m['description']}", got, m["error"]["kind"])
+
+
 def main():
     for part in (check_nicknames, check_relay_messages, check_handshakes, check_records, check_smp,
-                 check_smp_group_and_invalid):
+                 check_smp_group_and_invalid, check_decode_error_kinds):
         part()
     if FAILURES:
         print(f"{len(FAILURES)} failed, {CHECKS - len(FAILURES)} passed")
