@@ -25,6 +25,7 @@ macro_rules! case {
 }
 
 pub mod coverage;
+pub mod model;
 pub mod peer;
 pub mod relay;
 pub mod report;

@@ -7,15 +7,15 @@
 // `value["key"]` on a serde_json::Value returns Null for a missing key: it never panics.
 #![allow(clippy::indexing_slicing)]
 
+use crate::model::{self, KeyPair, ReceiveChain, SendChain, commitment};
 use crate::{Case, Outcome, Selection};
 use cryptully_protocol::errors::RejectReason;
 use cryptully_protocol::framing::MAX_FRAME;
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::{InnerMessage, TypingState};
-use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript, commitment};
 use cryptully_protocol::limits::{MAX_SKIP, MAX_TOO_FAR};
 use cryptully_protocol::net::{FrameReader, write_frame};
-use cryptully_protocol::records::{ChainKey, ReceiveChain, Record, SendChain};
+use cryptully_protocol::records::Record;
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::{Nick, smp};
 use cryptully_relay::{Config, RelayHandle};
@@ -249,43 +249,31 @@ struct Keys {
 }
 
 impl Keys {
+    /// §5 by the runner's own model (src/model.rs), not by the protocol crate under test.
     fn derive(
         initiator: &str,
         responder: &str,
         ikey: [u8; 32],
         rkey: [u8; 32],
-        own: &EphemeralKeyPair,
+        own: &KeyPair,
         peer_public: &[u8; 32],
         we_initiate: bool,
     ) -> Result<Self> {
-        let t = Transcript {
-            initiator: Nick::new(initiator).map_err(|e| e.to_string())?,
-            responder: Nick::new(responder).map_err(|e| e.to_string())?,
-            commitment: commitment(&ikey),
-            responder_public: rkey,
-            initiator_public: ikey,
-        };
-        let shared = own.diffie_hellman(peer_public).map_err(|e| e.to_string())?;
-        let ks = KeySchedule::derive(&t.hash(), &shared).map_err(|e| e.to_string())?;
-        let (i2r, r2i) = ks.dangerous_chain_keys();
+        let shared = own.shared(peer_public)?;
+        let s = model::schedule(initiator, responder, &ikey, &rkey, &shared);
         let (tx, rx) = if we_initiate {
-            (*i2r, *r2i)
+            (s.i2r, s.r2i)
         } else {
-            (*r2i, *i2r)
+            (s.r2i, s.i2r)
         };
         Ok(Keys {
-            tx: SendChain::new(ChainKey::new(tx)),
-            rx: ReceiveChain::new(ChainKey::new(rx)),
+            tx: SendChain::new(tx),
+            rx: ReceiveChain::new(rx),
             initiator_public: ikey,
             responder_public: rkey,
-            session_id: *ks.session_id(),
-            code: ks.safety_code().digits(),
-            fingerprint: ks
-                .fingerprint()
-                .as_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            session_id: s.session_id,
+            code: s.safety_code,
+            fingerprint: s.fingerprint,
         })
     }
 
@@ -320,23 +308,24 @@ impl Keys {
         }
     }
 
+    /// §8.2 by the runner's model; the SMP steps that use it are still the protocol crate's.
     fn secret(&self, answer: &str) -> smp::SecretInt {
-        smp::secret(
+        smp::SecretInt::new(BigUint::from_bytes_be(&model::smp_secret(
             &self.initiator_public,
             &self.responder_public,
             &self.session_id,
             answer,
-        )
+        )))
     }
 }
 
 static KEY_SEED: AtomicU8 = AtomicU8::new(1);
 
-fn fresh_key() -> EphemeralKeyPair {
+fn fresh_key() -> KeyPair {
     let b = KEY_SEED.fetch_add(1, Ordering::Relaxed);
     let mut k = [b; 32];
     k[0] = 0x40;
-    EphemeralKeyPair::from_private_bytes(k)
+    KeyPair::from_private(k)
 }
 
 const SHIM: &str = "alice";
