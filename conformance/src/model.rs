@@ -1,14 +1,19 @@
-//! A second, minimal implementation of §5 (key schedule), §6 (records) and §8.2 (the SMP
-//! secret), written from the spec and calling the primitive crates directly. The peer runner
+//! A second, minimal implementation of §5 (key schedule), §6 (records) and §8 (the SMP secret
+//! and steps, with plain `modpow`: slow, and not constant time, which a test runner need not
+//! be), written from the spec and calling the primitive crates directly. The peer runner
 //! derives its keys and seals and opens its records with this, never with the protocol crate, so
 //! that a shim built on that crate cannot pass because the runner shares its bug (a transcript
 //! hash over the wrong nicknames, a chain that steps wrongly, a tag checked on fewer bytes).
-//! Message encodings (§4.1, §7) still come from the protocol crate; the vectors check those.
+//! Message encodings (§4.1, §7, the SMP message structs) still come from the protocol crate; the
+//! vectors check those.
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use cryptully_protocol::rand_core::RngCore;
 use cryptully_protocol::records::Record;
+use cryptully_protocol::smp::{Smp1, Smp2, Smp3, Smp4};
 use hmac::{Hmac, Mac};
+use num_bigint::BigUint;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -263,6 +268,297 @@ pub fn smp_secret(
     ])
 }
 
+// ---------------------------------------------------------------------------------------------
+// §8.1, §8.3, §8.5: SMP with num-bigint's plain modpow, step by step as the spec writes it.
+
+/// RFC 3526's 1536-bit prime, `p` of §8.1.
+const P_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
+    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
+    "9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF",
+);
+
+fn p() -> BigUint {
+    BigUint::parse_bytes(P_HEX.as_bytes(), 16).unwrap_or_default()
+}
+
+/// `q = (p − 1) / 2`.
+fn q() -> BigUint {
+    (p() - 1u32) >> 1
+}
+
+/// `p` of §8.1.
+pub fn prime() -> BigUint {
+    p()
+}
+
+/// `q` of §8.1.
+pub fn subgroup_order() -> BigUint {
+    q()
+}
+
+fn g(e: &BigUint) -> BigUint {
+    BigUint::from(2u32).modpow(e, &p())
+}
+
+fn pow(b: &BigUint, e: &BigUint) -> BigUint {
+    b.modpow(e, &p())
+}
+
+fn mul(a: &BigUint, b: &BigUint) -> BigUint {
+    (a * b) % p()
+}
+
+/// `a / b mod p` (Fermat: `b^(p−2)`).
+fn div(a: &BigUint, b: &BigUint) -> BigUint {
+    mul(a, &b.modpow(&(p() - 2u32), &p()))
+}
+
+/// `r − a·c mod q`.
+fn proof(r: &BigUint, a: &BigUint, c: &BigUint) -> BigUint {
+    let q = q();
+    (r + &q - (a * c) % &q) % &q
+}
+
+/// `h(v, a[, b])` of §8.3: SHA-256 over the version byte and minimal MPIs.
+fn h(v: u8, a: &BigUint, b: Option<&BigUint>) -> BigUint {
+    let mut buf = vec![v];
+    for x in [Some(a), b].into_iter().flatten() {
+        let bytes = if *x == BigUint::ZERO {
+            vec![]
+        } else {
+            x.to_bytes_be()
+        };
+        buf.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&bytes);
+    }
+    BigUint::from_bytes_be(&sha256(&[&buf]))
+}
+
+/// §8.1: `2 ≤ x ≤ p − 2` and `x^q = 1`.
+fn element(x: &BigUint, name: &str) -> Result<(), String> {
+    let p = p();
+    if *x < BigUint::from(2u32) || *x > &p - 2u32 {
+        return Err(format!("{name} is out of range"));
+    }
+    if x.modpow(&q(), &p) != BigUint::from(1u32) {
+        return Err(format!("{name} is outside the subgroup"));
+    }
+    Ok(())
+}
+
+/// §8.1: `1 ≤ d < q`.
+fn exponent(d: &BigUint, name: &str) -> Result<(), String> {
+    if *d == BigUint::ZERO || *d >= q() {
+        return Err(format!("{name} is not an exponent"));
+    }
+    Ok(())
+}
+
+fn check(ok: bool, name: &str) -> Result<(), String> {
+    ok.then_some(())
+        .ok_or_else(|| format!("the proof {name} does not verify"))
+}
+
+/// A random exponent in `[1, q − 1]`.
+fn draw(rng: &mut impl RngCore) -> BigUint {
+    let mut bytes = [0u8; 208];
+    rng.fill_bytes(&mut bytes);
+    BigUint::from_bytes_be(&bytes) % (q() - 1u32) + 1u32
+}
+
+/// The secret of §8.2 as an integer.
+pub fn secret_int(secret: &[u8; 32]) -> BigUint {
+    BigUint::from_bytes_be(secret)
+}
+
+/// What the asker keeps after step 1.
+pub struct Asker1 {
+    x: BigUint,
+    a2: BigUint,
+    a3: BigUint,
+}
+
+/// What the answerer keeps after step 2.
+pub struct Answerer2 {
+    b3: BigUint,
+    g3a: BigUint,
+    g2: BigUint,
+    g3: BigUint,
+    pb: BigUint,
+    qb: BigUint,
+}
+
+/// What the asker keeps after step 3.
+pub struct Asker3 {
+    a3: BigUint,
+    g3b: BigUint,
+    pa_pb: BigUint,
+    qa_qb: BigUint,
+}
+
+/// §8.5 step 1.
+pub fn smp_step1(x: BigUint, rng: &mut impl RngCore) -> (Asker1, Smp1) {
+    let (a2, a3, r2, r3) = (draw(rng), draw(rng), draw(rng), draw(rng));
+    let (c2, c3) = (h(1, &g(&r2), None), h(2, &g(&r3), None));
+    let m = Smp1 {
+        g2a: g(&a2),
+        c2: c2.clone(),
+        d2: proof(&r2, &a2, &c2),
+        g3a: g(&a3),
+        c3: c3.clone(),
+        d3: proof(&r3, &a3, &c3),
+    };
+    (Asker1 { x, a2, a3 }, m)
+}
+
+/// §8.5 step 2: the checks of SMP1, then SMP2.
+pub fn smp_step2(
+    m: &Smp1,
+    y: &BigUint,
+    rng: &mut impl RngCore,
+) -> Result<(Answerer2, Smp2), String> {
+    element(&m.g2a, "g2a")?;
+    element(&m.g3a, "g3a")?;
+    exponent(&m.d2, "D2")?;
+    exponent(&m.d3, "D3")?;
+    check(
+        m.c2 == h(1, &mul(&g(&m.d2), &pow(&m.g2a, &m.c2)), None),
+        "c2",
+    )?;
+    check(
+        m.c3 == h(2, &mul(&g(&m.d3), &pow(&m.g3a, &m.c3)), None),
+        "c3",
+    )?;
+    let (b2, b3, r2, r3, r4, r5, r6) = (
+        draw(rng),
+        draw(rng),
+        draw(rng),
+        draw(rng),
+        draw(rng),
+        draw(rng),
+        draw(rng),
+    );
+    let (g2, g3) = (pow(&m.g2a, &b2), pow(&m.g3a, &b3));
+    let (c2, c3) = (h(3, &g(&r2), None), h(4, &g(&r3), None));
+    let pb = pow(&g3, &r4);
+    let qb = mul(&g(&r4), &pow(&g2, y));
+    let cp = h(5, &pow(&g3, &r5), Some(&mul(&g(&r5), &pow(&g2, &r6))));
+    let msg = Smp2 {
+        g2b: g(&b2),
+        c2: c2.clone(),
+        d2: proof(&r2, &b2, &c2),
+        g3b: g(&b3),
+        c3: c3.clone(),
+        d3: proof(&r3, &b3, &c3),
+        pb: pb.clone(),
+        qb: qb.clone(),
+        cp: cp.clone(),
+        d5: proof(&r5, &r4, &cp),
+        d6: proof(&r6, y, &cp),
+    };
+    let state = Answerer2 {
+        b3,
+        g3a: m.g3a.clone(),
+        g2,
+        g3,
+        pb,
+        qb,
+    };
+    Ok((state, msg))
+}
+
+/// §8.5 step 3: the checks of SMP2, then SMP3.
+pub fn smp_step3(s: Asker1, m: &Smp2, rng: &mut impl RngCore) -> Result<(Asker3, Smp3), String> {
+    for (v, n) in [
+        (&m.g2b, "g2b"),
+        (&m.g3b, "g3b"),
+        (&m.pb, "Pb"),
+        (&m.qb, "Qb"),
+    ] {
+        element(v, n)?;
+    }
+    for (v, n) in [(&m.d2, "D2"), (&m.d3, "D3"), (&m.d5, "D5"), (&m.d6, "D6")] {
+        exponent(v, n)?;
+    }
+    check(
+        m.c2 == h(3, &mul(&g(&m.d2), &pow(&m.g2b, &m.c2)), None),
+        "c2",
+    )?;
+    check(
+        m.c3 == h(4, &mul(&g(&m.d3), &pow(&m.g3b, &m.c3)), None),
+        "c3",
+    )?;
+    let (g2, g3) = (pow(&m.g2b, &s.a2), pow(&m.g3b, &s.a3));
+    let left = mul(&pow(&g3, &m.d5), &pow(&m.pb, &m.cp));
+    let right = mul(&mul(&g(&m.d5), &pow(&g2, &m.d6)), &pow(&m.qb, &m.cp));
+    check(m.cp == h(5, &left, Some(&right)), "cP")?;
+    let (r4, r5, r6, r7) = (draw(rng), draw(rng), draw(rng), draw(rng));
+    let pa = pow(&g3, &r4);
+    let qa = mul(&g(&r4), &pow(&g2, &s.x));
+    let cp = h(6, &pow(&g3, &r5), Some(&mul(&g(&r5), &pow(&g2, &r6))));
+    let qa_qb = div(&qa, &m.qb);
+    let ra = pow(&qa_qb, &s.a3);
+    let cr = h(7, &g(&r7), Some(&pow(&qa_qb, &r7)));
+    let msg = Smp3 {
+        pa: pa.clone(),
+        qa,
+        cp: cp.clone(),
+        d5: proof(&r5, &r4, &cp),
+        d6: proof(&r6, &s.x, &cp),
+        ra,
+        cr: cr.clone(),
+        d7: proof(&r7, &s.a3, &cr),
+    };
+    let state = Asker3 {
+        a3: s.a3,
+        g3b: m.g3b.clone(),
+        pa_pb: div(&pa, &m.pb),
+        qa_qb,
+    };
+    Ok((state, msg))
+}
+
+/// §8.5 step 4: the checks of SMP3, whether the answers matched, and SMP4.
+pub fn smp_step4(s: Answerer2, m: &Smp3, rng: &mut impl RngCore) -> Result<(bool, Smp4), String> {
+    for (v, n) in [(&m.pa, "Pa"), (&m.qa, "Qa"), (&m.ra, "Ra")] {
+        element(v, n)?;
+    }
+    for (v, n) in [(&m.d5, "D5"), (&m.d6, "D6"), (&m.d7, "D7")] {
+        exponent(v, n)?;
+    }
+    let left = mul(&pow(&s.g3, &m.d5), &pow(&m.pa, &m.cp));
+    let right = mul(&mul(&g(&m.d5), &pow(&s.g2, &m.d6)), &pow(&m.qa, &m.cp));
+    check(m.cp == h(6, &left, Some(&right)), "cP")?;
+    let qa_qb = div(&m.qa, &s.qb);
+    let left = mul(&g(&m.d7), &pow(&s.g3a, &m.cr));
+    let right = mul(&pow(&qa_qb, &m.d7), &pow(&m.ra, &m.cr));
+    check(m.cr == h(7, &left, Some(&right)), "cR")?;
+    let r7 = draw(rng);
+    let rb = pow(&qa_qb, &s.b3);
+    let cr = h(8, &g(&r7), Some(&pow(&qa_qb, &r7)));
+    let msg = Smp4 {
+        rb,
+        cr: cr.clone(),
+        d7: proof(&r7, &s.b3, &cr),
+    };
+    let matched = pow(&m.ra, &s.b3) == div(&m.pa, &s.pb);
+    Ok((matched, msg))
+}
+
+/// §8.5 step 5: the checks of SMP4 and whether the answers matched.
+pub fn smp_step5(s: Asker3, m: &Smp4) -> Result<bool, String> {
+    element(&m.rb, "Rb")?;
+    exponent(&m.d7, "D7")?;
+    let left = mul(&g(&m.d7), &pow(&s.g3b, &m.cr));
+    let right = mul(&pow(&s.qa_qb, &m.d7), &pow(&m.rb, &m.cr));
+    check(m.cr == h(8, &left, Some(&right)), "cR")?;
+    Ok(pow(&m.rb, &s.a3) == s.pa_pb)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +596,46 @@ mod tests {
         let mut bad = tx.seal(&[9; 64]).unwrap();
         bad.tag[31] ^= 1;
         assert!(rx.open(&bad).is_err(), "a tag wrong in its last byte");
+    }
+
+    /// The model's SMP against the reference's, both ways, matching and not.
+    #[test]
+    fn model_8_5_interoperates_with_the_reference() {
+        use cryptully_protocol::smp;
+        let mut rng = crate::TestRng(3);
+        let secret = |a: &str| smp_secret(&[1; 32], &[2; 32], &[3; 32], a);
+        let reference = |a: &str| smp::secret(&[1; 32], &[2; 32], &[3; 32], a);
+        for (asked, answered) in [("the lake", "the lake"), ("the lake", "the sea")] {
+            // The model asks, the reference answers.
+            let (asker, m1) = smp_step1(secret_int(&secret(asked)), &mut rng);
+            let checked = smp::check_smp1(&m1).unwrap();
+            let (answerer, m2) = smp::step2(
+                &checked,
+                reference(answered),
+                smp::Step2Random::draw(&mut rng),
+            );
+            let (asker, m3) = smp_step3(asker, &m2, &mut rng).unwrap();
+            let (b_matched, m4) =
+                smp::step4(answerer, &m3, smp::Step4Random::draw(&mut rng)).unwrap();
+            let a_matched = smp_step5(asker, &m4).unwrap();
+            assert_eq!(
+                (a_matched, b_matched),
+                (asked == answered, asked == answered)
+            );
+            // The reference asks, the model answers.
+            let (asker, m1) = smp::step1(reference(asked), smp::Step1Random::draw(&mut rng));
+            let (answerer, m2) = smp_step2(&m1, &secret_int(&secret(answered)), &mut rng).unwrap();
+            let (asker, m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng)).unwrap();
+            let (b_matched, m4) = smp_step4(answerer, &m3, &mut rng).unwrap();
+            let a_matched = smp::step5(asker, &m4).unwrap();
+            assert_eq!(
+                (a_matched, b_matched),
+                (asked == answered, asked == answered)
+            );
+        }
+        // A forged proof is refused.
+        let (_, mut m1) = smp_step1(secret_int(&secret("x")), &mut rng);
+        m1.c2 += 1u32;
+        assert!(smp_step2(&m1, &BigUint::from(5u32), &mut rng).is_err());
     }
 }

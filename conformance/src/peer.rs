@@ -309,13 +309,13 @@ impl Keys {
     }
 
     /// §8.2 by the runner's model; the SMP steps that use it are still the protocol crate's.
-    fn secret(&self, answer: &str) -> smp::SecretInt {
-        smp::SecretInt::new(BigUint::from_bytes_be(&model::smp_secret(
+    fn secret(&self, answer: &str) -> BigUint {
+        model::secret_int(&model::smp_secret(
             &self.initiator_public,
             &self.responder_public,
             &self.session_id,
             answer,
-        )))
+        ))
     }
 }
 
@@ -1290,7 +1290,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let forgeries: [Forgery<smp::Smp1>; 3] = [
                     ("c3 + 1", |m| m.c3 += 1u32),
-                    ("D2 = q", |m| m.d2 = smp::subgroup_order()),
+                    ("D2 = q", |m| m.d2 = model::subgroup_order()),
                     ("D3 = 0", |m| m.d3 = BigUint::from(0u32)),
                 ];
                 for (what, forge) in forgeries {
@@ -1308,10 +1308,10 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let forgeries: [Forgery<smp::Smp2>; 5] = [
                     ("cP + 1", |m| m.cp += 1u32),
-                    ("D5 = q", |m| m.d5 = smp::subgroup_order()),
+                    ("D5 = q", |m| m.d5 = model::subgroup_order()),
                     ("D6 = 0", |m| m.d6 = BigUint::from(0u32)),
                     ("Pb = 1", |m| m.pb = BigUint::from(1u32)),
-                    ("Qb = p - Qb", |m| m.qb = smp::prime() - &m.qb),
+                    ("Qb = p - Qb", |m| m.qb = model::prime() - &m.qb),
                 ];
                 for (what, forge) in forgeries {
                     smp_forged(ctx, Forged::Smp2(forge))
@@ -1427,9 +1427,7 @@ async fn smp_forged(ctx: &Ctx, forged: Forged) -> Result<()> {
     } else {
         "failed"
     };
-    let ask = |k: &Keys, rng: &mut crate::TestRng| {
-        smp::step1(k.secret("the lake"), smp::Step1Random::draw(rng))
-    };
+    let ask = |k: &Keys, rng: &mut crate::TestRng| model::smp_step1(k.secret("the lake"), rng);
     match forged {
         Forged::Smp1(forge) => {
             let (_, mut m1) = ask(&k, &mut rng);
@@ -1453,12 +1451,7 @@ async fn smp_forged(ctx: &Ctx, forged: Forged) -> Result<()> {
             let InnerMessage::Smp1(m1) = k.next_inner(&mut e.wire).await? else {
                 return Err("expected SMP1".into());
             };
-            let checked = smp::check_smp1(&m1).map_err(|e| e.to_string())?;
-            let (_, mut m2) = smp::step2(
-                &checked,
-                k.secret("the lake"),
-                smp::Step2Random::draw(&mut rng),
-            );
+            let (_, mut m2) = model::smp_step2(&m1, &k.secret("the lake"), &mut rng)?;
             forge(&mut m2);
             e.wire.record(k.seal(&InnerMessage::Smp2(m2))?).await?;
         }
@@ -1479,7 +1472,7 @@ async fn smp_forged(ctx: &Ctx, forged: Forged) -> Result<()> {
             let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
                 return Err("expected SMP2".into());
             };
-            let (_, mut m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
+            let (_, mut m3) = model::smp_step3(asker, &m2, &mut rng)
                 .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
             forge(&mut m3);
             e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
@@ -1487,10 +1480,9 @@ async fn smp_forged(ctx: &Ctx, forged: Forged) -> Result<()> {
         Forged::OutOfOrder => {
             // A genuine SMP3 of another run, sent while the shim waits for its person.
             let (other_asker, other_m1) = ask(&k, &mut rng);
-            let checked = smp::check_smp1(&other_m1).map_err(|e| e.to_string())?;
-            let (_, m2) = smp::step2(&checked, k.secret("x"), smp::Step2Random::draw(&mut rng));
-            let (_, m3) = smp::step3(other_asker, &m2, smp::Step3Random::draw(&mut rng))
-                .map_err(|e| e.to_string())?;
+            let (_, m2) = model::smp_step2(&other_m1, &k.secret("x"), &mut rng)?;
+            let (_, m3) =
+                model::smp_step3(other_asker, &m2, &mut rng).map_err(|e| e.to_string())?;
             let (_, m1) = ask(&k, &mut rng);
             for inner in [
                 InnerMessage::Smp0 {
@@ -1522,14 +1514,14 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     let mut e = env(ctx).await?;
     let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
     let mut rng = crate::TestRng(7);
-    let (mut asker, mut smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+    let (mut asker, mut smp1) = model::smp_step1(k.secret("the lake"), &mut rng);
     match twist {
         SmpTwist::ForgeProof => smp1.c2 += 1u32,
         SmpTwist::NonResidue => {
             while smp1.c2.bit(0) {
-                (asker, smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+                (asker, smp1) = model::smp_step1(k.secret("the lake"), &mut rng);
             }
-            smp1.g2a = smp::prime() - &smp1.g2a;
+            smp1.g2a = model::prime() - &smp1.g2a;
         }
         SmpTwist::None => {}
     }
@@ -1564,14 +1556,14 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
         return Err("expected SMP2".into());
     };
-    let (asker, m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
+    let (asker, m3) = model::smp_step3(asker, &m2, &mut rng)
         .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
     e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
     let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
         return Err("expected SMP4".into());
     };
-    let matched =
-        smp::step5(asker, &m4).map_err(|e| format!("the shim's SMP4 failed its checks: {e}"))?;
+    let matched = model::smp_step5(asker, &m4)
+        .map_err(|e| format!("the shim's SMP4 failed its checks: {e}"))?;
     let want = if answer == "the lake" {
         "matched"
     } else {
@@ -1603,7 +1595,7 @@ async fn smp_early_answer(ctx: &Ctx) -> Result<()> {
     let mut e = env(ctx).await?;
     let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
     let mut rng = crate::TestRng(8);
-    let (asker, smp1) = smp::step1(k.secret("the lake"), smp::Step1Random::draw(&mut rng));
+    let (asker, smp1) = model::smp_step1(k.secret("the lake"), &mut rng);
     let smp0 = InnerMessage::Smp0 {
         question: "Where did we meet?".into(),
     };
@@ -1619,13 +1611,13 @@ async fn smp_early_answer(ctx: &Ctx) -> Result<()> {
     let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
         return Err("the early answer was dropped: expected SMP2 after SMP1".into());
     };
-    let (asker, m3) = smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng))
+    let (asker, m3) = model::smp_step3(asker, &m2, &mut rng)
         .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
     e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
     let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
         return Err("expected SMP4".into());
     };
-    if !smp::step5(asker, &m4).map_err(|e| e.to_string())? {
+    if !model::smp_step5(asker, &m4).map_err(|e| e.to_string())? {
         return Err("the runner's result is mismatched; the answers were equal".into());
     }
     e.shim
@@ -1641,13 +1633,10 @@ async fn smp_idle_ignored(ctx: &Ctx) -> Result<()> {
     // Genuine messages of a run the shim never saw.
     let mut rng = crate::TestRng(9);
     let secret = k.secret("x");
-    let (asker, m1) = smp::step1(secret.clone(), smp::Step1Random::draw(&mut rng));
-    let checked = smp::check_smp1(&m1).map_err(|e| e.to_string())?;
-    let (answerer, m2) = smp::step2(&checked, secret, smp::Step2Random::draw(&mut rng));
-    let (_, m3) =
-        smp::step3(asker, &m2, smp::Step3Random::draw(&mut rng)).map_err(|e| e.to_string())?;
-    let (_, m4) =
-        smp::step4(answerer, &m3, smp::Step4Random::draw(&mut rng)).map_err(|e| e.to_string())?;
+    let (asker, m1) = model::smp_step1(secret.clone(), &mut rng);
+    let (answerer, m2) = model::smp_step2(&m1, &secret, &mut rng)?;
+    let (_, m3) = model::smp_step3(asker, &m2, &mut rng).map_err(|e| e.to_string())?;
+    let (_, m4) = model::smp_step4(answerer, &m3, &mut rng).map_err(|e| e.to_string())?;
     for inner in [
         InnerMessage::Smp2(m2),
         InnerMessage::Smp3(m3),
@@ -1701,8 +1690,7 @@ async fn smp_both_ask(ctx: &Ctx, shim_wins: bool) -> Result<()> {
     let InnerMessage::Smp1(shim_smp1) = k.next_inner(&mut e.wire).await? else {
         return Err("expected the shim's SMP1".into());
     };
-    let (runner_asker, runner_smp1) =
-        smp::step1(k.secret("theirs"), smp::Step1Random::draw(&mut rng));
+    let (runner_asker, runner_smp1) = model::smp_step1(k.secret("theirs"), &mut rng);
     for inner in [
         InnerMessage::Smp0 {
             question: "Runner's question?".into(),
@@ -1718,9 +1706,8 @@ async fn smp_both_ask(ctx: &Ctx, shim_wins: bool) -> Result<()> {
         if question != "Shim's question?" {
             return Err(format!("the shim's SMP0 carried {question:?}"));
         }
-        let checked = smp::check_smp1(&shim_smp1).map_err(|e| e.to_string())?;
-        let (answerer, m2) =
-            smp::step2(&checked, k.secret("ours"), smp::Step2Random::draw(&mut rng));
+        let (answerer, m2) = model::smp_step2(&shim_smp1, &k.secret("ours"), &mut rng)
+            .map_err(|e| format!("the shim's SMP1 failed its checks: {e}"))?;
         e.wire
             .send(
                 shim_nick,
@@ -1730,7 +1717,7 @@ async fn smp_both_ask(ctx: &Ctx, shim_wins: bool) -> Result<()> {
         let InnerMessage::Smp3(m3) = k.next_inner(&mut e.wire).await? else {
             return Err("expected SMP3: the shim must ignore the runner's SMP0 and SMP1".into());
         };
-        let (matched, m4) = smp::step4(answerer, &m3, smp::Step4Random::draw(&mut rng))
+        let (matched, m4) = model::smp_step4(answerer, &m3, &mut rng)
             .map_err(|e| format!("the shim's SMP3 failed its checks: {e}"))?;
         if !matched {
             return Err("the runner's result is mismatched".into());
@@ -1768,7 +1755,7 @@ async fn smp_both_ask(ctx: &Ctx, shim_wins: bool) -> Result<()> {
         let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
             return Err("expected SMP2 answering the runner's question".into());
         };
-        let (asker, m3) = smp::step3(runner_asker, &m2, smp::Step3Random::draw(&mut rng))
+        let (asker, m3) = model::smp_step3(runner_asker, &m2, &mut rng)
             .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
         e.wire
             .send(
@@ -1779,7 +1766,7 @@ async fn smp_both_ask(ctx: &Ctx, shim_wins: bool) -> Result<()> {
         let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
             return Err("expected SMP4".into());
         };
-        if !smp::step5(asker, &m4).map_err(|e| e.to_string())? {
+        if !model::smp_step5(asker, &m4).map_err(|e| e.to_string())? {
             return Err("the runner's result is mismatched".into());
         }
         e.shim
