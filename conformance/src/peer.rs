@@ -1196,6 +1196,56 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-6.4-BURST",
+            "300 records written at once, faster than the shim reads: every message is shown once, in order, with no warning, and every one is acknowledged",
+            ["6.4-1", "7.4-1"],
+            |ctx| {
+                const N: usize = 300;
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut sent = Vec::with_capacity(N);
+                for i in 0..N {
+                    let r = k.msg(&format!("burst {i:03}"))?;
+                    sent.push(r.seq);
+                    e.wire.record(r).await?;
+                }
+                let mut shown = 0;
+                while shown < N {
+                    let Some(v) = e.shim.next(WAIT).await? else {
+                        return Err(format!("only {shown} of {N} messages shown"));
+                    };
+                    match v["event"].as_str() {
+                        Some("message") if v["text"] == format!("burst {shown:03}") => shown += 1,
+                        Some("message") => {
+                            return Err(format!("message {shown} expected, got {v}"));
+                        }
+                        Some("warning" | "error" | "ended") => {
+                            return Err(format!("after {shown} messages: {v}"));
+                        }
+                        _ => {}
+                    }
+                }
+                let mut acked = Vec::with_capacity(N);
+                while acked.len() < N {
+                    let PeerMessage::Record(r) = e.wire.peer().await? else {
+                        return Err("expected a RECORD".into());
+                    };
+                    let opened =
+                        k.rx.open(&r)
+                            .map_err(|e| format!("the shim's record: {e}"))?;
+                    if let InnerMessage::Ack { seq } =
+                        InnerMessage::decode_padded(&opened.plaintext).map_err(|e| e.to_string())?
+                    {
+                        acked.push(seq);
+                    }
+                }
+                if acked != sent {
+                    return Err(format!("ACKs {acked:?} for records {sent:?}"));
+                }
+                Ok(())
+            }
+        ),
+        case!(
             "PEER-7.3-OVERSIZE",
             "an authenticated MSG of 16385 bytes is not shown, and the person is told",
             ["2.2-1", "7.1-1"],
