@@ -22,6 +22,7 @@ const FUZZ_WINDOW: u32 = 4;
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/smp/prime.rs");
+    println!("cargo:rerun-if-env-changed=CARGO_CFG_FUZZING");
     // cargo-fuzz passes `--cfg fuzzing`; cargo tells build scripts the target's cfgs this way.
     let fuzzing = std::env::var_os("CARGO_CFG_FUZZING").is_some();
     let (hex, bits, teeth, window) = match fuzzing {
@@ -53,7 +54,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             "/// Teeth of the comb of g (build.rs).\nconst G_TEETH: u32 = {teeth};\n\
              /// Bits per digit of the comb of g (build.rs).\nconst G_WINDOW: u32 = {window};\n\
              /// The comb of g in Montgomery form, little-endian, one number wide an entry (build.rs).\n\
-             static G_COMB: &[u8] = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/g_comb.bin\"));\n"
+             static G_COMB: &[u8] = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/g_comb.bin\"));\n\
+             /// Bytes of the table, so the crate can check it was made for its own group size.\n\
+             const G_COMB_BYTES: usize = {len};\n",
+            len = table.len()
         ),
     )?;
     Ok(())

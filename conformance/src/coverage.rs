@@ -258,16 +258,8 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "4.3-6",
-        &[
-            "case:PEER-4.3-REJECT",
-            "test:relay/tests/chat.rs::chat_reject_is_reported_to_the_initiator",
-        ],
-    ),
-    (
         "4.3-7",
         &[
-            "case:PEER-4.3-REJECTED",
             "test:relay/tests/chat.rs::chat_4_3_a_busy_client_s_reject_reaches_the_initiator_as_busy",
         ],
     ),

@@ -7,7 +7,7 @@
 //! peer's nickname; nothing the person sent is lost silently: messages never acknowledged are
 //! reported as undelivered when their chat ends, however it ends.
 
-use crate::errors::{ErrorCode, RejectReason};
+use crate::errors::ErrorCode;
 use crate::handshake::PeerMessage;
 use crate::inner::TypingState;
 use crate::net::{FrameReader, NetError, put_frame};
@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
+use zeroize::Zeroizing;
 
 /// How often an otherwise quiet client pings the relay (§3.7: half the default idle timeout).
 pub const PING_INTERVAL: Duration = Duration::from_secs(60);
@@ -49,8 +50,9 @@ pub enum Command {
     Reject {
         /// Who asked.
         peer: Nick,
-        /// DECLINED when the person said no; BUSY when the client cannot take the chat now.
-        reason: RejectReason,
+        /// REJ BUSY (the client cannot take the chat now, §4.5) instead of DECLINED (the person
+        /// said no).
+        busy: bool,
     },
     /// Send a chat message (§7.3). `id` is the application's own, echoed in [`ConnEvent::Sent`]
     /// or [`ConnEvent::NotSent`].
@@ -75,15 +77,15 @@ pub enum Command {
         peer: Nick,
         /// The question shown to them.
         question: String,
-        /// The answer they should give.
-        answer: String,
+        /// The answer they should give; erased when the command is dropped (§12.3).
+        answer: Zeroizing<String>,
     },
     /// Answer `peer`'s question (§8.5 step 2).
     AnswerSmp {
         /// Who asked.
         peer: Nick,
-        /// The answer.
-        answer: String,
+        /// The answer; erased when the command is dropped (§12.3).
+        answer: Zeroizing<String>,
     },
     /// Abort a running verification (§8.6).
     AbortSmp {
@@ -687,7 +689,8 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
         };
         let result = match command {
             Command::Accept { .. } => session.accept(rng),
-            Command::Reject { reason, .. } => session.reject_with(reason),
+            Command::Reject { busy: false, .. } => session.reject(),
+            Command::Reject { busy: true, .. } => session.reject_busy(),
             Command::StartSmp {
                 question, answer, ..
             } => session.start_smp(&question, &answer, rng),

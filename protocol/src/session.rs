@@ -25,6 +25,7 @@ use rand_core::CryptoRngCore;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 /// A warning about records in transit (§6.4). The session goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,6 +255,13 @@ struct Established {
     too_far: u32,
 }
 
+/// The session id is a secret of §5.4 (SMP binds to it); the chains erase themselves.
+impl Drop for Established {
+    fn drop(&mut self) {
+        self.session_id.zeroize();
+    }
+}
+
 enum State {
     ExpectRedy {
         keys: EphemeralKeyPair,
@@ -478,9 +486,12 @@ impl Session {
         self.reject_with(RejectReason::Declined)
     }
 
-    /// Answers the pending HELO with REJ and `reason` (§4.3): DECLINED when the person said
-    /// no, BUSY when the client cannot take the chat now (§4.5).
-    pub fn reject_with(&mut self, reason: RejectReason) -> Result<Step, SessionError> {
+    /// The client cannot take the chat now (§4.5): REJ BUSY. Never for a person's no [4.3-6].
+    pub fn reject_busy(&mut self) -> Result<Step, SessionError> {
+        self.reject_with(RejectReason::Busy)
+    }
+
+    fn reject_with(&mut self, reason: RejectReason) -> Result<Step, SessionError> {
         self.check_live()?;
         if !matches!(self.state, State::ExpectDecision { .. }) {
             return Err(SessionError::NotEstablished {

@@ -19,11 +19,13 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::process::{Command, Stdio};
 
 use cryptully_protocol::handshake::PeerMessage;
+use cryptully_protocol::inner::InnerMessage;
 use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
 use cryptully_protocol::nick::Nick;
-use cryptully_protocol::records::dangerous_key_material;
+use cryptully_protocol::records::{ChainKey, ReceiveChain, dangerous_key_material};
 use cryptully_protocol::session::{Event, Session};
 use cryptully_protocol::smp;
+use num_bigint::BigUint;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
@@ -284,7 +286,8 @@ fn secrets(wire: &[(char, PeerMessage)]) -> Vec<(String, Vec<u8>)> {
     out.push(("the SMP secret (number)".into(), x_le));
     out.push(("the answer".into(), answer().into_bytes()));
     let (i2r, r2i) = schedule.dangerous_chain_keys();
-    for (dir, first, from) in [("alice→bob", *i2r, 'a'), ("bob→alice", *r2i, 'b')] {
+    let (i2r, r2i) = (*i2r, *r2i);
+    for (dir, first, from) in [("alice→bob", i2r, 'a'), ("bob→alice", r2i, 'b')] {
         let records = wire
             .iter()
             .filter(|(f, m)| *f == from && matches!(m, PeerMessage::Record(_)))
@@ -300,11 +303,100 @@ fn secrets(wire: &[(char, PeerMessage)]) -> Vec<(String, Vec<u8>)> {
             out.push((format!("{dir} IV {i}"), k.iv.to_vec()));
             chain = k.next_chain_key;
         }
+        // The chain key the session held last, for the record it never sent or received.
+        out.push((
+            format!("{dir} chain key {records} (the live one)"),
+            chain.to_vec(),
+        ));
     }
+    out.push(("the session id".into(), schedule.session_id().to_vec()));
+    out.extend(smp_exponents(wire, &i2r, &r2i));
     for i in 0..MESSAGES {
         for from in ["alice", "bob"] {
             out.push((format!("{from}'s message {i}"), text(from, i).into_bytes()));
         }
+    }
+    out
+}
+
+/// Every inner message of one direction, opened with its first chain key.
+fn inner_messages(wire: &[(char, PeerMessage)], from: char, first: &[u8; 32]) -> Vec<InnerMessage> {
+    let mut rx = ReceiveChain::new(ChainKey::new(*first));
+    wire.iter()
+        .filter(|(f, _)| *f == from)
+        .filter_map(|(_, m)| match m {
+            PeerMessage::Record(r) => Some(r),
+            _ => None,
+        })
+        .map(|r| InnerMessage::decode_padded(&rx.open(r).unwrap().plaintext).unwrap())
+        .collect()
+}
+
+/// The SMP exponents both sides drew (§8.5), in both forms (little-endian limbs, as numbers are
+/// kept, and big-endian). Each random source gave its first block to the handshake key, then
+/// its exponents in the order of §8.5; the test checks this against the SMP messages on the
+/// wire, so a wrong guess fails instead of looking for values that never existed.
+fn smp_exponents(
+    wire: &[(char, PeerMessage)],
+    i2r: &[u8; 32],
+    r2i: &[u8; 32],
+) -> Vec<(String, Vec<u8>)> {
+    let mut rng_a = KnownRng {
+        label: b'a',
+        counter: 1,
+    };
+    let mut rng_b = KnownRng {
+        label: b'b',
+        counter: 1,
+    };
+    let s1 = smp::Step1Random::draw(&mut rng_a);
+    let s3 = smp::Step3Random::draw(&mut rng_a);
+    let s2 = smp::Step2Random::draw(&mut rng_b);
+    let s4 = smp::Step4Random::draw(&mut rng_b);
+    let g = |e: &smp::SecretInt| BigUint::from(2u32).modpow(&e.dangerous_value(), &smp::prime());
+    let smp1 = inner_messages(wire, 'a', i2r)
+        .into_iter()
+        .find_map(|m| match m {
+            InnerMessage::Smp1(m) => Some(m),
+            _ => None,
+        })
+        .expect("SMP1 crossed");
+    let smp2 = inner_messages(wire, 'b', r2i)
+        .into_iter()
+        .find_map(|m| match m {
+            InnerMessage::Smp2(m) => Some(m),
+            _ => None,
+        })
+        .expect("SMP2 crossed");
+    assert_eq!(g(&s1.a2), smp1.g2a, "alice's SMP exponents are known");
+    assert_eq!(g(&s2.b2), smp2.g2b, "bob's SMP exponents are known");
+    let named = [
+        ("a2", &s1.a2),
+        ("a3", &s1.a3),
+        ("asker r2", &s1.r2),
+        ("asker r3", &s1.r3),
+        ("asker r4", &s3.r4),
+        ("asker r5", &s3.r5),
+        ("asker r6", &s3.r6),
+        ("asker r7", &s3.r7),
+        ("b2", &s2.b2),
+        ("b3", &s2.b3),
+        ("answerer r2", &s2.r2),
+        ("answerer r3", &s2.r3),
+        ("answerer r4", &s2.r4),
+        ("answerer r5", &s2.r5),
+        ("answerer r6", &s2.r6),
+        ("answerer r7", &s4.r7),
+    ];
+    let mut out = Vec::new();
+    for (name, e) in named {
+        // The low 32 bytes: enough to be unique, and present whatever the number's width.
+        let mut le = e.dangerous_value().to_bytes_le();
+        le.truncate(32);
+        let mut be = e.dangerous_value().to_bytes_be();
+        be.truncate(32);
+        out.push((format!("SMP exponent {name} (number)"), le));
+        out.push((format!("SMP exponent {name} (big-endian)"), be));
     }
     out
 }

@@ -152,7 +152,7 @@ async fn smp(alice: &mut Client, bob: &mut Client, asked: &str, answered: &str) 
     alice.cmd(Command::StartSmp {
         peer: nick("bob"),
         question: "Where did we meet?".into(),
-        answer: asked.into(),
+        answer: String::from(asked).into(),
     });
     assert_eq!(
         bob.peer_event().await,
@@ -162,7 +162,7 @@ async fn smp(alice: &mut Client, bob: &mut Client, asked: &str, answered: &str) 
     );
     bob.cmd(Command::AnswerSmp {
         peer: nick("alice"),
-        answer: answered.into(),
+        answer: String::from(answered).into(),
     });
     (alice.peer_event().await, bob.peer_event().await)
 }
@@ -301,7 +301,7 @@ async fn chat_reject_is_reported_to_the_initiator() {
     asks(&mut alice, "alice", &mut bob, "bob").await;
     bob.cmd(Command::Reject {
         peer: nick("alice"),
-        reason: cryptully_protocol::RejectReason::Declined,
+        busy: false,
     });
     assert_eq!(
         alice.peer_event().await,
@@ -317,7 +317,7 @@ async fn chat_4_3_a_busy_client_s_reject_reaches_the_initiator_as_busy() {
     asks(&mut alice, "alice", &mut bob, "bob").await;
     bob.cmd(Command::Reject {
         peer: nick("alice"),
-        reason: cryptully_protocol::RejectReason::Busy,
+        busy: true,
     });
     assert_eq!(
         alice.peer_event().await,

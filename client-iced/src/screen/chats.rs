@@ -154,7 +154,7 @@ impl State {
                 if let Some(peer) = current {
                     out.push(Command::Reject {
                         peer: peer.clone(),
-                        reason: cryptully_protocol::RejectReason::Declined,
+                        busy: false,
                     });
                     model.forget(&peer);
                 }
@@ -249,12 +249,15 @@ impl State {
                     out.push(Command::StartSmp {
                         peer,
                         question,
-                        answer,
+                        answer: answer.into(),
                     });
                 }
                 (Some(Dialog::Answer { answer }), Some(peer)) => {
                     model.clear_question(&peer);
-                    out.push(Command::AnswerSmp { peer, answer });
+                    out.push(Command::AnswerSmp {
+                        peer,
+                        answer: answer.into(),
+                    });
                 }
                 (dialog, _) => self.dialog = dialog,
             },

@@ -152,10 +152,11 @@ async fn shim_command(
         "accept" => Command::Accept { peer },
         "reject" => Command::Reject {
             peer,
-            // §13.1: "declined" unless told "busy".
-            reason: match cmd.get("reason").and_then(Value::as_str) {
-                Some("busy") => RejectReason::Busy,
-                _ => RejectReason::Declined,
+            // §13.1: "declined" (the default) or "busy".
+            busy: match cmd.get("reason").and_then(Value::as_str) {
+                None | Some("declined") => false,
+                Some("busy") => true,
+                Some(other) => return Err(format!("unknown reject reason {other:?}")),
             },
         },
         "send" => Command::Send {
@@ -174,11 +175,11 @@ async fn shim_command(
         "smp_start" => Command::StartSmp {
             peer,
             question: text("question"),
-            answer: text("answer"),
+            answer: text("answer").into(),
         },
         "smp_answer" => Command::AnswerSmp {
             peer,
-            answer: text("answer"),
+            answer: text("answer").into(),
         },
         "smp_abort" => Command::AbortSmp { peer },
         "close" => Command::Close { peer },
@@ -340,15 +341,15 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         match word {
                             "/open" => { handle.send(Command::Open { peer }); }
                             "/accept" => { handle.send(Command::Accept { peer }); }
-                            "/reject" => { handle.send(Command::Reject { peer, reason: RejectReason::Declined }); }
+                            "/reject" => { handle.send(Command::Reject { peer, busy: false }); }
                             _ => println!("* talking to {peer}"),
                         }
                     }
                     "/ask" => match (current.clone(), rest.split_once('?')) {
-                        (Some(peer), Some((q, a))) => { handle.send(Command::StartSmp { peer, question: format!("{q}?"), answer: a.trim().into() }); }
+                        (Some(peer), Some((q, a))) => { handle.send(Command::StartSmp { peer, question: format!("{q}?"), answer: String::from(a.trim()).into() }); }
                         _ => println!("! usage: /ask QUESTION? ANSWER (after /to NICK)"),
                     },
-                    "/answer" => if let Some(peer) = current.clone() { handle.send(Command::AnswerSmp { peer, answer: rest.into() }); },
+                    "/answer" => if let Some(peer) = current.clone() { handle.send(Command::AnswerSmp { peer, answer: String::from(rest).into() }); },
                     "/close" => if let Some(peer) = current.take() { handle.send(Command::Close { peer }); },
                     "/quit" => { handle.send(Command::Quit); return ExitCode::SUCCESS; }
                     "/help" => println!("{HELP}"),

@@ -75,6 +75,9 @@ pub(crate) const RUN_TEETH: u32 = 16;
 
 // The comb of g, made by build.rs: `G_TEETH` and the table bytes (`G_COMB`).
 include!(concat!(env!("OUT_DIR"), "/g_comb.rs"));
+// A table left from a build for the other group size (a normal and a fuzz build sharing a target
+// directory) must not be read as this one: the build stops here instead.
+const _: () = assert!(G_COMB_BYTES == ((G_TEETH as usize) << G_WINDOW) * BYTES);
 
 /// The constants of §8.1.
 pub(crate) struct Group {
