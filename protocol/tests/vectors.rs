@@ -794,16 +794,16 @@ fn inner_messages(smp_messages: &[InnerMessage]) -> Value {
             pad(&[0x01, 0x40, 0x01]),
         ),
         (
-            "SMP4 with an MPI count of 2 and nothing after it (invalid value first)",
-            pad(&[0x14, 0, 0, 0, 2]),
+            "SMP4 with an MPI count of 2 and a first MPI announcing 100 bytes with 55 present (invalid value first)",
+            pad(&[0x14, 0, 0, 0, 2, 0, 0, 0, 100]),
         ),
         (
-            "SMP4 with an MPI length of 193 and 10 bytes present (invalid value first)",
+            "SMP4 with an MPI length of 193 and 55 bytes present (invalid value first)",
             pad(&[&[0x14u8, 0, 0, 0, 3, 0, 0, 0, 193][..], &[1; 10]].concat()),
         ),
         (
-            "SMP4 whose second MPI has a leading zero and whose third is missing",
-            pad(&[0x14, 0, 0, 0, 3, 0, 0, 0, 1, 5, 0, 0, 0, 1, 0]),
+            "SMP4 whose second MPI has a leading zero and whose third announces 100 bytes with 45 present (invalid value first)",
+            pad(&[0x14, 0, 0, 0, 3, 0, 0, 0, 1, 5, 0, 0, 0, 1, 0, 0, 0, 0, 100]),
         ),
         (
             "MSG with invalid UTF-8 and a non-zero padding byte (invalid UTF-8 first)",
