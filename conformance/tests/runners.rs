@@ -280,6 +280,32 @@ async fn peer_cases_fail_or_report_unimplemented_for_broken_shims() {
     );
 }
 
+/// The test command of `scripts/mutants.sh` (issue 12): the relay and peer suites alone, every
+/// case but the 10-second registration timeout, against the reference relay and shim as built
+/// from the (mutated) tree. A mutant this test does not catch is one that an outside
+/// implementation's conformance run would not catch either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/mutants.sh; CI runs the same suites through the binaries"]
+async fn conformance_suites_alone() {
+    use cryptully_conformance::peer;
+    let handle = cryptully_relay::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        cryptully_relay::Config::default(),
+    )
+    .await
+    .unwrap();
+    let target = relay::Target::single(handle.local_addr(), Duration::from_secs(10), true);
+    every_relay_case_passes(&target).await;
+    let shim = vec![env!("CARGO_BIN_EXE_cryptully-peer").to_string()];
+    let outcomes = peer::run(shim, &Selection::default()).await;
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .map(|o| &o.id)
+        .collect();
+    assert!(failed.is_empty(), "peer cases failed: {failed:?}");
+}
+
 /// Runs every relay case against `target` and asserts that each passes. The registration
 /// timeout takes 10 s and is left out; .ci/run runs the whole suite through the binary.
 async fn every_relay_case_passes(target: &relay::Target) {
