@@ -6,9 +6,11 @@
 # vectors, which an outside implementation does not have. A mutant that survives is a bug the
 # suites would let through in another implementation.
 #
-# Slow: about 500 mutants at 1 to 2 minutes each on the 2-core machine, so not in CI. Run a sample
-# with `--shard K/N` (K from 0), or one file with `-f FILE`; results land in mutants.out/
-# (outcomes.json, caught.txt, missed.txt, unviable.txt, timeout.txt).
+# Slow: about 500 mutants at about a minute each on the 2-core machine, so not in CI. Run a
+# representative sample with `--sharding round-robin --shard K/N` (K from 0; the default slice
+# sharding takes consecutive mutants of one or two files), or one file with `-f FILE`. Results
+# land in mutants.out/ (outcomes.json, caught.txt, missed.txt, unviable.txt, timeout.txt); record
+# them in conformance/README.md.
 #
 # Usage: scripts/mutants.sh [cargo-mutants options...]
 set -euo pipefail
