@@ -16,8 +16,10 @@ const LABEL_SESSION_ID: &[u8] = b"cryptully/2 session id";
 const LABEL_SAFETY_CODE: &[u8] = b"cryptully/2 safety code";
 const LABEL_FINGERPRINT: &[u8] = b"cryptully/2 fingerprint";
 
-/// An ephemeral X25519 key pair (§5.1). The private half is erased on drop.
+/// An ephemeral X25519 key pair (§5.1). The private half is erased on drop. Cloneable only with
+/// the `fuzzing` feature, so the fuzz targets can reuse one key instead of computing it per input.
 #[derive(Zeroize, ZeroizeOnDrop)]
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct EphemeralKeyPair {
     /// On the heap, so that moving the pair (or the session holding it) copies a pointer and
     /// leaves no copy of the key behind (§12.3; `tests/erasure.rs` found one).
