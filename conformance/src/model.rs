@@ -271,7 +271,8 @@ pub fn smp_secret(
 // ---------------------------------------------------------------------------------------------
 // §8.1, §8.3, §8.5: SMP with num-bigint's plain modpow, step by step as the spec writes it.
 
-/// RFC 3526's 1536-bit prime, `p` of §8.1.
+/// RFC 3526's 1536-bit prime, `p` of §8.1. Copied from the RFC on purpose, not read from the
+/// protocol crate: the model must not share the code it checks.
 const P_HEX: &str = concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",

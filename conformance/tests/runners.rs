@@ -75,6 +75,11 @@ fn vectors_name_each_vector_that_another_implementation_gets_wrong() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_cases_pass_against_the_reference_relay() {
+    every_relay_case_passes_against_the_reference().await;
+}
+
+/// A reference relay in this process, with every relay case run against it.
+async fn every_relay_case_passes_against_the_reference() {
     let handle = cryptully_relay::spawn(
         "127.0.0.1:0".parse().unwrap(),
         cryptully_relay::Config::default(),
@@ -288,14 +293,7 @@ async fn peer_cases_fail_or_report_unimplemented_for_broken_shims() {
 #[ignore = "run by scripts/mutants.sh; CI runs the same suites through the binaries"]
 async fn conformance_suites_alone() {
     use cryptully_conformance::peer;
-    let handle = cryptully_relay::spawn(
-        "127.0.0.1:0".parse().unwrap(),
-        cryptully_relay::Config::default(),
-    )
-    .await
-    .unwrap();
-    let target = relay::Target::single(handle.local_addr(), Duration::from_secs(10), true);
-    every_relay_case_passes(&target).await;
+    every_relay_case_passes_against_the_reference().await;
     let shim = vec![env!("CARGO_BIN_EXE_cryptully-peer").to_string()];
     let outcomes = peer::run(shim, &Selection::default()).await;
     let failed: Vec<_> = outcomes

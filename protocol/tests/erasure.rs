@@ -94,6 +94,49 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+fn print(from: char, m: &PeerMessage) {
+    println!("WIRE {from} {}", hex(&m.to_bytes()));
+}
+
+/// What the application does with events: it reads the texts and lets them go, erased.
+fn consume(events: Vec<Event>) {
+    for e in events {
+        if let Event::Message { mut text, .. } = e {
+            text.zeroize();
+        }
+    }
+}
+
+/// Two sessions in one process, and what is in flight between them.
+struct Chat {
+    alice: Session,
+    bob: Session,
+    rng_a: KnownRng,
+    rng_b: KnownRng,
+    to_alice: Vec<PeerMessage>,
+    to_bob: Vec<PeerMessage>,
+}
+
+impl Chat {
+    /// Delivers until nothing is in flight, printing what crosses.
+    fn pump(&mut self) {
+        while !self.to_alice.is_empty() || !self.to_bob.is_empty() {
+            for m in std::mem::take(&mut self.to_alice) {
+                print('b', &m);
+                let step = self.alice.handle(m, &mut self.rng_a).unwrap();
+                consume(step.events);
+                self.to_bob.extend(step.send);
+            }
+            for m in std::mem::take(&mut self.to_bob) {
+                print('a', &m);
+                let step = self.bob.handle(m, &mut self.rng_b).unwrap();
+                consume(step.events);
+                self.to_alice.extend(step.send);
+            }
+        }
+    }
+}
+
 /// The child's side: a whole chat, then nothing but waiting. Every message that crosses is
 /// printed as `WIRE a|b HEX` (`a`: from alice).
 fn run_chat() {
@@ -105,104 +148,47 @@ fn run_chat() {
         label: b'b',
         counter: 0,
     };
-    let print = |from: char, m: &PeerMessage| println!("WIRE {from} {}", hex(&m.to_bytes()));
-    let consume = |events: Vec<Event>| {
-        for e in events {
-            if let Event::Message { mut text, .. } = e {
-                text.zeroize();
-            }
-        }
-    };
     let (alice_nick, bob_nick) = (Nick::new("alice").unwrap(), Nick::new("bob").unwrap());
-    let (mut alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), &mut rng_a);
+    let (alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), &mut rng_a);
     print('a', &helo);
     let (mut bob, step) = Session::respond(bob_nick, alice_nick, &helo);
     consume(step.events);
-    let step = bob.accept(&mut rng_b).unwrap();
-    let mut to_alice = step.send;
-    let mut to_bob = Vec::new();
-    let pump = |alice: &mut Session,
-                bob: &mut Session,
-                to_alice: &mut Vec<PeerMessage>,
-                to_bob: &mut Vec<PeerMessage>,
-                rng_a: &mut KnownRng,
-                rng_b: &mut KnownRng| {
-        // Deliver until both queues are empty, printing what crosses.
-        while !to_alice.is_empty() || !to_bob.is_empty() {
-            for m in std::mem::take(to_alice) {
-                print('b', &m);
-                let step = alice.handle(m, rng_a).unwrap();
-                consume(step.events);
-                to_bob.extend(step.send);
-            }
-            for m in std::mem::take(to_bob) {
-                print('a', &m);
-                let step = bob.handle(m, rng_b).unwrap();
-                consume(step.events);
-                to_alice.extend(step.send);
-            }
-        }
+    let to_alice = bob.accept(&mut rng_b).unwrap().send;
+    let mut c = Chat {
+        alice,
+        bob,
+        rng_a,
+        rng_b,
+        to_alice,
+        to_bob: Vec::new(),
     };
-    pump(
-        &mut alice,
-        &mut bob,
-        &mut to_alice,
-        &mut to_bob,
-        &mut rng_a,
-        &mut rng_b,
-    );
+    c.pump();
     for i in 0..MESSAGES {
         let mut t = text("alice", i);
-        to_bob.push(alice.send_message(&t).unwrap().1);
+        c.to_bob.push(c.alice.send_message(&t).unwrap().1);
         t.zeroize();
         let mut t = text("bob", i);
-        to_alice.push(bob.send_message(&t).unwrap().1);
+        c.to_alice.push(c.bob.send_message(&t).unwrap().1);
         t.zeroize();
-        pump(
-            &mut alice,
-            &mut bob,
-            &mut to_alice,
-            &mut to_bob,
-            &mut rng_a,
-            &mut rng_b,
-        );
+        c.pump();
     }
     // A question answered right (§8): the answer and the SMP secret must go too.
     let mut a = answer();
-    let step = alice.start_smp("our first cat?", &a, &mut rng_a).unwrap();
-    to_bob.extend(step.send);
-    pump(
-        &mut alice,
-        &mut bob,
-        &mut to_alice,
-        &mut to_bob,
-        &mut rng_a,
-        &mut rng_b,
-    );
-    let step = bob.answer_smp(&a, &mut rng_b).unwrap();
+    let step = c
+        .alice
+        .start_smp("our first cat?", &a, &mut c.rng_a)
+        .unwrap();
+    c.to_bob.extend(step.send);
+    c.pump();
+    let step = c.bob.answer_smp(&a, &mut c.rng_b).unwrap();
     a.zeroize();
-    to_alice.extend(step.send);
-    pump(
-        &mut alice,
-        &mut bob,
-        &mut to_alice,
-        &mut to_bob,
-        &mut rng_a,
-        &mut rng_b,
-    );
-    let step = alice.end().unwrap();
+    c.to_alice.extend(step.send);
+    c.pump();
+    let step = c.alice.end().unwrap();
     consume(step.events);
-    to_bob.extend(step.send);
-    pump(
-        &mut alice,
-        &mut bob,
-        &mut to_alice,
-        &mut to_bob,
-        &mut rng_a,
-        &mut rng_b,
-    );
-    drop(alice);
-    drop(bob);
+    c.to_bob.extend(step.send);
+    c.pump();
+    drop(c);
 }
 
 /// Run by the parent in a child process only (see the module docs).

@@ -293,34 +293,31 @@ async fn chat_10_2_quitting_right_after_a_burst_still_delivers_it() {
     assert_eq!(got, N, "every line before the chat ended");
 }
 
-#[tokio::test]
-async fn chat_reject_is_reported_to_the_initiator() {
+/// bob rejects alice's request (busy or not); alice sees the reason (§4.3).
+async fn rejected(busy: bool) -> Event {
     let r = relay().await;
     let mut alice = Client::connect(r.local_addr(), "alice", 3).await;
     let mut bob = Client::connect(r.local_addr(), "bob", 4).await;
     asks(&mut alice, "alice", &mut bob, "bob").await;
     bob.cmd(Command::Reject {
         peer: nick("alice"),
-        busy: false,
+        busy,
     });
+    alice.peer_event().await
+}
+
+#[tokio::test]
+async fn chat_reject_is_reported_to_the_initiator() {
     assert_eq!(
-        alice.peer_event().await,
+        rejected(false).await,
         Event::Rejected(cryptully_protocol::RejectReason::Declined)
     );
 }
 
 #[tokio::test]
 async fn chat_4_3_a_busy_client_s_reject_reaches_the_initiator_as_busy() {
-    let r = relay().await;
-    let mut alice = Client::connect(r.local_addr(), "alice", 3).await;
-    let mut bob = Client::connect(r.local_addr(), "bob", 4).await;
-    asks(&mut alice, "alice", &mut bob, "bob").await;
-    bob.cmd(Command::Reject {
-        peer: nick("alice"),
-        busy: true,
-    });
     assert_eq!(
-        alice.peer_event().await,
+        rejected(true).await,
         Event::Rejected(cryptully_protocol::RejectReason::Busy)
     );
 }
