@@ -42,6 +42,11 @@ struct KnownRng {
 }
 
 impl KnownRng {
+    /// The source labelled `label`, `counter` blocks in.
+    fn at(label: u8, counter: u64) -> Self {
+        Self { label, counter }
+    }
+
     fn block(label: u8, counter: u64) -> [u8; 32] {
         Sha256::new()
             .chain_update([label])
@@ -140,14 +145,8 @@ impl Chat {
 /// The child's side: a whole chat, then nothing but waiting. Every message that crosses is
 /// printed as `WIRE a|b HEX` (`a`: from alice).
 fn run_chat() {
-    let mut rng_a = KnownRng {
-        label: b'a',
-        counter: 0,
-    };
-    let mut rng_b = KnownRng {
-        label: b'b',
-        counter: 0,
-    };
+    let mut rng_a = KnownRng::at(b'a', 0);
+    let mut rng_b = KnownRng::at(b'b', 0);
     let (alice_nick, bob_nick) = (Nick::new("alice").unwrap(), Nick::new("bob").unwrap());
     let (alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), &mut rng_a);
     print('a', &helo);
@@ -327,14 +326,8 @@ fn smp_exponents(
     i2r: &[u8; 32],
     r2i: &[u8; 32],
 ) -> Vec<(String, Vec<u8>)> {
-    let mut rng_a = KnownRng {
-        label: b'a',
-        counter: 1,
-    };
-    let mut rng_b = KnownRng {
-        label: b'b',
-        counter: 1,
-    };
+    let mut rng_a = KnownRng::at(b'a', 1);
+    let mut rng_b = KnownRng::at(b'b', 1);
     let s1 = smp::Step1Random::draw(&mut rng_a);
     let s3 = smp::Step3Random::draw(&mut rng_a);
     let s2 = smp::Step2Random::draw(&mut rng_b);
@@ -342,16 +335,22 @@ fn smp_exponents(
     let g = |e: &smp::SecretInt| BigUint::from(2u32).modpow(&e.dangerous_value(), &smp::prime());
     let smp1 = inner_messages(wire, 'a', i2r)
         .into_iter()
-        .find_map(|m| match m {
-            InnerMessage::Smp1(m) => Some(m),
-            _ => None,
+        .find_map(|m| {
+            if let InnerMessage::Smp1(m) = m {
+                Some(m)
+            } else {
+                None
+            }
         })
         .expect("SMP1 crossed");
     let smp2 = inner_messages(wire, 'b', r2i)
         .into_iter()
-        .find_map(|m| match m {
-            InnerMessage::Smp2(m) => Some(m),
-            _ => None,
+        .find_map(|m| {
+            if let InnerMessage::Smp2(m) = m {
+                Some(m)
+            } else {
+                None
+            }
         })
         .expect("SMP2 crossed");
     assert_eq!(g(&s1.a2), smp1.g2a, "alice's SMP exponents are known");
