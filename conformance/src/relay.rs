@@ -795,43 +795,59 @@ async fn slow_consumer(t: &Target) -> Result<()> {
         senders.push(Raw::registered(t.addr(), &fresh("tx")).await?);
     }
     let mut readers = tokio::task::JoinSet::new();
+    let mut writers = tokio::task::JoinSet::new();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for s in senders {
         let frame = frame.clone();
         let victim = victim.clone();
-        readers.spawn(async move {
-            let (mut r, mut w) = (s.r, s.w);
-            let writer = tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    if w.write_all(&frame).await.is_err() {
-                        break;
-                    }
+        let stop = stop.clone();
+        let (mut r, mut w) = (s.r, s.w);
+        writers.spawn(async move {
+            while Instant::now() < deadline && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if w.write_all(&frame).await.is_err() {
+                    break;
                 }
-            });
-            let told = loop {
+            }
+            // Held open: a sender that falls silent is not a sender that left.
+            w
+        });
+        readers.spawn(async move {
+            loop {
                 match tokio::time::timeout_at(deadline.into(), r.next_frame()).await {
                     Ok(Ok(Some(f))) => match RelayMessage::decode(&f) {
                         Ok(RelayMessage::Error {
                             code: ErrorCode::SlowConsumer,
                             nick: Some(n),
-                        }) if n.as_str() == victim => break true,
+                        }) if n.as_str() == victim => break (true, r),
                         _ => {}
                     },
-                    _ => break false,
+                    _ => break (false, r),
                 }
-            };
-            writer.abort();
-            told
+            }
         });
     }
-    // One sender told is enough; the others then only see the nickname gone.
+    // One sender told is enough. Then every sender falls silent, their connections open: the
+    // stall timeout runs on the relay's clock, not on the arrival of more frames (§10.2).
     let mut told = false;
+    let mut quiet_senders = Vec::new();
     while let Some(r) = readers.join_next().await {
-        if r.unwrap_or(false) {
-            told = true;
-            break;
+        if let Ok((t, r)) = r {
+            quiet_senders.push(r);
+            if t {
+                told = true;
+                break;
+            }
         }
     }
     readers.abort_all();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // A writer stops after the frame it is writing; the relay reads on, so that is soon.
+    let mut held_open = Vec::new();
+    while let Ok(Some(w)) = tokio::time::timeout(Duration::from_secs(10), writers.join_next()).await
+    {
+        held_open.extend(w.ok());
+    }
+    writers.abort_all();
     if !told {
         return Err("no sender was told SLOW_CONSUMER within 60 s".into());
     }

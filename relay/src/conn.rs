@@ -66,7 +66,12 @@ struct Conn {
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(shared: Arc<Shared>, (reader, writer): (ReadSide, WriteSide), id: u64) {
-    let peer = Peer::new(id, shared.config.queue_bytes, writer);
+    let peer = Peer::new(
+        id,
+        shared.config.queue_bytes,
+        shared.config.stall_timeout,
+        writer,
+    );
     let writer_task = tokio::spawn(peer.clone().write_loop());
     let now = Instant::now();
     let config: &Config = &shared.config;

@@ -74,10 +74,17 @@ pub struct Peer {
     /// When a full queue was first seen with the `progress` count it had then: if the count
     /// has not moved by the stall timeout, the connection is a slow consumer (§10.2).
     stall_mark: Mutex<Option<(std::time::Instant, u64)>>,
+    /// How long a full queue may wait on a socket that takes nothing (§10.2).
+    stall_timeout: Duration,
 }
 
 impl Peer {
-    pub(crate) fn new(id: u64, limit: usize, socket: WriteSide) -> Arc<Self> {
+    pub(crate) fn new(
+        id: u64,
+        limit: usize,
+        stall_timeout: Duration,
+        socket: WriteSide,
+    ) -> Arc<Self> {
         Arc::new(Self {
             id,
             nick: OnceLock::new(),
@@ -97,6 +104,7 @@ impl Peer {
             contacts: Mutex::new(HashMap::new()),
             progress: AtomicU64::new(0),
             stall_mark: Mutex::new(None),
+            stall_timeout,
         })
     }
 
@@ -117,6 +125,17 @@ impl Peer {
                 *mark = Some((now, count));
                 Duration::ZERO
             }
+        }
+    }
+
+    /// When the writer, blocked on a socket that takes nothing, next looks at the stall: the
+    /// moment the stall timeout runs out if a frame was refused since the socket last took a
+    /// byte, else a quarter of the timeout from now (§10.2).
+    fn stall_check_at(&self, now: std::time::Instant) -> std::time::Instant {
+        let count = self.progress.load(Ordering::Relaxed);
+        match self.stall_mark.lock().ok().and_then(|m| *m) {
+            Some((since, seen)) if seen == count => since + self.stall_timeout,
+            _ => now + self.stall_timeout / 4,
         }
     }
 
@@ -370,6 +389,18 @@ impl Peer {
                     },
                     // A slow consumer blocks this write; dropping it is the point.
                     () = self.aborted() => {},
+                    // §10.2: the stall timeout runs whether or not anyone still sends, so a
+                    // connection that reads nothing does not keep its nickname because its
+                    // senders fell silent once its queue was full.
+                    () = tokio::time::sleep_until(
+                        self.stall_check_at(std::time::Instant::now()).into(),
+                    ) => {
+                        if self.stall_check_at(std::time::Instant::now())
+                            <= std::time::Instant::now()
+                        {
+                            self.close(Some(&slow_consumer()), true);
+                        }
+                    }
                 }
             }
             // Over TLS, what rustls took is sent by the flush (a no-op for TCP).

@@ -527,6 +527,49 @@ async fn relay_10_2_a_slow_consumer_is_dropped_and_the_sender_told() {
     let _bob_again = Raw::registered(r.local_addr(), "bob").await;
 }
 
+/// §10.2: the stall timeout runs on the relay's own clock. A sender that filled a reader's queue
+/// and then went quiet must not keep a connection that reads nothing registered forever: the
+/// reader is dropped once its socket has taken nothing for the stall timeout, with nobody
+/// sending to it any more.
+#[tokio::test]
+async fn relay_10_2_a_slow_consumer_is_dropped_when_its_senders_fall_silent() {
+    let r = relay(Config {
+        stall_timeout: Duration::from_millis(500),
+        ..unlimited_rate(64 * 1024)
+    })
+    .await;
+    let _bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
+    let mut alice = Raw::registered(r.local_addr(), "alice").await;
+    let payload = vec![0xab; 16 * 1024];
+    // alice sends, one frame at a time, until the relay says bob's queue is full; then she
+    // sends nothing more.
+    let mut sent = 0;
+    loop {
+        alice
+            .send(ClientMessage::Relay {
+                destination: nick("bob"),
+                payload: payload.clone(),
+            })
+            .await;
+        sent += 1;
+        assert!(sent < 10_000, "bob's queue never filled");
+        let told = tokio::time::timeout(Duration::from_millis(20), alice.r.next_frame()).await;
+        if let Ok(f) = told {
+            let m = RelayMessage::decode(&f.unwrap().unwrap()).unwrap();
+            assert_eq!(m, error(ErrorCode::SlowConsumer, Some("bob")));
+            break;
+        }
+    }
+    // Her next news is that bob is gone, well within ten stall timeouts.
+    let gone = tokio::time::timeout(Duration::from_secs(5), alice.recv()).await;
+    assert_eq!(
+        gone.ok(),
+        Some(RelayMessage::PeerGone { nick: nick("bob") }),
+        "bob read nothing and nobody sent to him: he is dropped by the stall timeout alone"
+    );
+    let _bob_again = Raw::registered(r.local_addr(), "bob").await;
+}
+
 /// Issue 13, item 2: eight senders, each within its own rate limit, fill one reader's queue. The
 /// reader keeps reading, slowly: frames beyond its queue are dropped and their senders told
 /// SLOW_CONSUMER naming it, but the reader is never dropped (it used to be, nickname and all).
