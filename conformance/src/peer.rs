@@ -897,6 +897,53 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-4.5-TIMEOUT-EXPECT-REDY",
+            "the shim opens a chat nobody answers: it gives up after 300 s of its clock (§13.1 `clock`), not before, sending nothing",
+            ["4.5-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
+                let PeerMessage::Helo { .. } = e.wire.peer().await? else {
+                    return Err("expected HELO".into());
+                };
+                handshake_times_out(&mut e, 300).await
+            }
+        ),
+        case!(
+            "PEER-4.5-TIMEOUT-EXPECT-DECISION",
+            "a request the shim's person never decides on ends after 300 s of its clock, not before, sending nothing",
+            ["4.5-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 2,
+                            commitment: fresh_key().commitment(),
+                        },
+                    )
+                    .await?;
+                e.shim.expect("request", |v| v["peer"] == RUNNER).await?;
+                handshake_times_out(&mut e, 300).await
+            }
+        ),
+        case!(
+            "PEER-4.5-TIMEOUT-EXPECT-PUB-KEY",
+            "the shim accepted and sent REDY; no PUB_KEY comes: it gives up after 30 s of its clock, not before, sending nothing",
+            ["4.5-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let k = fresh_key();
+                let PeerMessage::Redy { .. } =
+                    helo_accepted(&mut e.shim, &mut e.wire, (SHIM, RUNNER), k.commitment()).await?
+                else {
+                    return Err("expected REDY".into());
+                };
+                handshake_times_out(&mut e, 30).await
+            }
+        ),
+        case!(
             "PEER-4.5-HELO-REPLACES-PENDING-REQUEST",
             "a second HELO while the first waits for the person replaces it: the handshake uses the second commitment",
             ["4.5-6"],
@@ -1403,6 +1450,52 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| { smp_early_answer(ctx).await }
         ),
         case!(
+            "PEER-8.6-SMP-TIMEOUT-EXPECT-SMP2",
+            "the shim asked and no answer comes: after 600 s of its clock, not before, it sends SMP_ABORT and reports `aborted`; the chat goes on",
+            ["8.6-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.shim
+                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our cat?", "answer": "tom"}))
+                    .await?;
+                let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
+                    return Err("expected SMP0".into());
+                };
+                let InnerMessage::Smp1(_) = k.next_inner(&mut e.wire).await? else {
+                    return Err("expected SMP1".into());
+                };
+                smp_times_out(&mut e, &mut k, 600).await
+            }
+        ),
+        case!(
+            "PEER-8.6-SMP-TIMEOUT-EXPECT-SMP3",
+            "the shim answered (SMP2) and no SMP3 comes: after 60 s of its clock, not before, it sends SMP_ABORT and reports `aborted`; the chat goes on",
+            ["8.6-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut rng = crate::TestRng(11);
+                let (_, smp1) = model::smp_step1(k.secret("tom"), &mut rng);
+                for inner in [
+                    InnerMessage::Smp0 {
+                        question: "Our cat?".into(),
+                    },
+                    InnerMessage::Smp1(smp1),
+                ] {
+                    e.wire.record(k.seal(&inner)?).await?;
+                }
+                e.shim.expect("smp_question", |_| true).await?;
+                e.shim
+                    .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "tom"}))
+                    .await?;
+                let InnerMessage::Smp2(_) = k.next_inner(&mut e.wire).await? else {
+                    return Err("expected SMP2".into());
+                };
+                smp_times_out(&mut e, &mut k, 60).await
+            }
+        ),
+        case!(
             "PEER-8.6-SMP-IDLE-IGNORED",
             "SMP2, SMP3, SMP4 and SMP_ABORT with no run: no SMP_ABORT back, nothing reported",
             ["8.6-5"],
@@ -1627,6 +1720,82 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
         .expect("smp_result", |v| v["result"] == want)
         .await
         .map(|_| ())
+}
+
+/// §4.5 [4.5-2]: the handshake under way waits `limit` seconds of the shim's clock. Five
+/// seconds short of it nothing has happened; five seconds past it the shim has told its person
+/// the chat ended, and sent the runner nothing.
+async fn handshake_times_out(e: &mut Env, limit: u64) -> Result<()> {
+    clock(&mut e.shim, limit - 5).await?;
+    let early = e.shim.drain(Duration::from_millis(1500)).await?;
+    if let Some(v) = early
+        .iter()
+        .find(|v| v["event"] == "ended" || v["event"] == "error")
+    {
+        return Err(format!(
+            "the shim gave up after {} s of a {limit} s wait: {v}",
+            limit - 5
+        ));
+    }
+    if let Some(m) = e.wire.peer_within(Duration::from_millis(200)).await? {
+        return Err(format!("the shim sent {} while waiting", m.name()));
+    }
+    clock(&mut e.shim, 10).await?;
+    e.shim
+        .expect("ended", |v| v["peer"] == RUNNER)
+        .await
+        .map_err(|err| format!("still waiting {} s into a {limit} s wait: {err}", limit + 5))?;
+    match e.wire.peer_within(Duration::from_millis(500)).await? {
+        Some(m) => Err(format!(
+            "a handshake that times out sends nothing (§4.5), the shim sent {}",
+            m.name()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// §8.6 [8.6-6]: the run waits `limit` seconds of the shim's clock. Five seconds short of it
+/// nothing has happened; five seconds past it the shim has sent SMP_ABORT and reported
+/// `aborted`, and the chat goes on.
+async fn smp_times_out(e: &mut Env, k: &mut Keys, limit: u64) -> Result<()> {
+    clock(&mut e.shim, limit - 5).await?;
+    let early = e.shim.drain(Duration::from_millis(1500)).await?;
+    if let Some(v) = early
+        .iter()
+        .find(|v| v["event"] == "smp_result" || v["event"] == "ended")
+    {
+        return Err(format!(
+            "the shim gave up after {} s of a {limit} s wait: {v}",
+            limit - 5
+        ));
+    }
+    if let Some(m) = e.wire.peer_within(Duration::from_millis(200)).await? {
+        return Err(format!("the shim sent {} while waiting", m.name()));
+    }
+    clock(&mut e.shim, 10).await?;
+    let result = e
+        .shim
+        .expect("smp_result", |v| v["peer"] == RUNNER)
+        .await
+        .map_err(|err| format!("still waiting {} s into a {limit} s wait: {err}", limit + 5))?;
+    if result["result"] != "aborted" {
+        return Err(format!("a run that timed out is `aborted`, not {result}"));
+    }
+    match k.next_inner(&mut e.wire).await? {
+        InnerMessage::SmpAbort => {}
+        other => return Err(format!("expected SMP_ABORT, got {}", other.name())),
+    }
+    e.wire.record(k.msg("still here")?).await?;
+    e.shim
+        .expect("message", |v| v["text"] == "still here")
+        .await
+        .map_err(|err| format!("the chat must go on after a verification timed out: {err}"))
+        .map(|_| ())
+}
+
+/// §13.1 `clock`: the shim's chats live `seconds` later, at once.
+async fn clock(shim: &mut Shim, seconds: u64) -> Result<()> {
+    shim.send(json!({"cmd": "clock", "seconds": seconds})).await
 }
 
 /// Waits until the shim has acted on every command sent so far: it sends the runner a message,

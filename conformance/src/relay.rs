@@ -469,6 +469,48 @@ pub fn cases() -> Vec<Case<Target>> {
             }
         ),
         case!(
+            "RELAY-3.5-NICK-NOT-FOUND-AFTER-LEAVING",
+            "frames to a nickname whose holder left and came back reach the new holder; once it has left for good, RELAY to it gets NICK_NOT_FOUND",
+            ["3.5-2", "3.5-1"],
+            |t| {
+                let (a, b) = (fresh("fa"), fresh("fb"));
+                let mut alice = Raw::registered(t.addr(), &a).await?;
+                let to_bob = |payload: &[u8]| -> Result<ClientMessage> {
+                    Ok(ClientMessage::Relay {
+                        destination: nick(&b)?,
+                        payload: payload.to_vec(),
+                    })
+                };
+                let delivered = |payload: &[u8]| -> Result<RelayMessage> {
+                    Ok(RelayMessage::Deliver {
+                        source: nick(&a)?,
+                        payload: payload.to_vec(),
+                    })
+                };
+                // A relay may remember where bob was once it has delivered to him: twice he
+                // is reached, leaves, and is registered anew before alice sends again.
+                for round in 0..2u8 {
+                    let mut bob = Raw::registered(t.addr(), &b).await?;
+                    for i in 0..3u8 {
+                        alice.send(&to_bob(&[round, i])?).await?;
+                        bob.expect(&delivered(&[round, i])?)
+                            .await
+                            .map_err(|e| format!("bob, registered anew ({round}): {e}"))?;
+                    }
+                    bob.send(&ClientMessage::Bye).await?;
+                    bob.expect_closed().await?;
+                    alice
+                        .expect(&RelayMessage::PeerGone { nick: nick(&b)? })
+                        .await?;
+                }
+                alice.send(&to_bob(b"late")?).await?;
+                alice
+                    .expect(&err(ErrorCode::NickNotFound, Some(&b))?)
+                    .await?;
+                alice.expect_alive().await
+            }
+        ),
+        case!(
             "RELAY-3.5-DELIVER-FITS",
             "a RELAY whose DELIVER would not fit a frame gets FRAME_TOO_LARGE and a close; the receiver stays; the largest allowed one arrives",
             ["3.5-6"],

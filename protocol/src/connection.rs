@@ -99,6 +99,11 @@ pub enum Command {
     },
     /// End every chat, say BYE and disconnect (§3.8).
     Quit,
+    /// Move the clock of every chat forward by this much at once, as if that time had passed
+    /// with nothing arriving, and apply the time-outs of §4.5 and §8.6 right after. For the
+    /// conformance shim's `clock` command (§13.1) and tests, so that a time-out of minutes is
+    /// checked in a moment; an application never sends it.
+    AdvanceClock(Duration),
 }
 
 /// What the connection reports.
@@ -348,6 +353,7 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
         writer,
         events,
         rng,
+        clock_ahead: Duration::ZERO,
     };
     tokio::spawn(client.run(reader, command_rx));
     Ok((
@@ -466,6 +472,8 @@ struct Client<R> {
     writer: Writer,
     events: mpsc::UnboundedSender<ConnEvent>,
     rng: R,
+    /// How far [`Command::AdvanceClock`] moved the chats' clock ahead of the real one.
+    clock_ahead: Duration,
 }
 
 impl<R: CryptoRngCore + Send + 'static> Client<R> {
@@ -539,7 +547,7 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     if awaiting_pong.is_some_and(|(_, sent)| now.duration_since(sent) > PONG_TIMEOUT) {
                         break "the relay stopped answering".to_string();
                     }
-                    self.tick(now.into_std());
+                    self.tick(self.chat_time(now.into_std()));
                 }
             }
             if let Err(e) = self.writer.flush().await {
@@ -668,8 +676,25 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     }
                 }
             }
+            Command::AdvanceClock(by) => {
+                // A wait begun before the jump is first seen at the old time, so the jump
+                // counts in full towards it (§4.5: a wait starts when the state is entered).
+                let now = std::time::Instant::now();
+                self.tick(self.chat_time(now));
+                let ahead = self.clock_ahead.saturating_add(by);
+                // A jump past what the platform's clock can hold is not taken at all.
+                if now.checked_add(ahead).is_some() {
+                    self.clock_ahead = ahead;
+                }
+                self.tick(self.chat_time(now));
+            }
             other => self.session_command(other),
         }
+    }
+
+    /// The chats' clock: the real one, moved ahead by [`Command::AdvanceClock`].
+    fn chat_time(&self, real: std::time::Instant) -> std::time::Instant {
+        real.checked_add(self.clock_ahead).unwrap_or(real)
     }
 
     /// The commands that map one to one onto a session method.

@@ -127,7 +127,7 @@ async fn shim_command(
         return Ok(false);
     }
     // §13.1: a command this shim does not know is `unimplemented`, with or without a peer.
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 11] = [
         "open",
         "accept",
         "reject",
@@ -137,6 +137,7 @@ async fn shim_command(
         "smp_answer",
         "smp_abort",
         "close",
+        "clock",
         "quit",
     ];
     if !KNOWN.contains(&name) {
@@ -146,6 +147,16 @@ async fn shim_command(
     let Some((handle, _)) = conn.as_ref() else {
         return Err("not connected".into());
     };
+    if name == "clock" {
+        // §13.1: the chats' clock jumps ahead; their time-outs are checked right after.
+        let by = cmd
+            .get("seconds")
+            .and_then(Value::as_f64)
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            .ok_or("`seconds` must be a number of seconds, 0 or more")?;
+        handle.send(Command::AdvanceClock(by));
+        return Ok(true);
+    }
     let peer = nick_of(cmd).ok_or("missing or invalid `peer`")?;
     let command = match name {
         "open" => Command::Open { peer },
