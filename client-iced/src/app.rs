@@ -35,6 +35,27 @@ pub struct App {
     pub system: Mode,
     /// The person's choice, over the system's.
     pub dark: Option<bool>,
+    /// Set while the relay is lost and the app tries to get back (issue 15, item 6).
+    pub offline: Option<Offline>,
+}
+
+/// The connection was lost: what to reconnect to and when.
+#[derive(Debug, Clone)]
+pub struct Offline {
+    /// The connection to restore.
+    pub target: Target,
+    /// Why the last connection or attempt failed, in the person's words.
+    pub reason: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt starts; `None` while one runs.
+    pub next: Option<Instant>,
+}
+
+/// How long to wait before attempt `attempts + 1`: 1 s, then doubling up to 30 s, so that a
+/// relay that restarts is found again soon and a relay that is gone is not hammered.
+pub fn backoff(attempts: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << attempts.min(5)).min(std::time::Duration::from_secs(30))
 }
 
 /// Everything that can happen.
@@ -60,6 +81,12 @@ pub enum Message {
     Focus(&'static str),
     /// The window came back to the front: put the cursor back where typing goes.
     WindowFocused,
+    /// While offline, once a second: time for the next attempt?
+    ReconnectTick(Instant),
+    /// "Reconnect now".
+    ReconnectNow,
+    /// "Change relay or nickname": back to the connect screen.
+    ChangeRelay,
 }
 
 /// Focuses `id` after the next view: a widget that the current update creates does not exist
@@ -95,6 +122,7 @@ impl App {
             handle: None,
             system: Mode::Light,
             dark: None,
+            offline: None,
         };
         let tasks = Task::batch([
             iced::system::theme().map(Message::System),
@@ -144,8 +172,14 @@ impl App {
                         _ => None,
                     };
                     for command in state.update(&mut self.model, m, Instant::now(), &clock()) {
-                        if let Some(h) = &self.handle {
-                            h.send(command);
+                        // Also when the connection ended a moment ago and the news of it is
+                        // still on its way: nothing the person asks for is silently lost.
+                        let taken = self
+                            .handle
+                            .as_ref()
+                            .is_some_and(|h| h.send(command.clone()));
+                        if !taken {
+                            self.model.offline(&command, &clock());
                         }
                     }
                     if let Some(id) = target {
@@ -157,11 +191,28 @@ impl App {
                 }
             }
             Message::Net(NetEvent::Connected { handle, hosting }) => {
+                self.handle = Some(handle);
+                if self.offline.take().is_some() && matches!(self.screen, Screen::Chats(_)) {
+                    // Back after a loss: the chats and their history stay; the chats themselves
+                    // ended with the old connection (§4.5), so the person opens them again.
+                    self.model.notice = Some(match hosting {
+                        Some(h) => format!("Back online. {h}"),
+                        None => "Back online. Chats that were open ended when the connection was lost: open them again to go on.".into(),
+                    });
+                    return Task::none();
+                }
                 self.model = Model::default();
                 self.model.notice = hosting;
-                self.handle = Some(handle);
                 self.screen = Screen::Chats(chats::State::default());
                 return focus(chats::NEW_CHAT_ID);
+            }
+            Message::Net(NetEvent::Failed(error)) if self.offline.is_some() => {
+                // A reconnection attempt failed: try again later, still on the chats screen.
+                self.target = None;
+                if let Some(o) = &mut self.offline {
+                    o.reason = error;
+                    o.next = Some(Instant::now() + backoff(o.attempts));
+                }
             }
             Message::Net(NetEvent::Failed(error)) => {
                 self.target = None;
@@ -184,13 +235,57 @@ impl App {
                 if let (true, Screen::Chats(state)) = (message_here, &mut self.screen) {
                     state.incoming();
                 }
+                let reason = match &e {
+                    ConnEvent::Disconnected { reason } => Some(reason.clone()),
+                    _ => None,
+                };
                 self.model.apply(e, &clock());
                 if disconnected {
                     self.handle = None;
+                    // Issue 15, item 6: not a dead end. The subscription ends with the
+                    // connection; a new one starts after a pause that grows with each failure.
+                    if let Some(target) = self.target.take() {
+                        self.model.notice = None;
+                        self.offline = Some(Offline {
+                            target,
+                            reason: reason.unwrap_or_default(),
+                            attempts: 0,
+                            next: Some(Instant::now() + backoff(0)),
+                        });
+                    }
                 }
                 if secure_here {
                     return focus(chats::INPUT_ID);
                 }
+            }
+            Message::ReconnectTick(now) => {
+                if self
+                    .offline
+                    .as_ref()
+                    .is_some_and(|o| o.next.is_some_and(|at| now >= at))
+                {
+                    self.reconnect();
+                }
+            }
+            Message::ReconnectNow => {
+                if self.offline.as_ref().is_some_and(|o| o.next.is_some()) {
+                    self.reconnect();
+                }
+            }
+            Message::ChangeRelay => {
+                let Some(o) = self.offline.take() else {
+                    return Task::none();
+                };
+                self.target = None;
+                self.handle = None;
+                self.screen = Screen::Connect(connect::State {
+                    nick: o.target.nick,
+                    relay: o.target.relay,
+                    host: o.target.host,
+                    error: None,
+                    connecting: false,
+                });
+                return focus(connect::NICK_ID);
             }
             Message::Focus(id) => return iced::widget::operation::focus(id),
             Message::WindowFocused => {
@@ -209,6 +304,18 @@ impl App {
             Message::Escape => return self.update(Message::Chats(chats::Message::DismissDialog)),
         }
         Task::none()
+    }
+
+    /// Starts the next attempt to get back to the relay: a new subscription.
+    fn reconnect(&mut self) {
+        if let Some(o) = &mut self.offline {
+            o.next = None;
+            o.attempts = o.attempts.saturating_add(1);
+            self.target = Some(Target {
+                attempt: o.attempts,
+                ..o.target.clone()
+            });
+        }
     }
 
     fn is_dark(&self) -> bool {
@@ -249,10 +356,43 @@ impl App {
         )
         .on_press(Message::ToggleTheme)
         .style(iced::widget::button::text);
-        iced::widget::column![
-            iced::widget::row![iced::widget::space().width(iced::Length::Fill), toggle],
-            body
-        ]
+        let banner = self.offline.as_ref().map(|o| {
+            let when = match o.next {
+                Some(at) => {
+                    let secs = at
+                        .saturating_duration_since(Instant::now())
+                        .as_secs_f32()
+                        .ceil();
+                    format!("Trying again in {secs:.0} s.")
+                }
+                None => "Reconnecting…".into(),
+            };
+            iced::widget::container(
+                iced::widget::row![
+                    iced::widget::text(format!(
+                        "You are offline: {}. {when} Chats that were open have ended.",
+                        o.reason.trim_end_matches('.')
+                    ))
+                    .width(iced::Length::Fill),
+                    iced::widget::button("Reconnect now")
+                        .on_press_maybe(o.next.is_some().then_some(Message::ReconnectNow)),
+                    iced::widget::button("Change relay or nickname")
+                        .on_press(Message::ChangeRelay)
+                        .style(iced::widget::button::secondary),
+                ]
+                .spacing(10)
+                .align_y(iced::Alignment::Center),
+            )
+            .padding(10)
+            .width(iced::Length::Fill)
+            .style(iced::widget::container::warning)
+        });
+        iced::widget::column![iced::widget::row![
+            iced::widget::space().width(iced::Length::Fill),
+            toggle
+        ],]
+        .push(banner)
+        .push(body)
         .into()
     }
 
@@ -265,6 +405,11 @@ impl App {
         ];
         if let Some(target) = &self.target {
             subs.push(net::subscription(target).map(Message::Net));
+        }
+        if self.offline.as_ref().is_some_and(|o| o.next.is_some()) {
+            subs.push(
+                iced::time::every(std::time::Duration::from_secs(1)).map(Message::ReconnectTick),
+            );
         }
         if let Screen::Chats(state) = &self.screen {
             if state.typing() {

@@ -3,7 +3,7 @@
 //! tested without a window or a socket.
 
 use cryptully_protocol::Nick;
-use cryptully_protocol::connection::ConnEvent;
+use cryptully_protocol::connection::{Command, ConnEvent};
 use cryptully_protocol::session::{EndReason, Event};
 use cryptully_protocol::{SmpOutcome, TypingState};
 use std::collections::HashMap;
@@ -202,6 +202,45 @@ impl Model {
         );
         self.next_id += 1;
         Some(id)
+    }
+
+    /// What the person asked for while there is no connection to the relay: refused at once and
+    /// in words, never left "waiting…" (issue 15, item 6).
+    pub fn offline(&mut self, command: &Command, time: &str) {
+        let why = "You are offline, so this could not be done. Cryptully is reconnecting; try again once it is back online.";
+        match command {
+            Command::Open { peer } => {
+                if let Some(c) = self.chat_mut(peer) {
+                    c.state = ChatState::Ended;
+                    c.line(
+                        LineKind::Warning(format!(
+                            "You are offline, so the chat with {} could not start. Cryptully is reconnecting; try again once it is back online.",
+                            c.peer
+                        )),
+                        time,
+                    );
+                }
+            }
+            Command::Send { peer, id, .. } => {
+                let id = *id;
+                self.delivery(peer, |m_id, _| m_id == id, Delivery::Undelivered);
+                if let Some(c) = self.chat_mut(peer) {
+                    c.line(LineKind::Warning("Not sent: you are offline.".into()), time);
+                }
+            }
+            Command::Typing { .. } => {}
+            Command::Accept { peer }
+            | Command::Reject { peer, .. }
+            | Command::StartSmp { peer, .. }
+            | Command::AnswerSmp { peer, .. }
+            | Command::AbortSmp { peer }
+            | Command::Close { peer } => {
+                if let Some(c) = self.chat_mut(peer) {
+                    c.line(LineKind::Warning(why.into()), time);
+                }
+            }
+            _ => self.notice = Some(why.into()),
+        }
     }
 
     /// The person marks the safety code as compared.

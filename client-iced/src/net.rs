@@ -23,6 +23,9 @@ pub struct Target {
     pub nick: String,
     /// Run a relay inside the app for others on the network.
     pub host: bool,
+    /// Which attempt this is after the connection was lost (0: the first connection), so that
+    /// each new attempt is a new subscription.
+    pub attempt: u32,
 }
 
 /// What the network tells the GUI.

@@ -94,6 +94,7 @@ fn target(relay: impl ToString, nick: &str) -> Target {
         relay: relay.to_string(),
         nick: nick.into(),
         host: false,
+        attempt: 0,
     }
 }
 
@@ -598,4 +599,193 @@ fn gui_theme_follows_the_system_until_the_person_chooses() {
     // The person's choice stays when the system changes again.
     let _ = app.update(Message::System(Mode::Dark));
     assert_eq!(app.theme(), iced::Theme::Light);
+}
+
+/// The next thing the connection subscription reports.
+async fn next_net(events: &mut (impl iced::futures::Stream<Item = NetEvent> + Unpin)) -> NetEvent {
+    tokio::time::timeout(Duration::from_secs(20), events.next())
+        .await
+        .expect("the subscription reports within 20 s")
+        .expect("the subscription reports")
+}
+
+/// Issue 15, item 6: losing the relay is not a dead end. The app stays on the chats screen with
+/// their history, says it is offline, refuses a new chat at once instead of "waiting…", tries
+/// again after a pause that grows, and is back when the relay is; the person can also go back to
+/// the connect screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_6_a_lost_relay_is_found_again_and_the_chats_keep_their_history() {
+    let r = relay().await;
+    let addr = r.local_addr();
+    let (mut app, _) = App::boot();
+    let t = target(addr, "alice");
+    app.target = Some(t.clone());
+    let mut events = Box::pin(net::events(t));
+    let connected = next_net(&mut events).await;
+    assert!(matches!(connected, NetEvent::Connected { .. }));
+    let _ = app.update(Message::Net(connected));
+    // bob, on his own connection, accepts alice's request: a chat with some history.
+    let (bob, mut bob_events) = connect_with_rng(addr, nick("bob"), ChaCha20Rng::seed_from_u64(2))
+        .await
+        .unwrap();
+    interact(&mut app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.typewrite("bob");
+    });
+    interact(&mut app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(20), bob_events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let ConnEvent::Peer {
+            event: cryptully_protocol::session::Event::Request { .. },
+            ..
+        } = e
+        {
+            bob.send(cryptully_protocol::connection::Command::Accept {
+                peer: nick("alice"),
+            });
+            break;
+        }
+    }
+    while chat(&app, "bob").is_none_or(|c| c.state != ChatState::Secure) {
+        let e = next_net(&mut events).await;
+        let _ = app.update(Message::Net(e));
+    }
+    let history = chat(&app, "bob").unwrap().lines.len();
+
+    // The relay goes away.
+    r.shutdown().await.unwrap();
+    while app.offline.is_none() {
+        let e = next_net(&mut events).await;
+        let _ = app.update(Message::Net(e));
+    }
+    drop(events);
+    assert!(matches!(app.screen, Screen::Chats(_)), "still on the chats");
+    assert!(
+        app.target.is_none(),
+        "the lost connection's subscription ends"
+    );
+    assert_eq!(chat(&app, "bob").unwrap().state, ChatState::Ended);
+    assert!(chat(&app, "bob").unwrap().lines.len() >= history);
+    let mut ui = simulator(app.view());
+    assert!(ui.find("Reconnect now").is_ok());
+    assert!(ui.find("Change relay or nickname").is_ok());
+    assert!(
+        ui.find(|c: iced_test::selector::Candidate<'_>| match c {
+            iced_test::selector::Candidate::Text { content, .. }
+                if content.starts_with("You are offline: ") =>
+                Some(()),
+            _ => None,
+        })
+        .is_ok()
+    );
+    drop(ui);
+
+    // A chat asked for while offline fails at once, in words.
+    interact(&mut app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.typewrite("carol");
+    });
+    interact(&mut app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    assert_eq!(chat(&app, "carol").unwrap().state, ChatState::Ended);
+    assert!(matches!(
+        last_line(&app, "carol"),
+        LineKind::Warning(w) if w.starts_with("You are offline, so the chat with carol could not start.")
+    ));
+
+    // The first attempt waits a second; "Reconnect now" does not wait.
+    let _ = app.update(Message::ReconnectTick(std::time::Instant::now()));
+    assert!(app.target.is_none(), "no attempt before the pause is over");
+    interact(&mut app, |ui| {
+        ui.click("Reconnect now").unwrap();
+    });
+    let attempt = app.target.clone().expect("an attempt");
+    assert_eq!(attempt.attempt, 1);
+    // Nobody there yet: the attempt fails and the next one waits longer.
+    let failed = next_net(&mut Box::pin(net::events(attempt))).await;
+    assert!(matches!(failed, NetEvent::Failed(_)), "{failed:?}");
+    let _ = app.update(Message::Net(failed));
+    assert!(
+        matches!(app.screen, Screen::Chats(_)),
+        "a failed attempt is not the end"
+    );
+    let offline = app.offline.clone().expect("still offline");
+    assert!(app.target.is_none());
+    let wait = offline.next.unwrap() - std::time::Instant::now();
+    assert!(
+        wait > Duration::from_secs(1) && wait <= cryptully_client_iced::app::backoff(1),
+        "{wait:?}"
+    );
+    let mut ui = simulator(app.view());
+    assert!(
+        ui.find(|c: iced_test::selector::Candidate<'_>| match c {
+            iced_test::selector::Candidate::Text { content, .. }
+                if content.contains("Trying again in 2 s.") =>
+                Some(()),
+            _ => None,
+        })
+        .is_ok(),
+        "the banner says when the next attempt is"
+    );
+    drop(ui);
+
+    // The relay is back on the same address; the next tick after the pause finds it.
+    let _r2 = cryptully_relay::spawn(addr, cryptully_relay::Config::default())
+        .await
+        .unwrap();
+    let _ = app.update(Message::ReconnectTick(
+        std::time::Instant::now() + cryptully_client_iced::app::backoff(1),
+    ));
+    let attempt = app.target.clone().expect("the second attempt");
+    assert_eq!(attempt.attempt, 2);
+    let back = next_net(&mut Box::pin(net::events(attempt))).await;
+    assert!(matches!(back, NetEvent::Connected { .. }), "{back:?}");
+    let _ = app.update(Message::Net(back));
+    assert!(app.offline.is_none());
+    assert!(app.handle.is_some());
+    assert!(matches!(app.screen, Screen::Chats(_)));
+    assert!(
+        chat(&app, "bob").unwrap().lines.len() >= history,
+        "the history stays"
+    );
+    assert!(!shows(&app, "Reconnect now"));
+    assert!(shows(
+        &app,
+        "Back online. Chats that were open ended when the connection was lost: open them again to go on."
+    ));
+}
+
+/// Issue 15, item 6: from the offline banner, back to the connect screen with what was typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_6_offline_the_person_can_go_back_to_the_connect_screen() {
+    let r = relay().await;
+    let addr = r.local_addr();
+    let (mut app, _) = App::boot();
+    let t = target(addr, "alice");
+    app.target = Some(t.clone());
+    let mut events = Box::pin(net::events(t));
+    let connected = next_net(&mut events).await;
+    let _ = app.update(Message::Net(connected));
+    r.shutdown().await.unwrap();
+    while app.offline.is_none() {
+        let e = next_net(&mut events).await;
+        let _ = app.update(Message::Net(e));
+    }
+    interact(&mut app, |ui| {
+        ui.click("Change relay or nickname").unwrap();
+    });
+    let Screen::Connect(form) = &app.screen else {
+        panic!("the connect screen");
+    };
+    assert_eq!(form.nick, "alice");
+    assert_eq!(form.relay, addr.to_string());
+    assert!(app.offline.is_none() && app.target.is_none());
 }

@@ -65,6 +65,7 @@ impl State {
                     relay: self.relay.clone(),
                     nick: self.nick.trim().to_string(),
                     host: self.host,
+                    attempt: 0,
                 });
             }
         }
