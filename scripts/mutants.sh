@@ -31,6 +31,7 @@ cargo test -p cryptully-conformance --test runners conformance_suites_alone -- -
 mutate() {
   local out=$1
   shift
+  mkdir -p "$out"
   cargo mutants "$@" \
     --output "$out" \
     --test-package=cryptully-conformance \

@@ -70,6 +70,30 @@ fn refusal(e: &ConnectError, nick: &str) -> String {
     }
 }
 
+/// What the person hosting a relay is told: the addresses friends type, IPv4 first (issue 15,
+/// item 7). `ips` are this computer's addresses other than loopback and link-local ones.
+pub fn hosting_notice(ips: &[std::net::IpAddr], port: u16) -> String {
+    let mut ips = ips.to_vec();
+    ips.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    ips.dedup();
+    let addrs: Vec<String> = ips
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, port).to_string())
+        .collect();
+    match addrs.split_first() {
+        None => format!(
+            "You are hosting a relay on port {port}, but this computer has no network address right now: friends can reach it once it joins a network."
+        ),
+        Some((first, [])) => {
+            format!("You are hosting a relay. Friends on your network connect to {first}.")
+        }
+        Some((first, rest)) => format!(
+            "You are hosting a relay. Friends on your network connect to {first} (or {}).",
+            rest.join(", ")
+        ),
+    }
+}
+
 /// The connection for `target`, for as long as the GUI asks for it.
 pub fn subscription(target: &Target) -> Subscription<NetEvent> {
     Subscription::run_with(target.clone(), |t| events(t.clone()))
@@ -103,9 +127,15 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
             .await
             {
                 Ok(r) => {
-                    hosting = Some(format!(
-                        "You are hosting a relay on port {port}: friends on your network connect to this computer's address, port {port}."
-                    ));
+                    let ips = if_addrs::get_if_addrs()
+                        .map(|all| {
+                            all.into_iter()
+                                .filter(|i| !i.is_loopback() && !i.is_link_local())
+                                .map(|i| i.ip())
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default();
+                    hosting = Some(hosting_notice(&ips, port));
                     addr = format!("127.0.0.1:{port}");
                     relay = Some(r);
                 }
@@ -200,4 +230,30 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
             let _ = r.shutdown().await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hosting_notice;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn hosting_names_the_addresses_friends_type_ipv4_first() {
+        assert_eq!(
+            hosting_notice(
+                &[ip("2001:db8::5"), ip("192.168.1.20"), ip("10.0.0.7")],
+                9001
+            ),
+            "You are hosting a relay. Friends on your network connect to 10.0.0.7:9001 (or 192.168.1.20:9001, [2001:db8::5]:9001)."
+        );
+        assert_eq!(
+            hosting_notice(&[ip("192.168.1.20"), ip("192.168.1.20")], 9000),
+            "You are hosting a relay. Friends on your network connect to 192.168.1.20:9000."
+        );
+        assert!(hosting_notice(&[], 9000).contains("no network address right now"));
+    }
 }
