@@ -37,6 +37,10 @@ pub struct App {
     pub dark: Option<bool>,
     /// Set while the relay is lost and the app tries to get back (issue 15, item 6).
     pub offline: Option<Offline>,
+    /// This app runs the relay its connection uses: quitting cuts everyone on it off.
+    pub hosting: bool,
+    /// The person asked to close the window while hosting: asked first (issue 15, item 7).
+    pub quit_warning: bool,
 }
 
 /// The connection was lost: what to reconnect to and when.
@@ -87,6 +91,12 @@ pub enum Message {
     ReconnectNow,
     /// "Change relay or nickname": back to the connect screen.
     ChangeRelay,
+    /// The window's close button, or the system asking the app to quit.
+    CloseRequested,
+    /// "Quit anyway", after the warning.
+    QuitAnyway,
+    /// "Keep running", after the warning.
+    KeepRunning,
 }
 
 /// Focuses `id` after the next view: a widget that the current update creates does not exist
@@ -123,6 +133,8 @@ impl App {
             system: Mode::Light,
             dark: None,
             offline: None,
+            hosting: false,
+            quit_warning: false,
         };
         let tasks = Task::batch([
             iced::system::theme().map(Message::System),
@@ -192,6 +204,7 @@ impl App {
             }
             Message::Net(NetEvent::Connected { handle, hosting }) => {
                 self.handle = Some(handle);
+                self.hosting = hosting.is_some();
                 if self.offline.take().is_some() && matches!(self.screen, Screen::Chats(_)) {
                     // Back after a loss: the chats and their history stay; the chats themselves
                     // ended with the old connection (§4.5), so the person opens them again.
@@ -287,6 +300,15 @@ impl App {
                 });
                 return focus(connect::NICK_ID);
             }
+            Message::CloseRequested => {
+                if self.hosting && self.handle.is_some() {
+                    self.quit_warning = true;
+                } else {
+                    return iced::exit();
+                }
+            }
+            Message::QuitAnyway => return iced::exit(),
+            Message::KeepRunning => self.quit_warning = false,
             Message::Focus(id) => return iced::widget::operation::focus(id),
             Message::WindowFocused => {
                 let id = match &self.screen {
@@ -301,6 +323,7 @@ impl App {
             Message::ToggleTheme => self.dark = Some(!self.is_dark()),
             Message::NewChatShortcut => return focus(chats::NEW_CHAT_ID),
             Message::CloseShortcut => return self.update(Message::Chats(chats::Message::Close)),
+            Message::Escape if self.quit_warning => self.quit_warning = false,
             Message::Escape => return self.update(Message::Chats(chats::Message::DismissDialog)),
         }
         Task::none()
@@ -387,12 +410,42 @@ impl App {
             .width(iced::Length::Fill)
             .style(iced::widget::container::warning)
         });
-        iced::widget::column![iced::widget::row![
+        let page = iced::widget::column![iced::widget::row![
             iced::widget::space().width(iced::Length::Fill),
             toggle
         ],]
         .push(banner)
-        .push(body)
+        .push(body);
+        if !self.quit_warning {
+            return page.into();
+        }
+        let warning = iced::widget::container(
+            iced::widget::column![
+                iced::widget::text("Quit and stop the relay?").size(20),
+                iced::widget::text(
+                    "Your friends' chats go through the relay this app runs. If you quit, everyone on it is cut off at once: you and them."
+                ),
+                iced::widget::row![
+                    iced::widget::button("Keep running").on_press(Message::KeepRunning),
+                    iced::widget::button("Quit anyway")
+                        .on_press(Message::QuitAnyway)
+                        .style(iced::widget::button::danger),
+                ]
+                .spacing(10),
+            ]
+            .spacing(14)
+            .max_width(440),
+        )
+        .padding(20)
+        .style(iced::widget::container::bordered_box);
+        iced::widget::stack![
+            page,
+            iced::widget::opaque(
+                iced::widget::container(warning)
+                    .center(iced::Length::Fill)
+                    .style(crate::theme::scrim)
+            )
+        ]
         .into()
     }
 
@@ -402,6 +455,7 @@ impl App {
             keyboard::listen().filter_map(shortcut),
             iced::system::theme_changes().map(Message::System),
             iced::event::listen_with(window_focused),
+            iced::window::close_requests().map(|_| Message::CloseRequested),
         ];
         if let Some(target) = &self.target {
             subs.push(net::subscription(target).map(Message::Net));

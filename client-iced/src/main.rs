@@ -18,6 +18,8 @@ fn main() -> iced::Result {
         size: iced::Size::new(980.0, 680.0),
         icon: icon(),
         platform_specific: platform_specific(),
+        // The app decides: it warns first when it hosts the relay (App::update, CloseRequested).
+        exit_on_close_request: false,
         ..window::Settings::default()
     };
     iced::application(move || App::boot_with(&args), App::update, App::view)

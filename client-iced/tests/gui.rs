@@ -789,3 +789,45 @@ async fn gui_6_offline_the_person_can_go_back_to_the_connect_screen() {
     assert_eq!(form.relay, addr.to_string());
     assert!(app.offline.is_none() && app.target.is_none());
 }
+
+/// Issue 15, item 7: the app that runs the relay names the addresses friends type, and asks
+/// before quitting cuts everyone off; an app that only uses a relay quits without asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_7_quitting_while_hosting_the_relay_asks_first() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (mut app, _) = App::boot();
+    let t = Target {
+        host: true,
+        ..target(format!("127.0.0.1:{port}"), "alice")
+    };
+    app.target = Some(t.clone());
+    let mut events = Box::pin(net::events(t));
+    let connected = next_net(&mut events).await;
+    assert!(
+        matches!(&connected, NetEvent::Connected { hosting: Some(h), .. } if h.starts_with("You are hosting a relay")),
+        "{connected:?}"
+    );
+    let _ = app.update(Message::Net(connected));
+    assert!(!shows(&app, "Quit and stop the relay?"));
+    let _ = app.update(Message::CloseRequested);
+    assert!(shows(&app, "Quit and stop the relay?"));
+    assert!(shows(&app, "Quit anyway"));
+    interact(&mut app, |ui| {
+        ui.click("Keep running").unwrap();
+    });
+    assert!(!app.quit_warning, "Keep running keeps it running");
+    let _ = app.update(Message::CloseRequested);
+    let _ = app.update(Message::Escape);
+    assert!(!app.quit_warning, "Esc is Keep running");
+
+    // Someone else's relay: nothing to warn about.
+    let r = relay().await;
+    let mut guest = Person::connect(r.local_addr(), "bob", 3).await;
+    let _ = guest.app.update(Message::CloseRequested);
+    assert!(!guest.app.quit_warning);
+    assert!(!shows(&guest.app, "Quit and stop the relay?"));
+}
