@@ -183,6 +183,7 @@ impl App {
                         }
                         _ => None,
                     };
+                    let select = matches!(m, chats::Message::Select(_));
                     for command in state.update(&mut self.model, m, Instant::now(), &clock()) {
                         // Also when the connection ended a moment ago and the news of it is
                         // still on its way: nothing the person asks for is silently lost.
@@ -193,6 +194,9 @@ impl App {
                         if !taken {
                             self.model.offline(&command, &clock());
                         }
+                    }
+                    if select && matches!(state.dialog, Some(chats::Dialog::Answer { .. })) {
+                        return focus(chats::DIALOG_FIRST_ID);
                     }
                     if let Some(id) = target {
                         return focus(id);
@@ -245,6 +249,7 @@ impl App {
                 let disconnected = matches!(e, ConnEvent::Disconnected { .. });
                 let secure_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Established { .. } } if self.model.selected.as_ref() == Some(peer));
                 let message_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Message { .. } } if self.model.selected.as_ref() == Some(peer));
+                let question_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::SmpQuestion { .. } } if self.model.selected.as_ref() == Some(peer));
                 if let (true, Screen::Chats(state)) = (message_here, &mut self.screen) {
                     state.incoming();
                 }
@@ -269,6 +274,12 @@ impl App {
                 }
                 if secure_here {
                     return focus(chats::INPUT_ID);
+                }
+                // Issue 15, item 3: the answer never goes out as a chat message.
+                if let (true, Screen::Chats(state)) = (question_here, &mut self.screen) {
+                    if state.question_arrived(&self.model) {
+                        return focus(chats::DIALOG_FIRST_ID);
+                    }
                 }
             }
             Message::ReconnectTick(now) => {

@@ -5,6 +5,7 @@
 use cryptully_protocol::Nick;
 use cryptully_protocol::connection::{Command, ConnEvent};
 use cryptully_protocol::session::{EndReason, Event};
+use cryptully_protocol::smp::SmpError;
 use cryptully_protocol::{SmpOutcome, TypingState};
 use std::collections::HashMap;
 
@@ -62,6 +63,30 @@ pub enum LineKind {
     Warning(String),
 }
 
+/// What the person knows about who is at the other end of a chat (§5.5, §8). The header, the
+/// sidebar and the safety-code panel all show this one value, so they never disagree with each
+/// other or with the newest line (issue 15, item 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Nothing compared yet.
+    Unverified,
+    /// The person said the safety codes match (they can take it back).
+    CodeCompared,
+    /// An answer matched (§8): proof that nobody is in the middle of this chat.
+    AnswerMatched,
+    /// A check failed and nothing in this chat proves it safe.
+    Failed,
+}
+
+/// Who asked the question of the verification under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asker {
+    /// This person asked; the friend answers.
+    Me,
+    /// The friend asked; this person answers.
+    Friend,
+}
+
 /// A line and when it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
@@ -88,8 +113,10 @@ pub struct Chat {
     pub code: Option<String>,
     /// The longer fingerprint, once secure.
     pub fingerprint: Option<String>,
-    /// The person marked the code as compared, or SMP matched.
-    pub verified: bool,
+    /// What the person knows about who is at the other end.
+    pub trust: Trust,
+    /// Who asked the question of the verification under way, if one is.
+    pub asking: Option<Asker>,
     /// The friend's question waiting for an answer.
     pub question: Option<String>,
 }
@@ -104,9 +131,15 @@ impl Chat {
             peer_typing: false,
             code: None,
             fingerprint: None,
-            verified: false,
+            trust: Trust::Unverified,
+            asking: None,
             question: None,
         }
+    }
+
+    /// The code was compared or an answer matched, and no check has failed since.
+    pub fn verified(&self) -> bool {
+        matches!(self.trust, Trust::CodeCompared | Trust::AnswerMatched)
     }
 
     fn line(&mut self, kind: LineKind, time: &str) {
@@ -131,6 +164,75 @@ pub struct Model {
     next_id: u64,
 }
 
+/// The line for a verification's end, which also moves the chat's [`Trust`]: the two always
+/// agree. A failure after an answer matched in this chat says so instead of "someone is in the
+/// middle": the match proved nobody is (§8), so the chat stays verified.
+fn smp_line(chat: &mut Chat, outcome: &SmpOutcome) -> LineKind {
+    let peer = chat.peer.clone();
+    let proven = chat.trust == Trust::AnswerMatched;
+    let was_marked = chat.trust == Trust::CodeCompared;
+    match outcome {
+        SmpOutcome::Matched => {
+            chat.trust = Trust::AnswerMatched;
+            LineKind::Success(match chat.asking {
+                Some(Asker::Me) => {
+                    format!(
+                        "Verified: {peer} gave the answer you expected. Nobody is listening in."
+                    )
+                }
+                Some(Asker::Friend) => format!(
+                    "Verified: your answer is the one {peer} expected. Nobody is listening in."
+                ),
+                None => "Verified: the answers match. Nobody is listening in.".into(),
+            })
+        }
+        SmpOutcome::Mismatched | SmpOutcome::Failed(_) if proven => LineKind::Info(format!(
+            "This check did not succeed, but an earlier answer in this chat already proved that \
+             nobody is in the middle, so it stays verified. {}",
+            match outcome {
+                SmpOutcome::Failed(_) => format!("{peer}'s app sent an invalid proof."),
+                _ => "The answers were probably written differently (case counts).".into(),
+            }
+        )),
+        SmpOutcome::Mismatched => {
+            chat.trust = Trust::Failed;
+            let who = match chat.asking {
+                Some(Asker::Me) => format!("{peer}'s answer is not the one you expected"),
+                Some(Asker::Friend) => format!("your answer is not the one {peer} expected"),
+                None => "the answers differ".into(),
+            };
+            let unmarked = if was_marked {
+                " This chat is no longer marked verified."
+            } else {
+                ""
+            };
+            LineKind::Warning(format!(
+                "Not verified: {who}. Either it was written differently (case counts), or \
+                 someone is in the middle. Ask again, or compare the safety code by voice.{unmarked}"
+            ))
+        }
+        // §8.6: a failed check is an attack, not a cancel.
+        SmpOutcome::Failed(_) => {
+            chat.trust = Trust::Failed;
+            LineKind::Warning(format!(
+                "Not verified: {peer}'s side sent an invalid proof. Honest software never does \
+                 that: someone may be tampering with this chat."
+            ))
+        }
+        SmpOutcome::AbortedByPeer => LineKind::Info(format!("{peer} cancelled the verification.")),
+        SmpOutcome::Crossed => LineKind::Info(format!(
+            "You and {peer} asked at the same time: {peer}'s question goes first."
+        )),
+        SmpOutcome::Aborted(SmpError::TimedOut { .. }) => LineKind::Info(
+            "The verification stopped: no answer came in time. Ask again when you are both here."
+                .into(),
+        ),
+        SmpOutcome::Aborted(_) => LineKind::Warning(
+            "The verification stopped: its messages arrived out of order. Try again.".into(),
+        ),
+    }
+}
+
 impl Model {
     /// The chat with `peer`.
     pub fn chat(&self, peer: &Nick) -> Option<&Chat> {
@@ -148,7 +250,8 @@ impl Model {
                 c.state = state;
                 c.code = None;
                 c.fingerprint = None;
-                c.verified = false;
+                c.trust = Trust::Unverified;
+                c.asking = None;
                 c.question = None;
             }
             None => self.chats.push(Chat::new(peer.canonical(), state)),
@@ -243,14 +346,40 @@ impl Model {
         }
     }
 
-    /// The person marks the safety code as compared.
+    /// The person confirmed that they and the friend read the same safety code (issue 15,
+    /// item 5). Only from `Unverified`: after a failed check, the panel offers asking again.
     pub fn mark_verified(&mut self, peer: &Nick, time: &str) {
-        if let Some(c) = self.chat_mut(peer).filter(|c| c.code.is_some()) {
-            c.verified = true;
+        if let Some(c) = self
+            .chat_mut(peer)
+            .filter(|c| c.code.is_some() && c.trust == Trust::Unverified)
+        {
+            c.trust = Trust::CodeCompared;
+            let line = format!(
+                "You marked this chat as verified: you and {} read the same safety code.",
+                c.peer
+            );
+            c.line(LineKind::Success(line), time);
+        }
+    }
+
+    /// The person takes back "the codes match".
+    pub fn unmark_verified(&mut self, peer: &Nick, time: &str) {
+        if let Some(c) = self
+            .chat_mut(peer)
+            .filter(|c| c.trust == Trust::CodeCompared)
+        {
+            c.trust = Trust::Unverified;
             c.line(
-                LineKind::Success("You marked this chat as verified.".into()),
+                LineKind::Info("You took back \"the codes match\": not verified.".into()),
                 time,
             );
+        }
+    }
+
+    /// The person asked `peer` a question (§8.5 step 1).
+    pub fn asked(&mut self, peer: &Nick) {
+        if let Some(c) = self.chat_mut(peer) {
+            c.asking = Some(Asker::Me);
         }
     }
 
@@ -407,42 +536,16 @@ impl Model {
                     time,
                 );
                 chat.question = Some(question);
+                chat.asking = Some(Asker::Friend);
             }
             Event::SmpResult(outcome) => {
-                let kind = match outcome {
-                    SmpOutcome::Matched => {
-                        chat.verified = true;
-                        LineKind::Success(format!(
-                            "Verified: {} gave the same answer. Nobody is listening in.",
-                            chat.peer
-                        ))
-                    }
-                    SmpOutcome::Mismatched => LineKind::Warning(
-                        "Verification failed: the answers differ, or someone is in the middle."
-                            .into(),
-                    ),
-                    SmpOutcome::AbortedByPeer => {
-                        LineKind::Info(format!("{} cancelled the verification.", chat.peer))
-                    }
-                    // §8.6: a failed check is an attack, not a cancel.
-                    SmpOutcome::Failed(_) => {
-                        chat.verified = false;
-                        LineKind::Warning(format!(
-                            "Verification failed: {}'s side sent an invalid proof. Honest \
-                             software never does that: someone may be tampering with this chat.",
-                            chat.peer
-                        ))
-                    }
-                    SmpOutcome::Crossed => LineKind::Info(format!(
-                        "You and {} asked at the same time: {}'s question goes first.",
-                        chat.peer, chat.peer
-                    )),
-                    SmpOutcome::Aborted(_) => LineKind::Warning(
-                        "The verification stopped: its messages arrived out of order. Try again."
-                            .into(),
-                    ),
-                };
+                let kind = smp_line(chat, &outcome);
                 chat.question = None;
+                chat.asking = match outcome {
+                    // This side's question was dropped; the friend's follows (§8.6).
+                    SmpOutcome::Crossed => Some(Asker::Friend),
+                    _ => None,
+                };
                 chat.line(kind, time);
             }
             Event::Warning(w) => {
@@ -683,13 +786,85 @@ mod tests {
             "10:09",
         );
         let chat = m.chat(&nick("bob")).unwrap();
-        assert!(!chat.verified && chat.question.is_none());
+        assert!(!chat.verified() && chat.question.is_none());
         assert!(matches!(
             &chat.lines.last().unwrap().kind,
             LineKind::Warning(_)
         ));
         m.apply(peer("bob", Event::SmpResult(SmpOutcome::Matched)), "10:10");
-        assert!(m.chat(&nick("bob")).unwrap().verified);
+        assert!(m.chat(&nick("bob")).unwrap().verified());
+    }
+
+    fn result(m: &mut Model, outcome: SmpOutcome) -> (Trust, LineKind) {
+        m.apply(peer("bob", Event::SmpResult(outcome)), "10:20");
+        let c = m.chat(&nick("bob")).unwrap();
+        (c.trust, c.lines.last().unwrap().kind.clone())
+    }
+
+    /// Issue 15, item 2: the status and the newest line never disagree. A failure after an
+    /// answer matched keeps the chat verified and says why; a failure after the person marked
+    /// the code takes the mark back and says so; no mark is possible right after a failure.
+    #[test]
+    fn model_8_the_trust_and_the_newest_line_agree() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.asked(&nick("bob"));
+        let (trust, line) = result(&mut m, SmpOutcome::Matched);
+        assert_eq!(trust, Trust::AnswerMatched);
+        assert!(
+            matches!(line, LineKind::Success(t) if t == "Verified: bob gave the answer you expected. Nobody is listening in.")
+        );
+        m.asked(&nick("bob"));
+        let (trust, line) = result(&mut m, SmpOutcome::Mismatched);
+        assert_eq!(trust, Trust::AnswerMatched);
+        assert!(
+            matches!(&line, LineKind::Info(t) if t.contains("already proved that nobody is in the middle") && !t.contains("someone is in the middle")),
+            "{line:?}"
+        );
+
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.mark_verified(&nick("bob"), "10:02");
+        assert_eq!(m.chat(&nick("bob")).unwrap().trust, Trust::CodeCompared);
+        m.apply(
+            peer(
+                "bob",
+                Event::SmpQuestion {
+                    question: "pet?".into(),
+                },
+            ),
+            "10:03",
+        );
+        let (trust, line) = result(&mut m, SmpOutcome::Mismatched);
+        assert_eq!(trust, Trust::Failed);
+        assert!(
+            matches!(&line, LineKind::Warning(t) if t.starts_with("Not verified: your answer is not the one bob expected.") && t.ends_with("This chat is no longer marked verified.")),
+            "{line:?}"
+        );
+        m.mark_verified(&nick("bob"), "10:04");
+        assert_eq!(
+            m.chat(&nick("bob")).unwrap().trust,
+            Trust::Failed,
+            "no mark right under a failure: ask again"
+        );
+        m.asked(&nick("bob"));
+        let (trust, _) = result(&mut m, SmpOutcome::Matched);
+        assert_eq!(trust, Trust::AnswerMatched, "a new match verifies");
+    }
+
+    /// Issue 15, item 5: "the codes match" can be taken back.
+    #[test]
+    fn model_5_5_a_compared_code_can_be_unmarked() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.mark_verified(&nick("bob"), "10:02");
+        assert!(m.chat(&nick("bob")).unwrap().verified());
+        m.unmark_verified(&nick("bob"), "10:03");
+        let c = m.chat(&nick("bob")).unwrap();
+        assert_eq!(c.trust, Trust::Unverified);
+        assert!(
+            matches!(&c.lines.last().unwrap().kind, LineKind::Info(t) if t.contains("not verified"))
+        );
     }
 
     #[test]

@@ -285,12 +285,32 @@ async fn gui_two_people_accept_chat_and_see_the_same_safety_code() {
         .await;
     assert!(shows(&alice.app, "delivered"));
 
-    // Marking verified by hand, after reading the numbers aloud.
+    // Marking verified by hand, after reading the numbers aloud: a quiet button, then a
+    // confirmation that says what the person asserts (issue 15, item 5), and it can be undone.
     interact(&mut bob.app, |ui| {
-        ui.click("They match: mark verified").unwrap();
+        ui.click("We read the same code…").unwrap();
     });
-    assert!(chat(&bob.app, "alice").unwrap().verified);
-    assert!(shows(&bob.app, "secure, verified"));
+    assert!(
+        !chat(&bob.app, "alice").unwrap().verified(),
+        "not before confirming"
+    );
+    assert!(shows(
+        &bob.app,
+        "Did you and alice read the same safety code?"
+    ));
+    interact(&mut bob.app, |ui| {
+        ui.click("Yes, the codes match").unwrap();
+    });
+    assert!(chat(&bob.app, "alice").unwrap().verified());
+    assert!(shows(
+        &bob.app,
+        "secure, verified: you compared the safety code"
+    ));
+    interact(&mut bob.app, |ui| {
+        ui.click("Undo: not verified").unwrap();
+    });
+    assert!(!chat(&bob.app, "alice").unwrap().verified());
+    assert!(shows(&bob.app, "secure, not yet verified"));
 }
 
 async fn ask(alice: &mut Person, bob: &mut Person, answer: &str) {
@@ -312,10 +332,25 @@ async fn ask(alice: &mut Person, bob: &mut Person, answer: &str) {
         chat(a, "alice").unwrap().question.is_some()
     })
     .await;
-    assert!(shows(&bob.app, "alice asks: Where did we first meet?"));
+    // Issue 15, item 3: the question opens its own dialog over the chat; the message box under
+    // it takes nothing, so an answer typed there never goes out as a message.
+    assert!(matches!(
+        &bob.app.screen,
+        Screen::Chats(s) if matches!(s.dialog, Some(chats::Dialog::Answer { .. }))
+    ));
+    assert!(shows(&bob.app, "alice asks you a question to verify you"));
+    assert!(shows(&bob.app, "Where did we first meet?"));
+    let lines = chat(&bob.app, "alice").unwrap().lines.len();
     interact(&mut bob.app, |ui| {
-        ui.click("Answer").unwrap();
+        let _ = ui.click(selector::id(chats::INPUT_ID));
+        ui.typewrite("whiskers");
+        ui.tap_key(enter());
     });
+    assert_eq!(
+        chat(&bob.app, "alice").unwrap().lines.len(),
+        lines,
+        "nothing was sent as a message"
+    );
     interact(&mut bob.app, |ui| {
         ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
         ui.typewrite(answer);
@@ -331,15 +366,46 @@ async fn gui_8_the_right_answer_verifies_both_sides() {
     let r = relay().await;
     let (mut alice, mut bob) = chatting(r.local_addr()).await;
     ask(&mut alice, &mut bob, "the lake").await;
-    bob.until("verified", |a| chat(a, "alice").unwrap().verified)
+    bob.until("verified", |a| chat(a, "alice").unwrap().verified())
         .await;
     alice
-        .until("verified", |a| chat(a, "bob").unwrap().verified)
+        .until("verified", |a| chat(a, "bob").unwrap().verified())
         .await;
+    // Issue 15, item 4: each side reads its own role.
     assert!(shows(
         &alice.app,
-        "Verified: bob gave the same answer. Nobody is listening in."
+        "Verified: bob gave the answer you expected. Nobody is listening in."
     ));
+    assert!(shows(
+        &bob.app,
+        "Verified: your answer is the one alice expected. Nobody is listening in."
+    ));
+    assert!(shows(&alice.app, "secure, verified: an answer matched"));
+}
+
+/// Issue 15, item 2: after a match, a second question answered wrong does not leave a green
+/// "verified" under a line that says someone is in the middle. The match proved nobody is, and
+/// the line says so in words; the header, the panel and the sidebar agree with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_8_a_wrong_answer_after_a_match_says_the_chat_was_already_proven() {
+    let r = relay().await;
+    let (mut alice, mut bob) = chatting(r.local_addr()).await;
+    ask(&mut alice, &mut bob, "the lake").await;
+    bob.until("verified", |a| chat(a, "alice").unwrap().verified())
+        .await;
+    alice
+        .until("verified", |a| chat(a, "bob").unwrap().verified())
+        .await;
+    ask(&mut alice, &mut bob, "the sea").await;
+    let proven = |a: &App, p: &str| matches!(last_line(a, p), LineKind::Info(w) if w.starts_with("This check did not succeed, but an earlier answer in this chat already proved that nobody is in the middle"));
+    alice.until("the second result", |a| proven(a, "bob")).await;
+    bob.until("the second result", |a| proven(a, "alice")).await;
+    for (app, peer) in [(&alice.app, "bob"), (&bob.app, "alice")] {
+        assert!(chat(app, peer).unwrap().verified());
+        assert!(shows(app, "secure, verified: an answer matched"));
+        assert!(shows(app, &format!("{peer} ✓")));
+        assert!(!shows(app, "secure, NOT verified: the last check failed"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,10 +413,23 @@ async fn gui_8_a_wrong_answer_warns_both_sides() {
     let r = relay().await;
     let (mut alice, mut bob) = chatting(r.local_addr()).await;
     ask(&mut alice, &mut bob, "the sea").await;
-    let failed = |a: &App, p: &str| matches!(last_line(a, p), LineKind::Warning(w) if w.starts_with("Verification failed"));
+    let failed = |a: &App, p: &str| matches!(last_line(a, p), LineKind::Warning(w) if w.starts_with("Not verified: "));
     bob.until("failure", |a| failed(a, "alice")).await;
     alice.until("failure", |a| failed(a, "bob")).await;
-    assert!(!chat(&alice.app, "bob").unwrap().verified);
+    assert!(matches!(
+        last_line(&alice.app, "bob"),
+        LineKind::Warning(w) if w.starts_with("Not verified: bob's answer is not the one you expected.")
+    ));
+    assert!(matches!(
+        last_line(&bob.app, "alice"),
+        LineKind::Warning(w) if w.starts_with("Not verified: your answer is not the one alice expected.")
+    ));
+    for app in [&alice.app, &bob.app] {
+        assert!(shows(app, "secure, NOT verified: the last check failed"));
+        // Issue 15, item 2: "mark verified" is not offered right under a failure.
+        assert!(!shows(app, "We read the same code…"));
+    }
+    assert!(!chat(&alice.app, "bob").unwrap().verified());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! The main screen: a sidebar of chats and the chat on screen, with its safety code, its
 //! messages, and the verification dialogs.
 
-use crate::model::{ChatState, Delivery, LineKind, Model};
+use crate::model::{Asker, ChatState, Delivery, LineKind, Model, Trust};
 use crate::theme;
 use crate::widget::message_text;
 use cryptully_protocol::connection::Command;
@@ -39,6 +39,8 @@ pub enum Dialog {
         /// The answer typed.
         answer: String,
     },
+    /// "The codes match": what the person asserts, before it counts (issue 15, item 5).
+    ConfirmVerified,
 }
 
 /// What the screen holds besides the model.
@@ -87,8 +89,12 @@ pub enum Message {
     Close,
     /// Show or hide the fingerprint.
     ToggleFingerprint,
-    /// The codes matched: mark verified.
+    /// "They match": ask the person to confirm what that means.
     MarkVerified,
+    /// Confirmed: mark the chat verified.
+    ConfirmVerified,
+    /// Take back "the codes match".
+    UnmarkVerified,
     /// Open the ask dialog.
     AskOpen,
     /// Open the answer dialog.
@@ -148,6 +154,9 @@ impl State {
                 self.new_below = false;
                 model.select(&peer);
                 self.dialog = None;
+                // A question waiting in this chat: its answer goes into a dialog of its own,
+                // never into the message box (issue 15, item 3).
+                self.question_arrived(model);
             }
             Message::Accept => out.extend(current.map(|peer| Command::Accept { peer })),
             Message::Reject => {
@@ -211,9 +220,16 @@ impl State {
                 }
             }
             Message::ToggleFingerprint => self.show_fingerprint = !self.show_fingerprint,
-            Message::MarkVerified => {
+            Message::MarkVerified => self.dialog = Some(Dialog::ConfirmVerified),
+            Message::ConfirmVerified => {
+                self.dialog = None;
                 if let Some(peer) = current {
                     model.mark_verified(&peer, time);
+                }
+            }
+            Message::UnmarkVerified => {
+                if let Some(peer) = current {
+                    model.unmark_verified(&peer, time);
                 }
             }
             Message::AskOpen => {
@@ -246,6 +262,7 @@ impl State {
                 (Some(Dialog::Ask { question, answer }), Some(peer))
                     if !answer.trim().is_empty() =>
                 {
+                    model.asked(&peer);
                     out.push(Command::StartSmp {
                         peer,
                         question,
@@ -291,6 +308,19 @@ impl State {
             }
         }
         out
+    }
+
+    /// The friend's question is waiting in the chat on screen: the answer dialog opens over
+    /// everything else, unless another dialog is up (then the "Answer" bar waits under it).
+    /// Whether it opened, so that the app moves the keyboard focus into it.
+    pub fn question_arrived(&mut self, model: &Model) -> bool {
+        if self.dialog.is_none() && model.current().is_some_and(|c| c.question.is_some()) {
+            self.dialog = Some(Dialog::Answer {
+                answer: String::new(),
+            });
+            return true;
+        }
+        false
     }
 
     /// A message arrived in the chat on screen: mark it if the person is reading older lines.
@@ -349,7 +379,7 @@ impl State {
     ) -> Element<'a, Message> {
         let chats = model.chats.iter().fold(column![].spacing(4), |col, c| {
             let mut label = c.peer.to_string();
-            if c.verified {
+            if c.state == ChatState::Secure && c.verified() {
                 label.push_str(" ✓");
             }
             if c.unread > 0 {
@@ -404,13 +434,32 @@ impl State {
             .center(Length::Fill)
             .into();
         };
-        let status = match chat.state {
-            ChatState::Opening => "waiting for them to accept…",
-            ChatState::Incoming => "wants to chat",
-            ChatState::Secure if chat.verified => "secure, verified",
-            ChatState::Secure => "secure, not yet verified",
-            ChatState::Ended => "ended",
+        let mut status = match (&chat.state, chat.trust) {
+            (ChatState::Opening, _) => "waiting for them to accept…".to_string(),
+            (ChatState::Incoming, _) => "wants to chat".into(),
+            (ChatState::Secure, Trust::AnswerMatched) => {
+                "secure, verified: an answer matched".into()
+            }
+            (ChatState::Secure, Trust::CodeCompared) => {
+                "secure, verified: you compared the safety code".into()
+            }
+            (ChatState::Secure, Trust::Unverified) => "secure, not yet verified".into(),
+            (ChatState::Secure, Trust::Failed) => {
+                "secure, NOT verified: the last check failed".into()
+            }
+            (ChatState::Ended, _) => "ended".into(),
         };
+        if chat.state == ChatState::Secure {
+            match chat.asking {
+                Some(Asker::Me) => {
+                    status.push_str(&format!(" · waiting for {} to answer…", chat.peer))
+                }
+                Some(Asker::Friend) if chat.question.is_none() => {
+                    status.push_str(&format!(" · checking your answer with {}…", chat.peer))
+                }
+                _ => {}
+            }
+        }
         let secure = chat.state == ChatState::Secure;
         let header = row![
             text(chat.peer.to_string()).size(22),
@@ -438,10 +487,16 @@ impl State {
                     .on_press(Message::ToggleFingerprint)
                     .style(button::text),
                 ]
-                .push((!chat.verified).then(|| {
-                    button("They match: mark verified")
+                // Quiet, not the loudest control: marking is a claim the person makes.
+                .push((chat.trust == Trust::Unverified).then(|| {
+                    button("We read the same code…")
                         .on_press(Message::MarkVerified)
-                        .style(button::success)
+                        .style(button::secondary)
+                }))
+                .push((chat.trust == Trust::CodeCompared).then(|| {
+                    button("Undo: not verified")
+                        .on_press(Message::UnmarkVerified)
+                        .style(button::text)
                 }))
                 .spacing(8),
             ]
@@ -455,10 +510,10 @@ impl State {
                     .size(13),
                 );
             }
-            let style = if chat.verified {
-                container::success
-            } else {
-                container::bordered_box
+            let style = match chat.trust {
+                Trust::CodeCompared | Trust::AnswerMatched => container::success,
+                Trust::Failed => container::danger,
+                Trust::Unverified => container::bordered_box,
             };
             col = col.push(
                 container(panel)
@@ -615,7 +670,7 @@ impl State {
             Dialog::Ask { question, answer } => column![
                 text(format!("Ask {peer} a question")).size(20),
                 text(
-                    "Pick something only your friend knows. If someone is in the middle, the answers will not match."
+                    "Pick something only your friend knows. If someone is in the middle, the answers will not match. Case counts: your friend must write the answer as you do, capitals included."
                 ),
                 text_input("Question, e.g. Where did we first meet?", question)
                     .id(DIALOG_FIRST_ID)
@@ -637,8 +692,25 @@ impl State {
                 ]
                 .spacing(8),
             ],
+            Dialog::ConfirmVerified => column![
+                text(format!("Did you and {peer} read the same safety code?")).size(20),
+                text(format!(
+                    "Mark this chat verified only if {peer} read you these six digits, or you read them to {peer}, by voice or in person, and they were the same: {}. A code sent as a message in this chat proves nothing.",
+                    model.current().and_then(|c| c.code.clone()).unwrap_or_default()
+                )),
+                text("You can undo this."),
+                row![
+                    button("Yes, the codes match")
+                        .on_press(Message::ConfirmVerified)
+                        .style(button::success),
+                    button("Cancel")
+                        .on_press(Message::DismissDialog)
+                        .style(button::secondary)
+                ]
+                .spacing(8),
+            ],
             Dialog::Answer { answer } => column![
-                text(format!("{peer} asks you")).size(20),
+                text(format!("{peer} asks you a question to verify you")).size(20),
                 text(
                     model
                         .current()
@@ -646,6 +718,10 @@ impl State {
                         .unwrap_or_default()
                 )
                 .size(18),
+                text(format!(
+                    "Type the answer {peer} expects. Case counts: \"Whiskers\" and \"whiskers\" are different answers; spaces at the start and end do not count. Your answer is not sent, only checked."
+                ))
+                .size(13),
                 text_input("Your answer", answer)
                     .id(DIALOG_FIRST_ID)
                     .on_input(Message::Answer)
