@@ -5,10 +5,12 @@ use crate::links;
 use crate::model::Model;
 use crate::net::{self, NetEvent, Target};
 use crate::screen::{chats, connect};
+use crate::settings::Settings;
 use cryptully_protocol::connection::{ConnEvent, Handle};
 use iced::keyboard::{self, Key, key::Named};
 use iced::theme::Mode;
 use iced::{Element, Subscription, Task, Theme};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Which screen is up.
@@ -41,6 +43,10 @@ pub struct App {
     pub hosting: bool,
     /// The person asked to close the window while hosting: asked first (issue 15, item 7).
     pub quit_warning: bool,
+    /// What is remembered between runs.
+    pub remembered: Settings,
+    /// Where it is saved; `None`: nothing is saved (tests, or a file that could not be read).
+    pub settings_path: Option<PathBuf>,
 }
 
 /// The connection was lost: what to reconnect to and when.
@@ -118,29 +124,65 @@ impl App {
 
     /// The first state, with the connect screen filled in from the command line.
     pub fn boot_with(args: &crate::cli::Args) -> (Self, Task<Message>) {
+        Self::boot_remembering(args, None)
+    }
+
+    /// The first state: the connect screen filled in from what was remembered in `settings`
+    /// (if given), then from the command line, which wins. Choices are saved back there.
+    pub fn boot_remembering(
+        args: &crate::cli::Args,
+        settings: Option<PathBuf>,
+    ) -> (Self, Task<Message>) {
         let mut form = connect::State::default();
-        if let Some(nick) = &args.nick {
+        let (remembered, settings_path) = match settings.as_deref().map(Settings::load) {
+            Some(Ok(s)) => (s, settings),
+            Some(Err(e)) => {
+                form.error = Some(e.to_string());
+                (Settings::default(), None)
+            }
+            None => (Settings::default(), None),
+        };
+        if let Some(nick) = args.nick.as_ref().or(remembered.nick.as_ref()) {
             form.nick = nick.clone();
         }
-        if let Some(relay) = &args.relay {
+        if let Some(relay) = args.relay.as_ref().or(remembered.relay.as_ref()) {
             form.relay = relay.clone();
         }
+        form.host = remembered.host;
         let app = App {
             screen: Screen::Connect(form),
             model: Model::default(),
             target: None,
             handle: None,
             system: Mode::Light,
-            dark: None,
+            dark: remembered.dark,
             offline: None,
             hosting: false,
             quit_warning: false,
+            remembered,
+            settings_path,
         };
         let tasks = Task::batch([
             iced::system::theme().map(Message::System),
             iced::widget::operation::focus(connect::NICK_ID),
         ]);
         (app, tasks)
+    }
+
+    /// Saves what the person chose, if the app remembers (issue 15, item 14). A failure costs
+    /// only the memory: it is said on the connect screen, or in the notice.
+    fn remember(&mut self, change: impl FnOnce(&mut Settings)) {
+        change(&mut self.remembered);
+        let Some(path) = &self.settings_path else {
+            return;
+        };
+        if let Err(e) = self.remembered.save(path) {
+            let text = e.to_string();
+            match &mut self.screen {
+                Screen::Connect(form) => form.error = Some(text),
+                Screen::Chats(_) => self.model.notice = Some(text),
+            }
+        }
     }
 
     /// The window title, with the unread count.
@@ -155,10 +197,17 @@ impl App {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Connect(m) => {
-                if let Screen::Connect(state) = &mut self.screen {
-                    if let Some(target) = state.update(m) {
-                        self.target = Some(target);
-                    }
+                let target = match &mut self.screen {
+                    Screen::Connect(state) => state.update(m),
+                    Screen::Chats(_) => None,
+                };
+                if let Some(target) = target {
+                    self.target = Some(target.clone());
+                    self.remember(|s| {
+                        s.nick = Some(target.nick);
+                        s.relay = Some(target.relay);
+                        s.host = target.host;
+                    });
                 }
             }
             Message::Chats(m) => {
@@ -331,7 +380,11 @@ impl App {
                 return focus(id);
             }
             Message::System(mode) => self.system = mode,
-            Message::ToggleTheme => self.dark = Some(!self.is_dark()),
+            Message::ToggleTheme => {
+                let dark = !self.is_dark();
+                self.dark = Some(dark);
+                self.remember(|s| s.dark = Some(dark));
+            }
             Message::NewChatShortcut => return focus(chats::NEW_CHAT_ID),
             Message::CloseShortcut => return self.update(Message::Chats(chats::Message::Close)),
             Message::Escape if self.quit_warning => self.quit_warning = false,

@@ -1,5 +1,6 @@
 //! The Cryptully desktop client on iced: a pure [`model`], one module per [`screen`], shared
-//! [`widget`]s and [`theme`] styles, [`links`] in messages, the network edge in [`net`], and
+//! [`widget`]s and [`theme`] styles, [`links`] in messages, the network edge in [`net`], the person's
+//! [`settings`] and relay [`pins`] (kept with [`files`]), and
 //! [`app`] tying them together. The `cryptully` binary only runs
 //! [`app::App`].
 
@@ -7,10 +8,12 @@
 
 pub mod app;
 pub mod cli;
+pub mod files;
 pub mod links;
 pub mod model;
 pub mod net;
 pub mod pins;
 pub mod screen;
+pub mod settings;
 pub mod theme;
 pub mod widget;

@@ -22,12 +22,17 @@ fn main() -> iced::Result {
         exit_on_close_request: false,
         ..window::Settings::default()
     };
-    iced::application(move || App::boot_with(&args), App::update, App::view)
-        .title(App::title)
-        .theme(App::theme)
-        .subscription(App::subscription)
-        .window(settings)
-        .run()
+    let remembered = cryptully_client_iced::settings::Settings::default_path();
+    iced::application(
+        move || App::boot_remembering(&args, remembered.clone()),
+        App::update,
+        App::view,
+    )
+    .title(App::title)
+    .theme(App::theme)
+    .subscription(App::subscription)
+    .window(settings)
+    .run()
 }
 
 /// Decodes the embedded PNG; a broken icon only costs the icon.

@@ -90,26 +90,12 @@ impl Pins {
             path: path.into(),
             why: e.to_string(),
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
         let text: String = self
             .0
             .iter()
             .map(|(relay, fp)| format!("{relay} {fp}\n"))
             .collect();
-        let tmp = path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(fail)?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)
+        crate::files::write_atomically(path, &text).map_err(fail)
     }
 
     /// The address to connect to: `tls://` without a pin takes the remembered one.

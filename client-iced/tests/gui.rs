@@ -910,3 +910,77 @@ async fn gui_7_quitting_while_hosting_the_relay_asks_first() {
     assert!(!guest.app.quit_warning);
     assert!(!shows(&guest.app, "Quit and stop the relay?"));
 }
+
+/// Issue 15, item 14: the nickname, relay address and theme are there the next time; the
+/// command line wins over them; a settings file that cannot be read is said on the connect
+/// screen and left as it is.
+#[test]
+fn gui_14_the_nickname_relay_and_theme_are_remembered() {
+    use cryptully_client_iced::cli::Args;
+    let dir = std::env::temp_dir().join(format!("cryptully-gui-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("settings");
+    let (mut app, _) = App::boot_remembering(&Args::default(), Some(path.clone()));
+    interact(&mut app, |ui| {
+        ui.click(selector::id(connect::NICK_ID)).unwrap();
+        ui.typewrite("alice");
+    });
+    let _ = app.update(Message::Connect(connect::Message::Relay(
+        "relay.example:9001".into(),
+    )));
+    interact(&mut app, |ui| {
+        ui.click("Connect").unwrap();
+    });
+    assert!(app.target.is_some());
+    let dark = !matches!(app.theme(), iced::Theme::Dark);
+    let _ = app.update(Message::ToggleTheme);
+
+    let (again, _) = App::boot_remembering(&Args::default(), Some(path.clone()));
+    let Screen::Connect(form) = &again.screen else {
+        panic!("the connect screen");
+    };
+    assert_eq!(
+        (form.nick.as_str(), form.relay.as_str()),
+        ("alice", "relay.example:9001")
+    );
+    assert_eq!(again.dark, Some(dark));
+
+    let args = Args {
+        nick: Some("bob".into()),
+        relay: None,
+    };
+    let (told, _) = App::boot_remembering(&args, Some(path.clone()));
+    let Screen::Connect(form) = &told.screen else {
+        panic!("the connect screen");
+    };
+    assert_eq!(
+        (form.nick.as_str(), form.relay.as_str()),
+        ("bob", "relay.example:9001")
+    );
+
+    std::fs::write(&path, "nick = carol\ntheme = purple\n").unwrap();
+    let (mut broken, _) = App::boot_remembering(&Args::default(), Some(path.clone()));
+    let mut ui = simulator(broken.view());
+    assert!(
+        ui.find(|c: iced_test::selector::Candidate<'_>| match c {
+            iced_test::selector::Candidate::Text { content, .. }
+                if content.starts_with("Your saved settings in ") =>
+                Some(()),
+            _ => None,
+        })
+        .is_ok()
+    );
+    drop(ui);
+    interact(&mut broken, |ui| {
+        ui.click(selector::id(connect::NICK_ID)).unwrap();
+        ui.typewrite("dave");
+        ui.click("Connect").unwrap();
+    });
+    let _ = broken.update(Message::ToggleTheme);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "nick = carol\ntheme = purple\n",
+        "never overwritten"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
