@@ -564,6 +564,7 @@ impl Model {
                 chat.line(LineKind::Info(format!("{} {reason}.", chat.peer)), time);
             }
             Event::Ended(reason) => {
+                let was_opening = chat.state == ChatState::Opening;
                 chat.state = ChatState::Ended;
                 chat.peer_typing = false;
                 chat.question = None;
@@ -571,6 +572,13 @@ impl Model {
                     EndReason::Closed => "You closed the chat.".to_string(),
                     EndReason::PeerClosed => format!("{} closed the chat.", chat.peer),
                     EndReason::PeerGone => format!("{} left.", chat.peer),
+                    EndReason::NotConnected if was_opening => format!(
+                        "Nobody called {} is connected to this relay right now. Check the spelling, or ask them to open Cryptully and connect to the same relay.",
+                        chat.peer
+                    ),
+                    EndReason::NotConnected => {
+                        format!("{} is no longer connected to the relay.", chat.peer)
+                    }
                     EndReason::ConnectionLost => {
                         "The connection to the relay was lost.".to_string()
                     }
@@ -865,6 +873,28 @@ mod tests {
         assert!(
             matches!(&c.lines.last().unwrap().kind, LineKind::Info(t) if t.contains("not verified"))
         );
+    }
+
+    /// Issue 15, item 8: a chat with a nickname nobody has says so in words, and does not
+    /// claim the friend "left".
+    #[test]
+    fn model_3_5_nobody_by_that_nickname_is_said_in_words() {
+        let mut m = Model::default();
+        assert!(m.open(&nick("karl"), "10:00"));
+        m.apply(peer("karl", Event::Ended(EndReason::NotConnected)), "10:01");
+        let c = m.chat(&nick("karl")).unwrap();
+        assert!(matches!(
+            &c.lines.last().unwrap().kind,
+            LineKind::Info(t) if t.starts_with("Nobody called karl is connected to this relay right now.")
+        ));
+        assert!(!c.lines.iter().any(|l| matches!(&l.kind, LineKind::Info(t) | LineKind::Warning(t) if t.contains("left") || t.contains("NICK_NOT_FOUND"))));
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.apply(peer("bob", Event::Ended(EndReason::NotConnected)), "10:05");
+        assert!(matches!(
+            &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind,
+            LineKind::Info(t) if t == "bob is no longer connected to the relay."
+        ));
     }
 
     #[test]

@@ -749,10 +749,15 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
 
     fn relay_error(&mut self, code: ErrorCode, nick: Option<Nick>) -> Option<String> {
         match (code, nick) {
+            // The chat's end says it in words (EndReason::NotConnected); a separate error
+            // with the relay's code name would only repeat it in jargon.
             (ErrorCode::NickNotFound, Some(peer)) => {
                 let peer = peer.canonical();
-                self.error(Some(&peer), code);
-                self.end_chat(&peer, EndReason::PeerGone);
+                if self.sessions.contains_key(&peer) {
+                    self.end_chat(&peer, EndReason::NotConnected);
+                } else {
+                    self.error(Some(&peer), format!("{peer} is not connected"));
+                }
                 None
             }
             // §9.1, §10.2: a frame to `peer` was dropped because it is not keeping up; it is still

@@ -75,6 +75,9 @@ pub enum EndReason {
     PeerClosed,
     /// The relay reported PEER_GONE.
     PeerGone,
+    /// The relay knows nobody by the friend's nickname now (§3.5 NICK_NOT_FOUND): they are not
+    /// connected, or have left. Said in words, never as the relay's error code (issue 15).
+    NotConnected,
     /// The connection to the relay was lost.
     ConnectionLost,
     /// More than MAX_SKIP of the friend's records were lost in transit, so later ones can no

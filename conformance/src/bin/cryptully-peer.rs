@@ -392,6 +392,7 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         Event::Rejected(r) => println!("* {peer} {r}"),
                         Event::Typing(_) => {}
                         Event::Ended(EndReason::PeerGone) => println!("* {peer} left"),
+                        Event::Ended(EndReason::NotConnected) => println!("* {peer} is not connected to this relay"),
                         Event::Ended(EndReason::HandshakeFailed) => println!("!! the chat with {peer} could not be secured: the keys did not check out; someone may be interfering"),
                         Event::Ended(EndReason::TimedOut) => println!("* nobody answered in time: the chat request with {peer} was dropped"),
                         Event::Ended(EndReason::MessagesLost) => println!("! so many of {peer}'s messages were lost on the way that the chat cannot go on: /open {peer} to start a new one"),
