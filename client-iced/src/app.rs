@@ -87,6 +87,10 @@ pub enum Message {
     CloseShortcut,
     /// Esc: close a dialog.
     Escape,
+    /// Tab: the next field.
+    FocusNext,
+    /// Shift+Tab: the previous field.
+    FocusPrevious,
     /// Focus an input, once the view that holds it is built.
     Focus(&'static str),
     /// The window came back to the front: put the cursor back where typing goes.
@@ -369,6 +373,8 @@ impl App {
             }
             Message::QuitAnyway => return iced::exit(),
             Message::KeepRunning => self.quit_warning = false,
+            Message::FocusNext => return iced::widget::operation::focus_next(),
+            Message::FocusPrevious => return iced::widget::operation::focus_previous(),
             Message::Focus(id) => return iced::widget::operation::focus(id),
             Message::WindowFocused => {
                 let id = match &self.screen {
@@ -550,13 +556,15 @@ fn window_focused(
         .then_some(Message::WindowFocused)
 }
 
-/// The app's keyboard shortcuts: Esc, Ctrl+N and Ctrl+W (Cmd on macOS).
+/// The app's keyboard shortcuts: Esc, Tab and Shift+Tab, Ctrl+N and Ctrl+W (Cmd on macOS).
 pub fn shortcut(event: keyboard::Event) -> Option<Message> {
     let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
         return None;
     };
     match key.as_ref() {
         Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Named(Named::Tab) if modifiers.shift() => Some(Message::FocusPrevious),
+        Key::Named(Named::Tab) => Some(Message::FocusNext),
         Key::Character("n") if modifiers.command() => Some(Message::NewChatShortcut),
         Key::Character("w") if modifiers.command() => Some(Message::CloseShortcut),
         _ => None,

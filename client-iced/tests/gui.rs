@@ -640,13 +640,22 @@ fn gui_shortcuts_ctrl_n_ctrl_w_and_esc_and_nothing_else() {
         shortcut(key_press(Key::Named(Named::Escape), Modifiers::default())),
         Some(Message::Escape)
     ));
+    // Issue 15, item 10: Tab and Shift+Tab move between the fields.
+    assert!(matches!(
+        shortcut(key_press(Key::Named(Named::Tab), Modifiers::default())),
+        Some(Message::FocusNext)
+    ));
+    assert!(matches!(
+        shortcut(key_press(Key::Named(Named::Tab), Modifiers::SHIFT)),
+        Some(Message::FocusPrevious)
+    ));
     // Typing the letters themselves is typing, not a shortcut.
     assert!(shortcut(key_press(ch("n"), Modifiers::default())).is_none());
     assert!(shortcut(key_press(ch("w"), Modifiers::SHIFT)).is_none());
 }
 
 #[test]
-fn gui_esc_closes_the_dialog_and_ctrl_w_forgets_an_ended_chat() {
+fn gui_esc_closes_the_dialog_and_ctrl_w_asks_before_ending_or_removing_a_chat() {
     use cryptully_protocol::session::{EndReason, Event};
     let mut app = common::secure_chat("bob");
     interact(&mut app, |ui| {
@@ -657,9 +666,22 @@ fn gui_esc_closes_the_dialog_and_ctrl_w_forgets_an_ended_chat() {
     assert!(matches!(&app.screen, Screen::Chats(s) if s.dialog.is_none()));
     assert!(!shows(&app, "Ask"));
 
+    // Issue 15, item 10: Ctrl+W asks before ending a live chat; Esc keeps it.
+    let _ = app.update(Message::CloseShortcut);
+    assert!(shows(&app, "End the chat with bob?"));
+    let _ = app.update(Message::Escape);
+    assert_eq!(chat(&app, "bob").unwrap().state, ChatState::Secure);
+    assert!(!shows(&app, "End the chat with bob?"));
+
+    // An ended chat's lines are removed only when the person says so.
     common::from(&mut app, "bob", Event::Ended(EndReason::PeerGone));
     assert!(shows(&app, "bob"));
     let _ = app.update(Message::CloseShortcut);
+    assert!(chat(&app, "bob").is_some(), "asked first");
+    assert!(shows(&app, "Remove the chat with bob?"));
+    interact(&mut app, |ui| {
+        ui.click("Remove").unwrap();
+    });
     assert!(chat(&app, "bob").is_none(), "the ended chat is gone");
 }
 

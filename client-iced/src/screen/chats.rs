@@ -41,6 +41,8 @@ pub enum Dialog {
     },
     /// "The codes match": what the person asserts, before it counts (issue 15, item 5).
     ConfirmVerified,
+    /// Ending a live chat, or removing an ended one and its lines (issue 15, item 10).
+    ConfirmClose,
 }
 
 /// What the screen holds besides the model.
@@ -85,8 +87,10 @@ pub enum Message {
     Draft(String),
     /// Send what is in it.
     Send,
-    /// Close the chat on screen.
+    /// "Close chat" or Ctrl+W: ask first.
     Close,
+    /// Confirmed: end the chat on screen, or remove it if it has ended.
+    ConfirmClose,
     /// Show or hide the fingerprint.
     ToggleFingerprint,
     /// "They match": ask the person to confirm what that means.
@@ -208,6 +212,12 @@ impl State {
                 }
             }
             Message::Close => {
+                if current.is_some() {
+                    self.dialog = Some(Dialog::ConfirmClose);
+                }
+            }
+            Message::ConfirmClose => {
+                self.dialog = None;
                 if let Some(peer) = current {
                     out.extend(self.stop_typing(model));
                     out.push(Command::Close { peer: peer.clone() });
@@ -466,9 +476,13 @@ impl State {
             text(status).size(14),
             space().width(Length::Fill),
             button("Ask a question").on_press_maybe(secure.then_some(Message::AskOpen)),
-            button("Close chat")
-                .on_press(Message::Close)
-                .style(button::secondary),
+            button(if chat.state == ChatState::Ended {
+                "Remove chat"
+            } else {
+                "Close chat"
+            })
+            .on_press(Message::Close)
+            .style(button::secondary),
         ]
         .spacing(10)
         .align_y(iced::Alignment::Center);
@@ -692,6 +706,37 @@ impl State {
                 ]
                 .spacing(8),
             ],
+            Dialog::ConfirmClose => {
+                let ended = model
+                    .current()
+                    .is_none_or(|c| c.state == ChatState::Ended);
+                let (title, body, act) = if ended {
+                    (
+                        format!("Remove the chat with {peer}?"),
+                        "Its messages are removed from this window. Cryptully keeps no other copy.".to_string(),
+                        "Remove",
+                    )
+                } else {
+                    (
+                        format!("End the chat with {peer}?"),
+                        format!("{peer} is told that the chat ended. To talk again, one of you opens a new chat, with a new safety code to compare."),
+                        "End chat",
+                    )
+                };
+                column![
+                    text(title).size(20),
+                    text(body),
+                    row![
+                        button(act)
+                            .on_press(Message::ConfirmClose)
+                            .style(button::danger),
+                        button("Cancel")
+                            .on_press(Message::DismissDialog)
+                            .style(button::secondary)
+                    ]
+                    .spacing(8),
+                ]
+            }
             Dialog::ConfirmVerified => column![
                 text(format!("Did you and {peer} read the same safety code?")).size(20),
                 text(format!(
