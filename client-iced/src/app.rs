@@ -87,6 +87,8 @@ pub enum Message {
     CloseShortcut,
     /// Esc: close a dialog.
     Escape,
+    /// Once a second while a friend is typing: "is typing…" does not stay for ever.
+    TypingClock(Instant),
     /// Tab: the next field.
     FocusNext,
     /// Shift+Tab: the previous field.
@@ -302,6 +304,13 @@ impl App {
                 let disconnected = matches!(e, ConnEvent::Disconnected { .. });
                 let secure_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Established { .. } } if self.model.selected.as_ref() == Some(peer));
                 let message_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Message { .. } } if self.model.selected.as_ref() == Some(peer));
+                let typing_from = match &e {
+                    ConnEvent::Peer {
+                        peer,
+                        event: cryptully_protocol::session::Event::Typing(_),
+                    } => Some(peer.clone()),
+                    _ => None,
+                };
                 let question_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::SmpQuestion { .. } } if self.model.selected.as_ref() == Some(peer));
                 if let (true, Screen::Chats(state)) = (message_here, &mut self.screen) {
                     state.incoming();
@@ -311,6 +320,9 @@ impl App {
                     _ => None,
                 };
                 self.model.apply(e, &clock());
+                if let Some(peer) = typing_from {
+                    self.model.typing_seen(&peer, Instant::now());
+                }
                 if disconnected {
                     self.handle = None;
                     // Issue 15, item 6: not a dead end. The subscription ends with the
@@ -373,6 +385,7 @@ impl App {
             }
             Message::QuitAnyway => return iced::exit(),
             Message::KeepRunning => self.quit_warning = false,
+            Message::TypingClock(now) => self.model.expire_typing(now),
             Message::FocusNext => return iced::widget::operation::focus_next(),
             Message::FocusPrevious => return iced::widget::operation::focus_previous(),
             Message::Focus(id) => return iced::widget::operation::focus(id),
@@ -529,6 +542,11 @@ impl App {
         ];
         if let Some(target) = &self.target {
             subs.push(net::subscription(target).map(Message::Net));
+        }
+        if self.model.anyone_typing() {
+            subs.push(
+                iced::time::every(std::time::Duration::from_secs(1)).map(Message::TypingClock),
+            );
         }
         if self.offline.as_ref().is_some_and(|o| o.next.is_some()) {
             subs.push(

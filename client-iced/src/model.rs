@@ -12,6 +12,11 @@ use std::collections::HashMap;
 /// What a nickname may be (§3.2), for the person choosing one.
 pub const NICK_RULES: &str = "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.";
 
+/// How long "is typing…" stays without news from the friend: a stopped-typing TYPING can be
+/// lost with a record the relay dropped, or never sent by a client that crashed (issue 15, item
+/// 11). A person typing on sends TYPING again after each pause of 1.5 s (§7.5).
+pub const PEER_TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where a chat is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatState {
@@ -109,6 +114,8 @@ pub struct Chat {
     pub unread: usize,
     /// The friend is typing.
     pub peer_typing: bool,
+    /// When the friend last said they started typing, as the app's clock saw it.
+    pub peer_typing_at: Option<std::time::Instant>,
     /// The safety code, "123 456", once secure.
     pub code: Option<String>,
     /// The longer fingerprint, once secure.
@@ -129,6 +136,7 @@ impl Chat {
             lines: Vec::new(),
             unread: 0,
             peer_typing: false,
+            peer_typing_at: None,
             code: None,
             fingerprint: None,
             trust: Trust::Unverified,
@@ -376,6 +384,31 @@ impl Model {
         }
     }
 
+    /// The app saw `peer` start typing at `now`.
+    pub fn typing_seen(&mut self, peer: &Nick, now: std::time::Instant) {
+        if let Some(c) = self.chat_mut(peer).filter(|c| c.peer_typing) {
+            c.peer_typing_at = Some(now);
+        }
+    }
+
+    /// Clears "is typing…" where nothing came from the friend for [`PEER_TYPING_TIMEOUT`].
+    pub fn expire_typing(&mut self, now: std::time::Instant) {
+        for c in &mut self.chats {
+            if c.peer_typing
+                && c.peer_typing_at
+                    .is_some_and(|at| now.saturating_duration_since(at) >= PEER_TYPING_TIMEOUT)
+            {
+                c.peer_typing = false;
+                c.peer_typing_at = None;
+            }
+        }
+    }
+
+    /// Whether some chat shows "is typing…": the app then keeps a clock running.
+    pub fn anyone_typing(&self) -> bool {
+        self.chats.iter().any(|c| c.peer_typing)
+    }
+
     /// The person asked `peer` a question (§8.5 step 1).
     pub fn asked(&mut self, peer: &Nick) {
         if let Some(c) = self.chat_mut(peer) {
@@ -549,6 +582,8 @@ impl Model {
                 chat.line(kind, time);
             }
             Event::Warning(w) => {
+                // What the friend was typing may be the record that was refused.
+                chat.peer_typing = false;
                 let text = w.to_string();
                 chat.line(
                     LineKind::Warning(format!(
@@ -895,6 +930,30 @@ mod tests {
             &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind,
             LineKind::Info(t) if t == "bob is no longer connected to the relay."
         ));
+    }
+
+    /// Issue 15, item 11: "is typing…" goes after a while without news, and when a record from
+    /// the friend is refused.
+    #[test]
+    fn model_7_5_is_typing_does_not_stay_for_ever() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        let t0 = std::time::Instant::now();
+        m.apply(peer("bob", Event::Typing(TypingState::Typing)), "10:02");
+        m.typing_seen(&nick("bob"), t0);
+        m.expire_typing(t0 + PEER_TYPING_TIMEOUT - std::time::Duration::from_secs(1));
+        assert!(m.chat(&nick("bob")).unwrap().peer_typing);
+        assert!(m.anyone_typing());
+        m.expire_typing(t0 + PEER_TYPING_TIMEOUT);
+        assert!(!m.chat(&nick("bob")).unwrap().peer_typing);
+        assert!(!m.anyone_typing());
+
+        m.apply(peer("bob", Event::Typing(TypingState::Typing)), "10:03");
+        m.apply(
+            peer("bob", Event::Warning(Warning::Tampered { seq: 4 })),
+            "10:03",
+        );
+        assert!(!m.chat(&nick("bob")).unwrap().peer_typing);
     }
 
     #[test]

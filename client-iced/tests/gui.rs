@@ -1006,3 +1006,46 @@ fn gui_14_the_nickname_relay_and_theme_are_remembered() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15, item 11: a message too long to send is refused before it leaves, with the reason,
+/// and the draft stays for the person to shorten.
+#[test]
+fn gui_7_3_a_draft_too_long_to_send_is_kept() {
+    let mut app = common::secure_chat("bob");
+    let long = "x".repeat(cryptully_protocol::limits::MAX_MSG_TEXT + 1);
+    let _ = app.update(Message::Chats(chats::Message::Draft(long.clone())));
+    let lines = chat(&app, "bob").unwrap().lines.len();
+    let _ = app.update(Message::Chats(chats::Message::Send));
+    assert_eq!(
+        chat(&app, "bob").unwrap().lines.len(),
+        lines,
+        "nothing sent"
+    );
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert_eq!(
+        state.drafts.get(&nick("bob")),
+        Some(&long),
+        "the draft is kept"
+    );
+    assert!(shows(
+        &app,
+        &format!(
+            "This message is too long to send: {} bytes, and a message holds at most {}. Shorten it, or send it in parts.",
+            long.len(),
+            cryptully_protocol::limits::MAX_MSG_TEXT
+        )
+    ));
+    // Shortened, it goes (to a connection this test has not got: then it is marked so).
+    let _ = app.update(Message::Chats(chats::Message::Draft("short now".into())));
+    assert!(!shows(&app, "Shorten it, or send it in parts."));
+    let _ = app.update(Message::Chats(chats::Message::Send));
+    assert!(
+        chat(&app, "bob")
+            .unwrap()
+            .lines
+            .iter()
+            .any(|l| matches!(&l.kind, LineKind::Mine { text, .. } if text == "short now"))
+    );
+}

@@ -52,6 +52,8 @@ pub struct State {
     pub new_chat: String,
     /// What is typed, per chat.
     pub drafts: HashMap<Nick, String>,
+    /// Why the draft on screen could not be sent; it is kept for the person to shorten.
+    pub draft_error: Option<String>,
     /// The open dialog.
     pub dialog: Option<Dialog>,
     /// The fingerprint is shown.
@@ -158,6 +160,7 @@ impl State {
                 self.new_below = false;
                 model.select(&peer);
                 self.dialog = None;
+                self.draft_error = None;
                 // A question waiting in this chat: its answer goes into a dialog of its own,
                 // never into the message box (issue 15, item 3).
                 self.question_arrived(model);
@@ -173,6 +176,7 @@ impl State {
                 }
             }
             Message::Draft(text) => {
+                self.draft_error = None;
                 if let Some(peer) = current {
                     let started = self.typing.as_ref().is_none_or(|(p, _)| p != &peer);
                     if started
@@ -195,6 +199,17 @@ impl State {
             Message::Send => {
                 if let Some(peer) = current {
                     let text = self.drafts.remove(&peer).unwrap_or_default();
+                    // §7.3, §10.1: refused here, before it leaves, so the draft is kept.
+                    let limit = cryptully_protocol::limits::MAX_MSG_TEXT;
+                    if text.trim_end().len() > limit {
+                        self.draft_error = Some(format!(
+                            "This message is too long to send: {} bytes, and a message holds at most {limit}. Shorten it, or send it in parts.",
+                            text.trim_end().len()
+                        ));
+                        self.drafts.insert(peer, text);
+                        return out;
+                    }
+                    self.draft_error = None;
                     let text = text.trim_end();
                     if !text.is_empty() {
                         match model.send(&peer, text, time) {
@@ -671,6 +686,11 @@ impl State {
             ]
             .spacing(8),
         );
+        col = col.push(self.draft_error.as_ref().map(|e| {
+            container(text(e.clone()))
+                .style(container::danger)
+                .padding(8)
+        }));
         col.into()
     }
 
