@@ -2,7 +2,7 @@
 //! update themselves and hand back what the connection should do; nothing here blocks.
 
 use crate::links;
-use crate::model::Model;
+use crate::model::{Model, Notice};
 use crate::net::{self, NetEvent, Target};
 use crate::screen::{chats, connect};
 use crate::settings::Settings;
@@ -186,7 +186,7 @@ impl App {
             let text = e.to_string();
             match &mut self.screen {
                 Screen::Connect(form) => form.error = Some(text),
-                Screen::Chats(_) => self.model.notice = Some(text),
+                Screen::Chats(_) => self.model.notice = Some(Notice::warning(text)),
             }
         }
     }
@@ -219,7 +219,8 @@ impl App {
             Message::Chats(m) => {
                 if let chats::Message::OpenLink(url) = &m {
                     if let Err(e) = links::open(url) {
-                        self.model.notice = Some(format!("Could not open {url}: {e}"));
+                        self.model.notice =
+                            Some(Notice::warning(format!("Could not open {url}: {e}")));
                     }
                     return Task::none();
                 }
@@ -267,14 +268,14 @@ impl App {
                 if self.offline.take().is_some() && matches!(self.screen, Screen::Chats(_)) {
                     // Back after a loss: the chats and their history stay; the chats themselves
                     // ended with the old connection (§4.5), so the person opens them again.
-                    self.model.notice = Some(match hosting {
+                    self.model.notice = Some(Notice::info(match hosting {
                         Some(h) => format!("Back online. {h}"),
                         None => "Back online. Chats that were open ended when the connection was lost: open them again to go on.".into(),
-                    });
+                    }));
                     return Task::none();
                 }
                 self.model = Model::default();
-                self.model.notice = hosting;
+                self.model.notice = hosting.map(Notice::info);
                 self.screen = Screen::Chats(chats::State::default());
                 return focus(chats::NEW_CHAT_ID);
             }
@@ -431,9 +432,9 @@ impl App {
     /// The theme: the person's choice, or the system's.
     pub fn theme(&self) -> Theme {
         if self.is_dark() {
-            Theme::Dark
+            crate::theme::dark()
         } else {
-            Theme::Light
+            crate::theme::light()
         }
     }
 
@@ -448,7 +449,7 @@ impl App {
                     .map(|h| h.nick().as_str())
                     .unwrap_or("offline");
                 state
-                    .view(&self.model, me, self.model.notice.as_deref())
+                    .view(&self.model, me, self.model.notice.as_ref(), self.is_dark())
                     .map(Message::Chats)
             }
         };

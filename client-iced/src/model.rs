@@ -17,6 +17,33 @@ pub const NICK_RULES: &str = "Nicknames are 1 to 32 characters: letters A-Z, dig
 /// 11). A person typing on sends TYPING again after each pause of 1.5 s (§7.5).
 pub const PEER_TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// A notice about the connection as a whole, shown until the person dismisses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// What it says.
+    pub text: String,
+    /// Something went wrong (warning colours), or only information (issue 15, item 15).
+    pub warning: bool,
+}
+
+impl Notice {
+    /// Information: a relay is hosted, the app is back online.
+    pub fn info(text: impl Into<String>) -> Self {
+        Notice {
+            text: text.into(),
+            warning: false,
+        }
+    }
+
+    /// Something went wrong.
+    pub fn warning(text: impl Into<String>) -> Self {
+        Notice {
+            text: text.into(),
+            warning: true,
+        }
+    }
+}
+
 /// Where a chat is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatState {
@@ -166,7 +193,7 @@ pub struct Model {
     /// The chat on screen.
     pub selected: Option<Nick>,
     /// A notice about the connection as a whole.
-    pub notice: Option<String>,
+    pub notice: Option<Notice>,
     /// The last safety code seen per nickname, to announce a change (§5.5).
     codes: HashMap<Nick, String>,
     next_id: u64,
@@ -350,7 +377,7 @@ impl Model {
                     c.line(LineKind::Warning(why.into()), time);
                 }
             }
-            _ => self.notice = Some(why.into()),
+            _ => self.notice = Some(Notice::warning(why)),
         }
     }
 
@@ -454,14 +481,14 @@ impl Model {
                 message,
             } => match self.chat_mut(&peer) {
                 Some(c) => c.line(LineKind::Warning(message), time),
-                None => self.notice = Some(format!("{peer}: {message}")),
+                None => self.notice = Some(Notice::warning(format!("{peer}: {message}"))),
             },
             ConnEvent::Error {
                 peer: None,
                 message,
-            } => self.notice = Some(message),
+            } => self.notice = Some(Notice::warning(message)),
             ConnEvent::Disconnected { reason } => {
-                self.notice = Some(format!("Disconnected: {reason}"));
+                self.notice = Some(Notice::warning(format!("Disconnected: {reason}")));
                 for c in &mut self.chats {
                     c.state = ChatState::Ended;
                 }

@@ -1,14 +1,14 @@
 //! Widgets the screens share.
 
 use crate::links::{self, Piece};
-use crate::theme::LINK;
 use iced::widget::{rich_text, span, text};
-use iced::{Element, Length};
+use iced::{Color, Element, Length};
 
 /// A message's text, wrapped to the width it is given, with its web addresses underlined and
-/// clickable: a click produces `on_link(address)`.
+/// clickable in `link` colour: a click produces `on_link(address)`.
 pub fn message_text<'a, M: 'a>(
     content: &str,
+    link: Color,
     on_link: impl Fn(String) -> M + 'a,
 ) -> Element<'a, M> {
     let pieces = links::pieces(content);
@@ -21,7 +21,7 @@ pub fn message_text<'a, M: 'a>(
             Piece::Text(t) => span(t.to_string()),
             Piece::Link(l) => span(l.to_string())
                 .link(l.to_string())
-                .color(LINK)
+                .color(link)
                 .underline(true),
         })
         .collect();

@@ -689,17 +689,17 @@ fn gui_esc_closes_the_dialog_and_ctrl_w_asks_before_ending_or_removing_a_chat() 
 fn gui_theme_follows_the_system_until_the_person_chooses() {
     use iced::theme::Mode;
     let (mut app, _) = App::boot();
-    assert_eq!(app.theme(), iced::Theme::Light);
+    assert_eq!(app.theme(), cryptully_client_iced::theme::light());
     let _ = app.update(Message::System(Mode::Dark));
-    assert_eq!(app.theme(), iced::Theme::Dark);
+    assert_eq!(app.theme(), cryptully_client_iced::theme::dark());
     assert!(shows(&app, "Light theme"));
     interact(&mut app, |ui| {
         ui.click("Light theme").unwrap();
     });
-    assert_eq!(app.theme(), iced::Theme::Light);
+    assert_eq!(app.theme(), cryptully_client_iced::theme::light());
     // The person's choice stays when the system changes again.
     let _ = app.update(Message::System(Mode::Dark));
-    assert_eq!(app.theme(), iced::Theme::Light);
+    assert_eq!(app.theme(), cryptully_client_iced::theme::light());
 }
 
 /// The next thing the connection subscription reports.
@@ -954,7 +954,7 @@ fn gui_14_the_nickname_relay_and_theme_are_remembered() {
         ui.click("Connect").unwrap();
     });
     assert!(app.target.is_some());
-    let dark = !matches!(app.theme(), iced::Theme::Dark);
+    let dark = app.theme() != cryptully_client_iced::theme::dark();
     let _ = app.update(Message::ToggleTheme);
 
     let (again, _) = App::boot_remembering(&Args::default(), Some(path.clone()));
@@ -1048,4 +1048,47 @@ fn gui_7_3_a_draft_too_long_to_send_is_kept() {
             .iter()
             .any(|l| matches!(&l.kind, LineKind::Mine { text, .. } if text == "short now"))
     );
+}
+
+/// Issue 15, item 15: an ended chat looks ended in the sidebar, loses its ✓ and offers "Chat
+/// again"; the fingerprint is shown per chat; a notice can be dismissed, and information is not
+/// in warning colours.
+#[test]
+fn gui_15_ended_chats_notices_and_the_fingerprint_per_chat() {
+    use cryptully_client_iced::model::Notice;
+    use cryptully_protocol::session::{EndReason, Event};
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("Show fingerprint").unwrap();
+    });
+    assert!(shows(&app, "Hide fingerprint"));
+    let _ = app.update(Message::Chats(chats::Message::Select(nick("bob"))));
+    assert!(shows(&app, "Hide fingerprint"), "still shown for bob");
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert!(state.show_fingerprint.contains(&nick("bob")));
+    assert_eq!(state.show_fingerprint.len(), 1, "for bob only");
+
+    common::from(&mut app, "bob", Event::Ended(EndReason::PeerGone));
+    assert!(shows(&app, "bob · ended"));
+    assert!(!shows(&app, "Ask a question"));
+    let before = chat(&app, "bob").unwrap().lines.len();
+    interact(&mut app, |ui| {
+        ui.click("Chat again").unwrap();
+    });
+    // A new request goes out (this test's app has no connection, so it is refused at once).
+    assert!(
+        chat(&app, "bob").unwrap().lines[before..]
+            .iter()
+            .any(|l| l.kind == LineKind::Info("Asking bob to chat…".into()))
+    );
+
+    app.model.notice = Some(Notice::info("Back online."));
+    assert!(shows(&app, "Back online."));
+    interact(&mut app, |ui| {
+        ui.click("Dismiss").unwrap();
+    });
+    assert!(app.model.notice.is_none());
+    assert!(!shows(&app, "Back online."));
 }

@@ -13,21 +13,22 @@ use cryptully_client_iced::app::{App, Message, Screen};
 use cryptully_client_iced::screen::{chats, connect};
 use cryptully_protocol::connection::ConnEvent;
 use cryptully_protocol::session::Event;
-use iced::Theme;
 use std::path::PathBuf;
 
 mod common;
 use common::nick;
 
-fn check(app: &App, name: &str, theme: &Theme) {
+fn check(app: &App, name: &str, theme: &iced::Theme) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let mut ui = iced_test::simulator(app.view());
     let snapshot = ui.snapshot(theme).unwrap();
     if std::env::var_os("ICED_TEST_UPDATE").is_some() {
-        let _ = std::fs::remove_file(path.with_extension("sha256"));
-        let _ = std::fs::remove_file(path.with_extension("png"));
+        // iced_test names the files after the renderer.
+        for ext in ["sha256", "png"] {
+            let _ = std::fs::remove_file(dir.join(format!("{name}-tiny-skia.{ext}")));
+        }
         let _ = snapshot.matches_image(&path).unwrap();
     }
     assert!(
@@ -64,14 +65,14 @@ fn chatting() -> App {
 fn snapshot_connect_screen() {
     let (mut app, _) = App::boot();
     let _ = app.update(Message::Connect(connect::Message::Nick("alice".into())));
-    check(&app, "connect", &Theme::Light);
+    check(&app, "connect", &cryptully_client_iced::theme::light());
 }
 
 #[test]
 fn snapshot_chat_light_and_dark() {
     let app = chatting();
-    check(&app, "chat-light", &Theme::Light);
-    check(&app, "chat-dark", &Theme::Dark);
+    check(&app, "chat-light", &cryptully_client_iced::theme::light());
+    check(&app, "chat-dark", &cryptully_client_iced::theme::dark());
 }
 
 #[test]
@@ -87,10 +88,10 @@ fn snapshot_request_and_ask_dialog() {
         },
         "10:00",
     );
-    check(&app, "request", &Theme::Light);
+    check(&app, "request", &cryptully_client_iced::theme::light());
     let mut app = chatting();
     let _ = app.update(Message::Chats(chats::Message::AskOpen));
-    check(&app, "ask-dialog", &Theme::Light);
+    check(&app, "ask-dialog", &cryptully_client_iced::theme::light());
 }
 
 #[test]
@@ -100,7 +101,11 @@ fn snapshot_connect_screen_with_an_error() {
     let _ = app.update(Message::Net(cryptully_client_iced::net::NetEvent::Failed(
         "Someone on this relay already uses the nickname alice. Pick another.".into(),
     )));
-    check(&app, "connect-error", &Theme::Light);
+    check(
+        &app,
+        "connect-error",
+        &cryptully_client_iced::theme::light(),
+    );
 }
 
 #[test]
@@ -114,7 +119,11 @@ fn snapshot_answer_dialog_and_verified_chat_with_a_link() {
         },
     );
     let _ = app.update(Message::Chats(chats::Message::AnswerOpen));
-    check(&app, "answer-dialog", &Theme::Light);
+    check(
+        &app,
+        "answer-dialog",
+        &cryptully_client_iced::theme::light(),
+    );
 
     let mut app = chatting();
     common::from(
@@ -128,5 +137,9 @@ fn snapshot_answer_dialog_and_verified_chat_with_a_link() {
         1,
         "The photos are at https://example.org/lake (the second album).",
     );
-    check(&app, "verified-link", &Theme::Light);
+    check(
+        &app,
+        "verified-link",
+        &cryptully_client_iced::theme::light(),
+    );
 }

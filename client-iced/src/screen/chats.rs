@@ -1,7 +1,7 @@
 //! The main screen: a sidebar of chats and the chat on screen, with its safety code, its
 //! messages, and the verification dialogs.
 
-use crate::model::{Asker, ChatState, Delivery, LineKind, Model, Trust};
+use crate::model::{Asker, ChatState, Delivery, LineKind, Model, Notice, Trust};
 use crate::theme;
 use crate::widget::message_text;
 use cryptully_protocol::connection::Command;
@@ -57,7 +57,7 @@ pub struct State {
     /// The open dialog.
     pub dialog: Option<Dialog>,
     /// The fingerprint is shown.
-    pub show_fingerprint: bool,
+    pub show_fingerprint: std::collections::HashSet<Nick>,
     /// TYPING 0 was sent and not yet followed by 1 or 2 (§7.5).
     typing: Option<(Nick, Instant)>,
     /// Lines shown per chat beyond the newest [`PAGE`], after "Show earlier messages".
@@ -93,8 +93,12 @@ pub enum Message {
     Close,
     /// Confirmed: end the chat on screen, or remove it if it has ended.
     ConfirmClose,
-    /// Show or hide the fingerprint.
+    /// Show or hide the fingerprint of the chat on screen.
     ToggleFingerprint,
+    /// Dismiss the notice.
+    DismissNotice,
+    /// Open a new chat with the friend of the ended chat on screen.
+    ChatAgain,
     /// "They match": ask the person to confirm what that means.
     MarkVerified,
     /// Confirmed: mark the chat verified.
@@ -244,7 +248,21 @@ impl State {
                     }
                 }
             }
-            Message::ToggleFingerprint => self.show_fingerprint = !self.show_fingerprint,
+            Message::ToggleFingerprint => {
+                if let Some(peer) = current {
+                    if !self.show_fingerprint.remove(&peer) {
+                        self.show_fingerprint.insert(peer);
+                    }
+                }
+            }
+            Message::DismissNotice => model.notice = None,
+            Message::ChatAgain => {
+                if let Some(peer) = current {
+                    if model.open(&peer, time) {
+                        out.push(Command::Open { peer });
+                    }
+                }
+            }
             Message::MarkVerified => self.dialog = Some(Dialog::ConfirmVerified),
             Message::ConfirmVerified => {
                 self.dialog = None;
@@ -373,15 +391,19 @@ impl State {
         Some(Command::Typing { peer, state })
     }
 
-    /// The screen.
+    /// The screen; `dark` picks colours that read on the dark theme.
     pub fn view<'a>(
         &'a self,
         model: &'a Model,
         me: &'a str,
-        notice: Option<&'a str>,
+        notice: Option<&'a Notice>,
+        dark: bool,
     ) -> Element<'a, Message> {
-        let main =
-            row![self.sidebar(model, me, notice), self.conversation(model)].height(Length::Fill);
+        let main = row![
+            self.sidebar(model, me, notice),
+            self.conversation(model, dark)
+        ]
+        .height(Length::Fill);
         match &self.dialog {
             None => main.into(),
             Some(dialog) => stack![
@@ -400,7 +422,7 @@ impl State {
         &'a self,
         model: &'a Model,
         me: &'a str,
-        notice: Option<&'a str>,
+        notice: Option<&'a Notice>,
     ) -> Element<'a, Message> {
         let chats = model.chats.iter().fold(column![].spacing(4), |col, c| {
             let mut label = c.peer.to_string();
@@ -410,9 +432,14 @@ impl State {
             if c.unread > 0 {
                 label.push_str(&format!("  ({})", c.unread));
             }
+            if c.state == ChatState::Ended {
+                label.push_str(" · ended");
+            }
             let selected = model.selected.as_ref() == Some(&c.peer);
             let style = if selected {
                 button::primary
+            } else if c.state == ChatState::Ended {
+                button::text
             } else {
                 button::secondary
             };
@@ -440,10 +467,23 @@ impl State {
             scrollable(chats).height(Length::Fill),
         ]
         .push(notice.map(|n| {
-            container(text(n).size(13))
-                .style(container::warning)
-                .padding(8)
-                .width(Length::Fill)
+            container(
+                column![
+                    text(n.text.clone()).size(13),
+                    button(text("Dismiss").size(12))
+                        .on_press(Message::DismissNotice)
+                        .style(button::secondary),
+                ]
+                .spacing(6),
+            )
+            // Information is not shown in warning colours (issue 15, item 15).
+            .style(if n.warning {
+                container::warning
+            } else {
+                container::bordered_box
+            })
+            .padding(8)
+            .width(Length::Fill)
         }))
         .spacing(10)
         .padding(12)
@@ -451,7 +491,8 @@ impl State {
         .into()
     }
 
-    fn conversation<'a>(&'a self, model: &'a Model) -> Element<'a, Message> {
+    fn conversation<'a>(&'a self, model: &'a Model, dark: bool) -> Element<'a, Message> {
+        let link = crate::theme::link(dark);
         let Some(chat) = model.current() else {
             return container(text(
                 "Type a friend's nickname on the left to start a secure chat.",
@@ -486,35 +527,48 @@ impl State {
             }
         }
         let secure = chat.state == ChatState::Secure;
-        let header = row![
-            text(chat.peer.to_string()).size(22),
-            text(status).size(14),
-            space().width(Length::Fill),
-            button("Ask a question").on_press_maybe(secure.then_some(Message::AskOpen)),
-            button(if chat.state == ChatState::Ended {
-                "Remove chat"
-            } else {
-                "Close chat"
-            })
-            .on_press(Message::Close)
-            .style(button::secondary),
-        ]
-        .spacing(10)
-        .align_y(iced::Alignment::Center);
+        let ended = chat.state == ChatState::Ended;
+        let header =
+            row![
+                text(chat.peer.to_string()).size(22),
+                text(status).size(14),
+                space().width(Length::Fill),
+            ]
+            // An ended chat offers a new one; asking a question needs a live one.
+            .push(ended.then(|| {
+                button("Chat again")
+                    .on_press(Message::ChatAgain)
+                    .style(button::success)
+            }))
+            .push((!ended).then(|| {
+                button("Ask a question").on_press_maybe(secure.then_some(Message::AskOpen))
+            }))
+            .push(
+                button(if ended { "Remove chat" } else { "Close chat" })
+                    .on_press(Message::Close)
+                    .style(button::secondary),
+            )
+            .spacing(10)
+            .align_y(iced::Alignment::Center);
 
         let mut col = column![header].spacing(10).padding(12);
+        let showing_fingerprint = self.show_fingerprint.contains(&chat.peer);
         if let (true, Some(code)) = (secure, chat.code.as_ref()) {
             let mut panel = column![
                 text(format!("Safety code: {code}")).size(24),
                 text("Read these numbers to your friend. If they match, nobody is listening in."),
                 row![
-                    button(if self.show_fingerprint {
+                    button(if showing_fingerprint {
                         "Hide fingerprint"
                     } else {
                         "Show fingerprint"
                     })
                     .on_press(Message::ToggleFingerprint)
-                    .style(button::text),
+                    .style(if chat.verified() {
+                        crate::theme::text_on_success
+                    } else {
+                        button::text
+                    }),
                 ]
                 // Quiet, not the loudest control: marking is a claim the person makes.
                 .push((chat.trust == Trust::Unverified).then(|| {
@@ -530,7 +584,7 @@ impl State {
                 .spacing(8),
             ]
             .spacing(6);
-            if self.show_fingerprint {
+            if showing_fingerprint {
                 panel = panel.push(
                     text(format!(
                         "Fingerprint: {}",
@@ -614,7 +668,7 @@ impl State {
                         row![
                             time,
                             text("you").size(14),
-                            message_text(t, Message::OpenLink),
+                            message_text(t, link, Message::OpenLink),
                             text(mark).size(12)
                         ]
                         .spacing(8)
@@ -623,7 +677,7 @@ impl State {
                     LineKind::Theirs { text: t } => row![
                         time,
                         text(chat.peer.to_string()).size(14),
-                        message_text(t, Message::OpenLink)
+                        message_text(t, link, Message::OpenLink)
                     ]
                     .spacing(8)
                     .into(),
