@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// Which screen is up.
+// One value for the whole app: boxing the larger screen would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Screen {
     /// Nickname and relay.
