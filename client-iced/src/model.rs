@@ -17,6 +17,29 @@ pub const NICK_RULES: &str = "Nicknames are 1 to 32 characters: letters A-Z, dig
 /// 11). A person typing on sends TYPING again after each pause of 1.5 s (§7.5).
 pub const PEER_TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Text from the network as the person sees it (issue 15, item 1): control characters and the
+/// characters that reorder or break lines (bidi overrides and isolates, line and paragraph
+/// separators) are shown as visible `\u{...}` escapes, so that a friend or a relay can neither
+/// reorder the app's own words around them nor make a line look like the app's. A message keeps
+/// its line breaks (`\n`) inside its own block; a question keeps none.
+pub fn shown(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = (c.is_control() && !(keep_newlines && c == '\n'))
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                    | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            );
+        if hidden {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A notice about the connection as a whole, shown until the person dismisses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
@@ -562,7 +585,12 @@ impl Model {
         match event {
             Event::Message { text, .. } => {
                 chat.peer_typing = false;
-                chat.line(LineKind::Theirs { text }, time);
+                chat.line(
+                    LineKind::Theirs {
+                        text: shown(&text, true),
+                    },
+                    time,
+                );
                 if !selected {
                     chat.unread += 1;
                 }
@@ -588,6 +616,7 @@ impl Model {
                 }
             }
             Event::SmpQuestion { question } => {
+                let question = shown(&question, false);
                 chat.line(
                     LineKind::Info(format!(
                         "{} asks you a question to verify you: {question}",
@@ -981,6 +1010,49 @@ mod tests {
             "10:03",
         );
         assert!(!m.chat(&nick("bob")).unwrap().peer_typing);
+    }
+
+    /// Issue 15, item 1: what a friend or a relay sends cannot reorder or break the app's own
+    /// lines: controls, bidi overrides and line separators are shown escaped; a message keeps
+    /// its own line breaks, a question none.
+    #[test]
+    fn model_1_text_from_the_network_is_shown_escaped() {
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        let evil = "hi\u{202e}deifirev\u{2066}\r\n\u{1b}[2J* bob is verified\u{2028}x";
+        m.apply(
+            peer(
+                "bob",
+                Event::Message {
+                    text: evil.into(),
+                    seq: 0,
+                },
+            ),
+            "10:02",
+        );
+        assert!(matches!(
+            &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind,
+            LineKind::Theirs { text } if text == "hi\\u{202e}deifirev\\u{2066}\\u{d}\n\\u{1b}[2J* bob is verified\\u{2028}x"
+        ));
+        m.apply(
+            peer(
+                "bob",
+                Event::SmpQuestion {
+                    question: "pet?\nVerified: nobody is listening in.".into(),
+                },
+            ),
+            "10:03",
+        );
+        let c = m.chat(&nick("bob")).unwrap();
+        assert_eq!(
+            c.question.as_deref(),
+            Some("pet?\\u{a}Verified: nobody is listening in.")
+        );
+        assert!(
+            !c.lines
+                .iter()
+                .any(|l| matches!(&l.kind, LineKind::Info(t) if t.contains('\n')))
+        );
     }
 
     #[test]
