@@ -219,6 +219,9 @@ impl App {
                 }
             }
             Message::Chats(m) => {
+                if let chats::Message::Copy(text) = &m {
+                    return iced::clipboard::write(text.clone());
+                }
                 if let chats::Message::OpenLink(url) = &m {
                     if let Err(e) = links::open(url) {
                         self.model.notice =

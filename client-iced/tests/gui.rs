@@ -1092,3 +1092,49 @@ fn gui_15_ended_chats_notices_and_the_fingerprint_per_chat() {
     assert!(app.model.notice.is_none());
     assert!(!shows(&app, "Back online."));
 }
+
+/// Issue 15, item 12: the safety code, the fingerprint and each message can be copied.
+#[test]
+fn gui_12_the_code_the_fingerprint_and_messages_can_be_copied() {
+    let mut app = common::secure_chat("bob");
+    common::says(&mut app, "bob", 0, "meet at the lake");
+    let code = chat(&app, "bob")
+        .unwrap()
+        .code
+        .clone()
+        .unwrap()
+        .replace(' ', "");
+    let fingerprint = chat(&app, "bob").unwrap().fingerprint.clone().unwrap();
+    let copied = |app: &App, act: &dyn Fn(&mut Simulator<'_, Message>)| -> Vec<String> {
+        let mut ui = simulator(app.view());
+        act(&mut ui);
+        ui.into_messages()
+            .filter_map(|m| match m {
+                Message::Chats(chats::Message::Copy(t)) => Some(t),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        copied(&app, &|ui| {
+            ui.click("Copy code").unwrap();
+        }),
+        vec![code.clone()]
+    );
+    assert_eq!(code.len(), 6);
+    interact(&mut app, |ui| {
+        ui.click("Show fingerprint").unwrap();
+    });
+    assert_eq!(
+        copied(&app, &|ui| {
+            ui.click("Copy fingerprint").unwrap();
+        }),
+        vec![fingerprint]
+    );
+    assert_eq!(
+        copied(&app, &|ui| {
+            ui.click("copy").unwrap();
+        }),
+        vec!["meet at the lake".to_string()]
+    );
+}

@@ -97,6 +97,8 @@ pub enum Message {
     ToggleFingerprint,
     /// Dismiss the notice.
     DismissNotice,
+    /// Put this text on the clipboard (issue 15, item 12).
+    Copy(String),
     /// Open a new chat with the friend of the ended chat on screen.
     ChatAgain,
     /// "They match": ask the person to confirm what that means.
@@ -131,6 +133,16 @@ pub enum Message {
     Scrolled(f32),
     /// "New messages": back to the newest line.
     JumpToEnd,
+}
+
+/// A small "copy" after a message: iced's text cannot be selected, so this is how a message is
+/// copied (issue 15, item 12).
+fn copy<'a>(t: &str) -> Element<'a, Message> {
+    button(text("copy").size(11))
+        .on_press(Message::Copy(t.to_string()))
+        .style(button::text)
+        .padding([0, 4])
+        .into()
 }
 
 /// How long without a key before "stopped typing" (§7.5).
@@ -256,6 +268,8 @@ impl State {
                 }
             }
             Message::DismissNotice => model.notice = None,
+            // The app writes the clipboard: it is not the screen's business.
+            Message::Copy(_) => {}
             Message::ChatAgain => {
                 if let Some(peer) = current {
                     if model.open(&peer, time) {
@@ -579,18 +593,35 @@ impl State {
                 .push((chat.trust == Trust::CodeCompared).then(|| {
                     button("Undo: not verified")
                         .on_press(Message::UnmarkVerified)
-                        .style(button::text)
+                        .style(crate::theme::text_on_success)
                 }))
+                .push(
+                    button("Copy code")
+                        .on_press(Message::Copy(code.replace(' ', "")))
+                        .style(if chat.verified() {
+                            crate::theme::text_on_success
+                        } else {
+                            button::text
+                        }),
+                )
                 .spacing(8),
             ]
             .spacing(6);
             if showing_fingerprint {
+                let fingerprint = chat.fingerprint.clone().unwrap_or_default();
                 panel = panel.push(
-                    text(format!(
-                        "Fingerprint: {}",
-                        chat.fingerprint.clone().unwrap_or_default()
-                    ))
-                    .size(13),
+                    row![
+                        text(format!("Fingerprint: {fingerprint}")).size(13),
+                        button(text("Copy fingerprint").size(13))
+                            .on_press(Message::Copy(fingerprint))
+                            .style(if chat.verified() {
+                                crate::theme::text_on_success
+                            } else {
+                                button::text
+                            }),
+                    ]
+                    .spacing(8)
+                    .align_y(iced::Alignment::Center),
                 );
             }
             let style = match chat.trust {
@@ -669,6 +700,7 @@ impl State {
                             time,
                             text("you").size(14),
                             message_text(t, link, Message::OpenLink),
+                            copy(t),
                             text(mark).size(12)
                         ]
                         .spacing(8)
@@ -677,7 +709,8 @@ impl State {
                     LineKind::Theirs { text: t } => row![
                         time,
                         text(chat.peer.to_string()).size(14),
-                        message_text(t, link, Message::OpenLink)
+                        message_text(t, link, Message::OpenLink),
+                        copy(t)
                     ]
                     .spacing(8)
                     .into(),
