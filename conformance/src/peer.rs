@@ -897,6 +897,57 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-4.5-OPEN-ACCEPTS-PENDING-REQUEST",
+            "the shim's person opens a chat with a friend whose request is waiting: that accepts it (REDY), not a second HELO",
+            ["4.5-3"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mine = fresh_key();
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Helo {
+                            version: 2,
+                            commitment: mine.commitment(),
+                        },
+                    )
+                    .await?;
+                e.shim.expect("request", |v| v["peer"] == RUNNER).await?;
+                e.shim.send(json!({"cmd": "open", "peer": RUNNER})).await?;
+                let PeerMessage::Redy { public_key } = e.wire.peer().await? else {
+                    return Err(
+                        "opening a chat while the friend's request waits must accept it with REDY (§4.5)"
+                            .into(),
+                    );
+                };
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::PubKey {
+                            public_key: *mine.public(),
+                        },
+                    )
+                    .await?;
+                let keys = Keys::derive(
+                    RUNNER,
+                    SHIM,
+                    *mine.public(),
+                    public_key,
+                    &mine,
+                    &public_key,
+                    true,
+                )?;
+                let ev = e.shim.expect("established", |_| true).await?;
+                if ev["safety_code"] != keys.code {
+                    return Err(format!(
+                        "safety code {} but the runner derived {}",
+                        ev["safety_code"], keys.code
+                    ));
+                }
+                Ok(())
+            }
+        ),
+        case!(
             "PEER-4.5-TIMEOUT-EXPECT-REDY",
             "the shim opens a chat nobody answers: it gives up after 300 s of its clock (§13.1 `clock`), not before, sending nothing",
             ["4.5-2"],
