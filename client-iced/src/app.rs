@@ -45,6 +45,8 @@ pub struct App {
     pub hosting: bool,
     /// The person asked to close the window while hosting: asked first (issue 15, item 7).
     pub quit_warning: bool,
+    /// Whether the window is in front: notifications only when it is not.
+    pub focused: bool,
     /// What is remembered between runs.
     pub remembered: Settings,
     /// Where it is saved; `None`: nothing is saved (tests, or a file that could not be read).
@@ -99,6 +101,8 @@ pub enum Message {
     Focus(&'static str),
     /// The window came back to the front: put the cursor back where typing goes.
     WindowFocused,
+    /// The window went to the back: news is announced by the desktop.
+    WindowUnfocused,
     /// While offline, once a second: time for the next attempt?
     ReconnectTick(Instant),
     /// "Reconnect now".
@@ -167,6 +171,7 @@ impl App {
             offline: None,
             hosting: false,
             quit_warning: false,
+            focused: true,
             remembered,
             settings_path,
         };
@@ -325,7 +330,19 @@ impl App {
                     ConnEvent::Disconnected { reason } => Some(reason.clone()),
                     _ => None,
                 };
+                // Issue 15, item 13: news while the window is at the back.
+                let away_news = crate::notify::text_for(&e, self.focused);
                 self.model.apply(e, &clock());
+                let mut tasks = Vec::new();
+                if let Some(body) = away_news {
+                    crate::notify::show(body);
+                    tasks.push(iced::window::latest().and_then(|id| {
+                        iced::window::request_user_attention(
+                            id,
+                            Some(iced::window::UserAttention::Informational),
+                        )
+                    }));
+                }
                 if let Some(peer) = typing_from {
                     self.model.typing_seen(&peer, Instant::now());
                 }
@@ -344,14 +361,15 @@ impl App {
                     }
                 }
                 if secure_here {
-                    return focus(chats::INPUT_ID);
+                    tasks.push(focus(chats::INPUT_ID));
                 }
                 // Issue 15, item 3: the answer never goes out as a chat message.
                 if let (true, Screen::Chats(state)) = (question_here, &mut self.screen) {
                     if state.question_arrived(&self.model) {
-                        return focus(chats::DIALOG_FIRST_ID);
+                        tasks.push(focus(chats::DIALOG_FIRST_ID));
                     }
                 }
+                return Task::batch(tasks);
             }
             Message::ReconnectTick(now) => {
                 if self
@@ -395,7 +413,9 @@ impl App {
             Message::FocusNext => return iced::widget::operation::focus_next(),
             Message::FocusPrevious => return iced::widget::operation::focus_previous(),
             Message::Focus(id) => return iced::widget::operation::focus(id),
+            Message::WindowUnfocused => self.focused = false,
             Message::WindowFocused => {
+                self.focused = true;
                 let id = match &self.screen {
                     Screen::Connect(_) => connect::NICK_ID,
                     Screen::Chats(state) if state.dialog.is_some() => chats::DIALOG_FIRST_ID,
@@ -576,8 +596,11 @@ fn window_focused(
     _: iced::event::Status,
     _: iced::window::Id,
 ) -> Option<Message> {
-    matches!(event, iced::Event::Window(iced::window::Event::Focused))
-        .then_some(Message::WindowFocused)
+    match event {
+        iced::Event::Window(iced::window::Event::Focused) => Some(Message::WindowFocused),
+        iced::Event::Window(iced::window::Event::Unfocused) => Some(Message::WindowUnfocused),
+        _ => None,
+    }
 }
 
 /// The app's keyboard shortcuts: Esc, Tab and Shift+Tab, Ctrl+N and Ctrl+W (Cmd on macOS).

@@ -12,6 +12,7 @@ pub mod files;
 pub mod links;
 pub mod model;
 pub mod net;
+pub mod notify;
 pub mod pins;
 pub mod screen;
 pub mod settings;
