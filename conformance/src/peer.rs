@@ -743,6 +743,99 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-4.4-HANDSHAKE-FAILED-RECEIVED",
+            "the shim sent PUB_KEY and counts itself established; REJ HANDSHAKE_FAILED comes before any record: the chat ends, its unacknowledged message reported undelivered, and later records are not shown",
+            ["4.4-5"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 7, "text": "hello"}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Msg { .. } => {}
+                    other => return Err(format!("expected the MSG, got {}", other.name())),
+                }
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Rej {
+                            reason: RejectReason::HandshakeFailed,
+                        },
+                    )
+                    .await?;
+                let events = e.shim.drain(Duration::from_secs(2)).await?;
+                let ended = events.iter().any(|v| {
+                    v["event"] == "ended"
+                        || (v["event"] == "rejected" && v["reason"] == "handshake_failed")
+                });
+                if !ended {
+                    return Err(format!(
+                        "REJ HANDSHAKE_FAILED before any record must end the chat (§4.4): {}",
+                        Value::from(events)
+                    ));
+                }
+                let undelivered = events.iter().any(|v| {
+                    v["event"] == "undelivered"
+                        && v["ids"]
+                            .as_array()
+                            .is_some_and(|ids| ids.contains(&json!(7)))
+                });
+                if !undelivered {
+                    return Err(format!(
+                        "the unacknowledged message must be reported undelivered: {}",
+                        Value::from(events)
+                    ));
+                }
+                e.wire.record(k.msg("after")?).await?;
+                let later = e.shim.drain(Duration::from_millis(700)).await?;
+                match later.iter().find(|v| v["event"] == "message") {
+                    Some(v) => Err(format!(
+                        "a record after the failed handshake was shown: {v}"
+                    )),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
+            "PEER-4.4-HANDSHAKE-FAILED-FORGED",
+            "REJ HANDSHAKE_FAILED after the friend's first record has opened is a relay's forgery: ignored, the chat goes on",
+            ["4.4-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.wire.record(k.msg("first")?).await?;
+                e.shim.expect("message", |v| v["text"] == "first").await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Rej {
+                            reason: RejectReason::HandshakeFailed,
+                        },
+                    )
+                    .await?;
+                e.wire.record(k.msg("still here")?).await?;
+                let events = e.shim.drain(Duration::from_secs(2)).await?;
+                if let Some(v) = events
+                    .iter()
+                    .find(|v| v["event"] == "ended" || v["event"] == "rejected")
+                {
+                    return Err(format!("a forged REJ ended the chat: {v}"));
+                }
+                if events
+                    .iter()
+                    .any(|v| v["event"] == "message" && v["text"] == "still here")
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the chat must go on after a forged REJ: {}",
+                        Value::from(events)
+                    ))
+                }
+            }
+        ),
+        case!(
             "PEER-4.4-LOW-ORDER-PUB-KEY",
             "PUB_KEY with a low-order point that opens its commitment: REJ HANDSHAKE_FAILED, no chat",
             ["4.4-2", "4.4-4", "5.3-1"],
@@ -1367,6 +1460,65 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     Ok(())
                 } else {
                     Err(format!("nothing told: {}", Value::from(events)))
+                }
+            }
+        ),
+        case!(
+            "PEER-10.1-BOUNDS-REFUSED-BEFORE-SENDING",
+            "an empty message, a message of 16385 bytes and a question of 1025 bytes are refused with an error and never sent; a message of 16384 bytes and a question of 1024 are sent",
+            ["10.1-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let max_msg = "x".repeat(16384);
+                let max_question = "q".repeat(1024);
+                for (cmd, what) in [
+                    (
+                        json!({"cmd": "send", "peer": RUNNER, "id": 1, "text": ""}),
+                        "an empty message",
+                    ),
+                    (
+                        json!({"cmd": "send", "peer": RUNNER, "id": 2, "text": "x".repeat(16385)}),
+                        "a message of 16385 bytes",
+                    ),
+                    (
+                        json!({"cmd": "smp_start", "peer": RUNNER, "question": "q".repeat(1025), "answer": "a"}),
+                        "a question of 1025 bytes",
+                    ),
+                ] {
+                    e.shim.send(cmd).await?;
+                    e.shim
+                        .expect("error", |_| true)
+                        .await
+                        .map_err(|err| format!("{what} must be refused with an error: {err}"))?;
+                }
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 3, "text": max_msg}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Msg { text } if text == max_msg => {}
+                    InnerMessage::Msg { text } => {
+                        return Err(format!(
+                            "a refused message was sent: a MSG of {} bytes came first",
+                            text.len()
+                        ));
+                    }
+                    other => return Err(format!("expected the MSG, got {}", other.name())),
+                }
+                e.shim
+                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": max_question, "answer": "a"}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Smp0 { question } if question == max_question => Ok(()),
+                    InnerMessage::Smp0 { question } => Err(format!(
+                        "SMP0 carried a question of {} bytes, not the one of 1024",
+                        question.len()
+                    )),
+                    InnerMessage::Ack { .. } => Err("unexpected ACK".into()),
+                    other => Err(format!(
+                        "a question of 1024 bytes must be sent: got {}",
+                        other.name()
+                    )),
                 }
             }
         ),
