@@ -376,6 +376,10 @@ pub const PACE_FRAMES_BURST: f64 = 320.0;
 pub const PACE_BYTES: f64 = 0.8 * 1024.0 * 1024.0;
 /// Bytes a client sends at once before pacing sets in.
 pub const PACE_BYTES_BURST: f64 = 1.6 * 1024.0 * 1024.0;
+/// Bytes of frames that may wait for the pace (§10.2): five seconds of sending. Past it, a
+/// chat message is refused at once with [`ConnEvent::NotSent`] instead of waiting longer and
+/// longer in memory (issue 15, item 9).
+pub const MAX_PACED_BYTES: usize = 4 * 1024 * 1024;
 /// How long quitting may spend sending what is still paced before it sends the rest at once.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
@@ -384,6 +388,8 @@ struct Writer {
     buf: BytesMut,
     /// Frames waiting for the pace (§10.2), in order.
     pending: std::collections::VecDeque<Vec<u8>>,
+    /// Their total length.
+    pending_bytes: usize,
     frames: f64,
     bytes: f64,
     refilled: tokio::time::Instant,
@@ -395,6 +401,7 @@ impl Writer {
             w,
             buf: BytesMut::new(),
             pending: std::collections::VecDeque::new(),
+            pending_bytes: 0,
             frames: PACE_FRAMES_BURST,
             bytes: PACE_BYTES_BURST,
             refilled: tokio::time::Instant::now(),
@@ -404,6 +411,7 @@ impl Writer {
     fn queue(&mut self, msg: &ClientMessage) {
         let mut frame = BytesMut::new();
         put_frame(&mut frame, &msg.to_bytes());
+        self.pending_bytes += frame.len();
         self.pending.push_back(frame.to_vec());
     }
 
@@ -411,6 +419,7 @@ impl Writer {
     fn queue_first(&mut self, msg: &ClientMessage) {
         let mut frame = BytesMut::new();
         put_frame(&mut frame, &msg.to_bytes());
+        self.pending_bytes += frame.len();
         self.pending.push_front(frame.to_vec());
     }
 
@@ -441,6 +450,7 @@ impl Writer {
             self.frames -= 1.0;
             self.bytes -= len;
             if let Some(frame) = self.pending.pop_front() {
+                self.pending_bytes -= frame.len();
                 self.buf.extend_from_slice(&frame);
             }
         }
@@ -452,6 +462,7 @@ impl Writer {
         for frame in self.pending.drain(..) {
             self.buf.extend_from_slice(&frame);
         }
+        self.pending_bytes = 0;
         self.write().await
     }
 
@@ -644,6 +655,11 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     let reason = "there is no open chat with this nickname".to_string();
                     return self.emit(ConnEvent::NotSent { peer, id, reason });
                 };
+                // Refused before it is sealed, so no record number is spent on it (§6.3).
+                if self.writer.pending_bytes + text.len() > MAX_PACED_BYTES {
+                    let reason = "too many messages are still waiting to go out; wait a moment and send it again".to_string();
+                    return self.emit(ConnEvent::NotSent { peer, id, reason });
+                }
                 match session.send_message(&text) {
                     Ok((seq, record)) => {
                         self.apply(

@@ -269,6 +269,66 @@ async fn chat_10_2_an_honest_burst_is_paced_under_the_relays_limits_not_dropped(
     }
 }
 
+/// Issue 15, item 9: what waits for the pace is bounded. A person who pastes far more than the
+/// relay takes in a few seconds gets the excess refused at once, each message either sent (and
+/// then delivered, in order) or reported not sent with the reason: none silently lost, and
+/// memory does not grow without end.
+#[tokio::test]
+async fn chat_10_2_the_paced_queue_is_bounded_and_the_excess_is_reported() {
+    use cryptully_protocol::connection::MAX_PACED_BYTES;
+    // A relay queue that holds everything the client may send: a bob slowed by a busy machine
+    // must not make the relay drop frames (SLOW_CONSUMER, §10.2), which is not what this checks.
+    let r = spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Config {
+            queue_bytes: 4 * MAX_PACED_BYTES,
+            ..Config::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (mut alice, mut bob, _, _) = chatting(r.local_addr()).await;
+    let text = "x".repeat(16 * 1024);
+    // Three times what may wait, beyond the burst that goes at once.
+    let n = (3 * MAX_PACED_BYTES / text.len()) as u64;
+    for id in 0..n {
+        alice.cmd(Command::Send {
+            peer: nick("bob"),
+            id,
+            text: format!("{id:06}{}", &text[6..]),
+        });
+    }
+    let (mut sent, mut refused) = (Vec::new(), 0u64);
+    while (sent.len() as u64) + refused < n {
+        match alice.next().await {
+            ConnEvent::Sent { id, .. } => sent.push(id),
+            ConnEvent::NotSent { reason, .. } => {
+                assert!(reason.contains("waiting to go out"), "{reason}");
+                refused += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(refused > 0, "the excess is refused, not queued without end");
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let e = tokio::time::timeout(Duration::from_secs(20), bob.events.recv()).await;
+        match e {
+            Ok(Some(ConnEvent::Peer {
+                event: Event::Message { text, .. },
+                ..
+            })) => got.push(text.get(..6).unwrap_or_default().parse::<u64>().unwrap()),
+            Ok(Some(_)) => {}
+            other => panic!(
+                "bob got {} of {} sent ({refused} refused), then {other:?}",
+                got.len(),
+                sent.len()
+            ),
+        }
+    }
+    assert_eq!(got, sent, "what was sent arrives, in order");
+}
+
 #[tokio::test]
 async fn chat_10_2_quitting_right_after_a_burst_still_delivers_it() {
     let r = relay().await;
