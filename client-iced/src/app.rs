@@ -235,7 +235,8 @@ impl App {
                     return Task::none();
                 }
                 if let Screen::Chats(state) = &mut self.screen {
-                    let jump = matches!(m, chats::Message::JumpToEnd);
+                    // "New messages" and sending both show the newest line.
+                    let jump = matches!(m, chats::Message::JumpToEnd | chats::Message::Send);
                     let target = match m {
                         chats::Message::Select(_)
                         | chats::Message::Open
@@ -268,7 +269,7 @@ impl App {
                         return focus(id);
                     }
                     if jump {
-                        return iced::widget::operation::snap_to_end(chats::MESSAGES_ID);
+                        return iced::widget::operation::snap_to(chats::MESSAGES_ID, chats::NEWEST);
                     }
                 }
             }

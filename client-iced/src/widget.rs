@@ -1,8 +1,12 @@
 //! Widgets the screens share.
 
 use crate::links::{self, Piece};
-use iced::widget::{rich_text, span, text};
+use iced::widget::text::Wrapping;
+use iced::widget::{container, rich_text, span, text};
 use iced::{Color, Element, Length};
+
+/// The widest a message's lines get: about 80 characters, readable on a wide window.
+pub const MAX_LINE: f32 = 720.0;
 
 /// A message's text, wrapped to the width it is given, with its web addresses underlined and
 /// clickable in `link` colour: a click produces `on_link(address)`.
@@ -12,8 +16,16 @@ pub fn message_text<'a, M: 'a>(
     on_link: impl Fn(String) -> M + 'a,
 ) -> Element<'a, M> {
     let pieces = links::pieces(content);
+    // A long unbroken string (a key, a URL) wraps inside the line instead of running off it.
     if !pieces.iter().any(|p| matches!(p, Piece::Link(_))) {
-        return text(content.to_string()).width(Length::Fill).into();
+        return container(
+            text(content.to_string())
+                .wrapping(Wrapping::WordOrGlyph)
+                .width(Length::Fill),
+        )
+        .max_width(MAX_LINE)
+        .width(Length::Fill)
+        .into();
     }
     let spans: Vec<_> = pieces
         .into_iter()
@@ -25,8 +37,13 @@ pub fn message_text<'a, M: 'a>(
                 .underline(true),
         })
         .collect();
-    rich_text(spans)
-        .on_link_click(on_link)
-        .width(Length::Fill)
-        .into()
+    container(
+        rich_text(spans)
+            .on_link_click(on_link)
+            .wrapping(Wrapping::WordOrGlyph)
+            .width(Length::Fill),
+    )
+    .max_width(MAX_LINE)
+    .width(Length::Fill)
+    .into()
 }

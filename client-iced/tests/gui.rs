@@ -1138,3 +1138,29 @@ fn gui_12_the_code_the_fingerprint_and_messages_can_be_copied() {
         vec!["meet at the lake".to_string()]
     );
 }
+
+/// Issue 15, item 11: a long unbroken string wraps inside the line at a readable width, instead
+/// of running off the window or under its neighbours.
+#[test]
+fn gui_11_a_long_unbroken_string_wraps_at_a_readable_width() {
+    let mut app = common::secure_chat("bob");
+    let long = "a".repeat(400);
+    common::says(&mut app, "bob", 0, long.clone());
+    let mut ui = simulator(app.view());
+    let bounds = ui
+        .find(|c: iced_test::selector::Candidate<'_>| match c {
+            iced_test::selector::Candidate::Text {
+                content, bounds, ..
+            } if content == long => Some(bounds),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        bounds.width <= cryptully_client_iced::widget::MAX_LINE,
+        "{bounds:?}"
+    );
+    assert!(
+        bounds.height > 40.0,
+        "it wraps onto several lines: {bounds:?}"
+    );
+}

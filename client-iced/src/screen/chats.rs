@@ -19,6 +19,12 @@ pub const NEW_CHAT_ID: &str = "new-chat";
 pub const INPUT_ID: &str = "message-input";
 /// The message list, scrolled by "New messages".
 pub const MESSAGES_ID: &str = "messages";
+
+/// Where the newest line is in the message list. The list is anchored at the bottom, so offsets
+/// count from there: its START is the newest line and its END the oldest (iced's `snap_to_end`
+/// would jump to the oldest, as "New messages" once did; issue 15, item 11).
+pub const NEWEST: iced::widget::scrollable::RelativeOffset =
+    iced::widget::scrollable::RelativeOffset::START;
 /// The first field of a dialog.
 pub const DIALOG_FIRST_ID: &str = "dialog-first";
 /// The answer field of the ask dialog.
@@ -735,6 +741,8 @@ impl State {
             scrollable(lines)
                 .id(MESSAGES_ID)
                 .anchor_bottom()
+                // Embedded, so no text runs under the scrollbar (issue 15, item 11).
+                .spacing(6)
                 .on_scroll(|v| Message::Scrolled(v.absolute_offset().y))
                 .height(Length::Fill)
                 .width(Length::Fill),
