@@ -348,6 +348,7 @@ impl App {
                     self.model.typing_seen(&peer, Instant::now());
                 }
                 if disconnected {
+                    tracing::warn!(reason = ?reason, "the connection to the relay ended");
                     self.handle = None;
                     // Issue 15, item 6: not a dead end. The subscription ends with the
                     // connection; a new one starts after a pause that grows with each failure.

@@ -4,7 +4,7 @@
 
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cryptully_client_iced::app::App;
 use cryptully_client_iced::cli::{APP_ID, Args};
 use iced::window;
@@ -13,7 +13,13 @@ use iced::window;
 const ICON_PNG: &[u8] = include_bytes!("../../packaging/icons/hicolor/64x64/apps/cryptully.png");
 
 fn main() -> iced::Result {
-    let args = Args::parse();
+    let remembered = cryptully_client_iced::settings::Settings::default_path();
+    let log = log_path();
+    let matches = Args::command()
+        .after_help(files_help(remembered.as_deref(), log.as_deref()))
+        .get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    start_log(log.as_deref());
     let settings = window::Settings {
         size: iced::Size::new(980.0, 680.0),
         // The sidebar and a readable conversation side by side (issue 15, item 11).
@@ -24,7 +30,6 @@ fn main() -> iced::Result {
         exit_on_close_request: false,
         ..window::Settings::default()
     };
-    let remembered = cryptully_client_iced::settings::Settings::default_path();
     iced::application(
         move || App::boot_remembering(&args, remembered.clone()),
         App::update,
@@ -35,6 +40,51 @@ fn main() -> iced::Result {
     .subscription(App::subscription)
     .window(settings)
     .run()
+}
+
+/// The log: `cryptully.log` in the app's data directory.
+fn log_path() -> Option<std::path::PathBuf> {
+    directories::ProjectDirs::from("", "", "cryptully").map(|d| d.data_dir().join("cryptully.log"))
+}
+
+/// What `--help` says about the files the app keeps (issue 15, item 14).
+fn files_help(settings: Option<&std::path::Path>, log: Option<&std::path::Path>) -> String {
+    let shown = |p: Option<&std::path::Path>| {
+        p.map_or("(no home directory: not kept)".to_string(), |p| {
+            p.display().to_string()
+        })
+    };
+    format!(
+        "Files:\n  settings (nickname, relay, theme): {}\n  log (details of errors; no messages, no keys): {}\n  remembered relay certificates: {}",
+        shown(settings),
+        shown(log),
+        shown(cryptully_client_iced::pins::Pins::default_path().as_deref())
+    )
+}
+
+/// Sends the log to `path` (details the person is spared: error codes, OS errors), started
+/// afresh when it passed 1 MiB. Without a file, there is no log. `RUST_LOG` sets the level.
+fn start_log(path: Option<&std::path::Path>) {
+    let Some(path) = path else { return };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let too_big = std::fs::metadata(path).is_ok_and(|m| m.len() > 1024 * 1024);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!too_big)
+        .write(true)
+        .truncate(too_big)
+        .open(path);
+    let Ok(file) = file else { return };
+    tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
 }
 
 /// Decodes the embedded PNG; a broken icon only costs the icon.
@@ -66,11 +116,23 @@ fn platform_specific() -> window::settings::PlatformSpecific {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn the_window_icon_decodes_to_64_by_64() {
         let icon = icon();
         assert!(icon.is_some(), "the embedded PNG must decode");
+    }
+
+    #[test]
+    fn help_names_the_files_the_app_keeps() {
+        let text = files_help(
+            Some(std::path::Path::new("/c/settings")),
+            Some(std::path::Path::new("/d/cryptully.log")),
+        );
+        assert!(text.contains("settings (nickname, relay, theme): /c/settings"));
+        assert!(text.contains("log (details of errors; no messages, no keys): /d/cryptully.log"));
+        assert!(files_help(None, None).contains("(no home directory: not kept)"));
     }
 
     #[test]

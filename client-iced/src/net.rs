@@ -140,6 +140,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                     relay = Some(r);
                 }
                 Err(e) => {
+                    tracing::warn!(port, error = ?e, "cannot host a relay");
                     let why = if e.kind() == std::io::ErrorKind::AddrInUse {
                         "another program already uses that port; pick another".to_string()
                     } else {
@@ -216,6 +217,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                 }
             }
             Err(e @ ConnectError::Unreachable(_)) => {
+                tracing::warn!(relay = %addr, error = ?e, "the relay could not be reached");
                 let _ = out
                     .send(NetEvent::Failed(format!(
                         "Cannot reach the relay at {addr}: {e}. Or host a relay on this computer."
@@ -223,6 +225,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                     .await;
             }
             Err(e) => {
+                tracing::warn!(relay = %addr, error = ?e, "connecting failed");
                 let _ = out.send(NetEvent::Failed(refusal(&e, &target.nick))).await;
             }
         }
