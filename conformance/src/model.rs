@@ -324,6 +324,15 @@ fn proof(r: &BigUint, a: &BigUint, c: &BigUint) -> BigUint {
     (r + &q - (a * c) % &q) % &q
 }
 
+/// A proof of §8.5 that the sender knows `a` in `g^a`: `(g^a, c, D)` with `c = h(v, g^r)` and
+/// `D = r − a·c`. With `a = 0` the value is 1, outside the range of §8.1, and the proof still
+/// holds: how a cheat gets a degenerate element past a peer that checks only the proof.
+pub fn proof_of_knowledge(v: u8, a: &BigUint, r: &BigUint) -> (BigUint, BigUint, BigUint) {
+    let c = h(v, &g(r), None);
+    let d = proof(r, a, &c);
+    (g(a), c, d)
+}
+
 /// `h(v, a[, b])` of §8.3: SHA-256 over the version byte and minimal MPIs.
 fn h(v: u8, a: &BigUint, b: Option<&BigUint>) -> BigUint {
     let mut buf = vec![v];

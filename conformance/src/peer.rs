@@ -1586,13 +1586,24 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-8.5-FORGED-SMP1-FIELDS",
-            "SMP1 with c3 off by one, D2 = q or D3 = 0: each reported `failed`, SMP_ABORT sent",
-            ["8.5-1", "8.6-4"],
+            "SMP1 with c3 off by one, D2 = q, D3 = 0, or g2a or g3a = 1 with a proof that holds: each reported `failed`, SMP_ABORT sent",
+            ["8.1-2", "8.5-1", "8.6-4"],
             |ctx| {
-                let forgeries: [Forgery<smp::Smp1>; 3] = [
+                let forgeries: [Forgery<smp::Smp1>; 5] = [
                     ("c3 + 1", |m| m.c3 += 1u32),
                     ("D2 = q", |m| m.d2 = model::subgroup_order()),
                     ("D3 = 0", |m| m.d3 = BigUint::from(0u32)),
+                    // §8.1: 1 is out of range even with a proof that holds (a2 = 0).
+                    ("g2a = 1 with a valid proof", |m| {
+                        let r = BigUint::from(12_345u32);
+                        (m.g2a, m.c2, m.d2) =
+                            model::proof_of_knowledge(1, &BigUint::from(0u32), &r);
+                    }),
+                    ("g3a = 1 with a valid proof", |m| {
+                        let r = BigUint::from(54_321u32);
+                        (m.g3a, m.c3, m.d3) =
+                            model::proof_of_knowledge(2, &BigUint::from(0u32), &r);
+                    }),
                 ];
                 for (what, forge) in forgeries {
                     smp_forged(ctx, Forged::Smp1(forge))
