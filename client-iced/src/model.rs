@@ -40,6 +40,21 @@ pub fn shown(text: &str, keep_newlines: bool) -> String {
     out
 }
 
+/// A protocol library's message in plain words (issue 15, item 8): without the spec's section
+/// marks ("(§4.4)") and state names ("(state ExpectPubKey)"), which the log keeps.
+pub fn plain(message: &str) -> String {
+    let mut out = message.to_string();
+    for open in [" (§", "(§", " (state ", "(state "] {
+        while let Some(start) = out.find(open) {
+            let Some(len) = out.get(start..).and_then(|rest| rest.find(')')) else {
+                break;
+            };
+            out.replace_range(start..start + len + 1, "");
+        }
+    }
+    out
+}
+
 /// A notice about the connection as a whole, shown until the person dismisses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
@@ -494,6 +509,8 @@ impl Model {
                 self.delivery(&peer, |m_id, _| m_id == id, Delivery::Sent(seq))
             }
             ConnEvent::NotSent { peer, id, reason } => {
+                tracing::info!(%peer, id, reason, "a message was not sent");
+                let reason = plain(&reason);
                 self.delivery(&peer, |m_id, _| m_id == id, Delivery::Undelivered);
                 if let Some(c) = self.chat_mut(&peer) {
                     c.line(LineKind::Warning(format!("Not sent: {reason}")), time);
@@ -502,16 +519,23 @@ impl Model {
             ConnEvent::Error {
                 peer: Some(peer),
                 message,
-            } => match self.chat_mut(&peer) {
-                Some(c) => c.line(LineKind::Warning(message), time),
-                None => self.notice = Some(Notice::warning(format!("{peer}: {message}"))),
-            },
+            } => {
+                tracing::info!(%peer, message, "an error in a chat");
+                let message = plain(&message);
+                match self.chat_mut(&peer) {
+                    Some(c) => c.line(LineKind::Warning(message), time),
+                    None => self.notice = Some(Notice::warning(format!("{peer}: {message}"))),
+                }
+            }
             ConnEvent::Error {
                 peer: None,
                 message,
-            } => self.notice = Some(Notice::warning(message)),
+            } => {
+                tracing::info!(message, "an error");
+                self.notice = Some(Notice::warning(plain(&message)));
+            }
             ConnEvent::Disconnected { reason } => {
-                self.notice = Some(Notice::warning(format!("Disconnected: {reason}")));
+                self.notice = Some(Notice::warning(format!("Disconnected: {}", plain(&reason))));
                 for c in &mut self.chats {
                     c.state = ChatState::Ended;
                 }
@@ -1053,6 +1077,47 @@ mod tests {
                 .iter()
                 .any(|l| matches!(&l.kind, LineKind::Info(t) if t.contains('\n')))
         );
+    }
+
+    /// Issue 15, item 8: no section marks or state names in what a person reads.
+    #[test]
+    fn model_plain_words_without_section_marks_or_state_names() {
+        assert_eq!(
+            plain(
+                "the friend sent an invalid key; someone may be interfering, so the chat was closed (§4.4)"
+            ),
+            "the friend sent an invalid key; someone may be interfering, so the chat was closed"
+        );
+        assert_eq!(
+            plain("the chat is not ready yet (state ExpectPubKey); wait until it is secure"),
+            "the chat is not ready yet; wait until it is secure"
+        );
+        assert_eq!(
+            plain("message too long (§7.3); split it (§10.1)"),
+            "message too long; split it"
+        );
+        assert_eq!(
+            plain("an unclosed (§4"),
+            "an unclosed (§4",
+            "never loops or panics"
+        );
+        let mut m = Model::default();
+        secure(&mut m, "bob");
+        m.apply(
+            ConnEvent::Error {
+                peer: Some(nick("bob")),
+                message: cryptully_protocol::session::SessionError::UnexpectedMessage {
+                    state: "ExpectPubKey",
+                    got: "REDY",
+                }
+                .to_string(),
+            },
+            "10:02",
+        );
+        assert!(matches!(
+            &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind,
+            LineKind::Warning(t) if t == "the friend's client sent a message out of order; the chat was closed"
+        ));
     }
 
     #[test]

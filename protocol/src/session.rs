@@ -185,7 +185,7 @@ impl fmt::Display for SessionError {
         match self {
             Self::UnexpectedMessage { state, got } => write!(
                 f,
-                "the friend's client sent {got} while this chat was in state {state}; the chat was closed (§4.5)"
+                "the friend's client sent a message out of order (state {state}, got {got}); the chat was closed (§4.5)"
             ),
             Self::UnsupportedVersion(v) => write!(
                 f,
