@@ -1164,3 +1164,36 @@ fn gui_11_a_long_unbroken_string_wraps_at_a_readable_width() {
         "it wraps onto several lines: {bounds:?}"
     );
 }
+
+/// Issue 15, item 11: Shift+Enter adds a line to the message; Enter sends it, lines and all.
+#[test]
+fn gui_11_shift_enter_adds_a_line_and_enter_sends() {
+    use iced::keyboard::Modifiers;
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.typewrite("line one");
+        ui.simulate([iced::Event::Keyboard(key_press(
+            Key::Named(Named::Enter),
+            Modifiers::SHIFT,
+        ))]);
+        ui.typewrite("line two");
+    });
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert_eq!(
+        state.drafts.get(&nick("bob")).map(String::as_str),
+        Some("line one\nline two"),
+        "Shift+Enter broke the line and sent nothing"
+    );
+    interact(&mut app, |ui| {
+        ui.click(selector::id(chats::INPUT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    assert!(
+        chat(&app, "bob").unwrap().lines.iter().any(
+            |l| matches!(&l.kind, LineKind::Mine { text, .. } if text == "line one\nline two")
+        )
+    );
+}

@@ -7,7 +7,7 @@ use crate::widget::message_text;
 use cryptully_protocol::connection::Command;
 use cryptully_protocol::{Nick, TypingState};
 use iced::widget::{
-    button, column, container, opaque, row, scrollable, space, stack, text, text_input,
+    button, column, container, opaque, row, scrollable, space, stack, text, text_editor, text_input,
 };
 use iced::{Element, Length};
 use std::collections::HashMap;
@@ -58,6 +58,9 @@ pub struct State {
     pub new_chat: String,
     /// What is typed, per chat.
     pub drafts: HashMap<Nick, String>,
+    /// The message box of the chat on screen: several lines, Shift+Enter for a new one, pasted
+    /// line breaks kept (issue 15, item 11). Its text is also the chat's draft.
+    pub editor: text_editor::Content,
     /// Why the draft on screen could not be sent; it is kept for the person to shorten.
     pub draft_error: Option<String>,
     /// The open dialog.
@@ -91,8 +94,10 @@ pub enum Message {
     Accept,
     /// Reject it.
     Reject,
-    /// The message box changed.
+    /// The message box is set to this text.
     Draft(String),
+    /// Typing, pasting or moving in the message box.
+    Edit(text_editor::Action),
     /// Send what is in it.
     Send,
     /// "Close chat" or Ctrl+W: ask first.
@@ -183,6 +188,12 @@ impl State {
                 model.select(&peer);
                 self.dialog = None;
                 self.draft_error = None;
+                self.editor = text_editor::Content::with_text(
+                    self.drafts
+                        .get(&peer)
+                        .map(String::as_str)
+                        .unwrap_or_default(),
+                );
                 // A question waiting in this chat: its answer goes into a dialog of its own,
                 // never into the message box (issue 15, item 3).
                 self.question_arrived(model);
@@ -197,26 +208,17 @@ impl State {
                     model.forget(&peer);
                 }
             }
-            Message::Draft(text) => {
-                self.draft_error = None;
-                if let Some(peer) = current {
-                    let started = self.typing.as_ref().is_none_or(|(p, _)| p != &peer);
-                    if started
-                        && !text.is_empty()
-                        && model
-                            .current()
-                            .is_some_and(|c| c.state == ChatState::Secure)
-                    {
-                        out.push(Command::Typing {
-                            peer: peer.clone(),
-                            state: TypingState::Typing,
-                        });
-                    }
-                    if !text.is_empty() {
-                        self.typing = Some((peer.clone(), now));
-                    }
-                    self.drafts.insert(peer, text);
+            Message::Edit(action) => {
+                let edit = action.is_edit();
+                self.editor.perform(action);
+                if edit {
+                    let text = self.editor.text();
+                    return self.draft_changed(model, text, now);
                 }
+            }
+            Message::Draft(text) => {
+                self.editor = text_editor::Content::with_text(&text);
+                return self.draft_changed(model, text, now);
             }
             Message::Send => {
                 if let Some(peer) = current {
@@ -232,6 +234,7 @@ impl State {
                         return out;
                     }
                     self.draft_error = None;
+                    self.editor = text_editor::Content::new();
                     let text = text.trim_end();
                     if !text.is_empty() {
                         match model.send(&peer, text, time) {
@@ -241,6 +244,7 @@ impl State {
                                 text: text.to_string(),
                             }),
                             None => {
+                                self.editor = text_editor::Content::with_text(text);
                                 self.drafts.insert(peer, text.to_string());
                             }
                         }
@@ -369,6 +373,32 @@ impl State {
                     out.extend(self.stop_typing(model));
                 }
             }
+        }
+        out
+    }
+
+    /// The draft of the chat on screen became `text`: tell the friend that the person types
+    /// (§7.5) when they start, and keep the draft.
+    fn draft_changed(&mut self, model: &Model, text: String, now: Instant) -> Vec<Command> {
+        self.draft_error = None;
+        let mut out = Vec::new();
+        if let Some(peer) = model.selected.clone() {
+            let started = self.typing.as_ref().is_none_or(|(p, _)| p != &peer);
+            if started
+                && !text.is_empty()
+                && model
+                    .current()
+                    .is_some_and(|c| c.state == ChatState::Secure)
+            {
+                out.push(Command::Typing {
+                    peer: peer.clone(),
+                    state: TypingState::Typing,
+                });
+            }
+            if !text.is_empty() {
+                self.typing = Some((peer.clone(), now));
+            }
+            self.drafts.insert(peer, text);
         }
         out
     }
@@ -763,23 +793,34 @@ impl State {
             .map(String::as_str)
             .unwrap_or_default();
         let send = (secure && !draft.trim().is_empty()).then_some(Message::Send);
+        let can_send = send.is_some();
+        let mut editor = text_editor(&self.editor)
+            .id(INPUT_ID)
+            .placeholder(if secure {
+                "Write a message and press Enter (Shift+Enter: a new line)"
+            } else {
+                "Messages can be sent once the chat is secure"
+            })
+            // Enter sends; Shift+Enter breaks the line.
+            .key_binding(move |key| match key.key.as_ref() {
+                iced::keyboard::Key::Named(iced::keyboard::key::Named::Enter)
+                    if !key.modifiers.shift()
+                        && matches!(key.status, text_editor::Status::Focused { .. }) =>
+                {
+                    can_send.then_some(text_editor::Binding::Custom(Message::Send))
+                }
+                _ => text_editor::Binding::from_key_press(key),
+            })
+            .max_height(160)
+            .padding(8);
+        // Without an action the editor takes no input: only a secure chat can be written to.
+        if secure {
+            editor = editor.on_action(Message::Edit);
+        }
         col = col.push(
-            row![
-                text_input(
-                    if secure {
-                        "Write a message and press Enter"
-                    } else {
-                        "Messages can be sent once the chat is secure"
-                    },
-                    draft
-                )
-                .id(INPUT_ID)
-                .on_input_maybe(secure.then_some(Message::Draft))
-                .on_submit_maybe(send.clone())
-                .padding(8),
-                button("Send").on_press_maybe(send).padding([8, 16]),
-            ]
-            .spacing(8),
+            row![editor, button("Send").on_press_maybe(send).padding([8, 16]),]
+                .spacing(8)
+                .align_y(iced::Alignment::End),
         );
         col = col.push(self.draft_error.as_ref().map(|e| {
             container(text(e.clone()))
