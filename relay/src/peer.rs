@@ -128,14 +128,36 @@ impl Peer {
         }
     }
 
-    /// When the writer, blocked on a socket that takes nothing, next looks at the stall: the
-    /// moment the stall timeout runs out if a frame was refused since the socket last took a
-    /// byte, else a quarter of the timeout from now (§10.2).
-    fn stall_check_at(&self, now: std::time::Instant) -> std::time::Instant {
+    /// When a write blocked since `blocked_since` makes this connection a slow consumer
+    /// (§10.2): the stall timeout after the later of that moment and the first frame refused
+    /// since the socket last took a byte. `None` while no frame was refused since, or when the
+    /// moment lies beyond the clock (a stall timeout of "never").
+    fn stalled_at(&self, blocked_since: std::time::Instant) -> Option<std::time::Instant> {
         let count = self.progress.load(Ordering::Relaxed);
         match self.stall_mark.lock().ok().and_then(|m| *m) {
-            Some((since, seen)) if seen == count => since + self.stall_timeout,
-            _ => now + self.stall_timeout / 4,
+            Some((since, seen)) if seen == count => {
+                since.max(blocked_since).checked_add(self.stall_timeout)
+            }
+            _ => None,
+        }
+    }
+
+    /// Returns once a write blocked since `blocked_since` has made this connection a slow
+    /// consumer: the stall timeout runs on the relay's clock, whether or not anyone still sends
+    /// to it, so a connection that reads nothing does not keep its nickname because its senders
+    /// fell silent once its queue was full.
+    async fn stalled(&self, blocked_since: std::time::Instant) {
+        // A refused frame can come at any moment while the write waits: look again soon.
+        let recheck = (self.stall_timeout / 4).min(Duration::from_secs(1));
+        loop {
+            let now = std::time::Instant::now();
+            match self.stalled_at(blocked_since) {
+                Some(at) if at <= now => return,
+                Some(at) => {
+                    tokio::time::sleep(at.saturating_duration_since(now).min(recheck)).await
+                }
+                None => tokio::time::sleep(recheck).await,
+            }
         }
     }
 
@@ -376,7 +398,10 @@ impl Peer {
             // Written piece by piece, so that an abort knows where in a frame it stopped.
             let mut pos = 0;
             while pos < batch.len() && !self.aborted.load(Ordering::Acquire) {
+                let blocked_since = std::time::Instant::now();
                 tokio::select! {
+                    // A write that can go wins over a stall that expired meanwhile.
+                    biased;
                     written = w.write(batch.get(pos..).unwrap_or_default()) => match written {
                         Ok(n) if n > 0 => {
                             pos += n;
@@ -389,28 +414,24 @@ impl Peer {
                     },
                     // A slow consumer blocks this write; dropping it is the point.
                     () = self.aborted() => {},
-                    // §10.2: the stall timeout runs whether or not anyone still sends, so a
-                    // connection that reads nothing does not keep its nickname because its
-                    // senders fell silent once its queue was full.
-                    () = tokio::time::sleep_until(
-                        self.stall_check_at(std::time::Instant::now()).into(),
-                    ) => {
-                        if self.stall_check_at(std::time::Instant::now())
-                            <= std::time::Instant::now()
-                        {
-                            self.close(Some(&slow_consumer()), true);
-                        }
-                    }
+                    () = self.stalled(blocked_since) => self.close(Some(&slow_consumer()), true),
                 }
             }
-            // Over TLS, what rustls took is sent by the flush (a no-op for TCP).
+            // Over TLS, what rustls took is sent by the flush (a no-op for TCP); the stall
+            // timeout watches it too, as a TLS write returns before the socket takes anything.
             if pos == batch.len() {
+                let blocked_since = std::time::Instant::now();
                 tokio::select! {
-                    flushed = w.flush() => if flushed.is_err() {
-                        self.close(None, true);
-                        return;
+                    biased;
+                    flushed = w.flush() => match flushed {
+                        Ok(()) => self.made_progress(),
+                        Err(_) => {
+                            self.close(None, true);
+                            return;
+                        }
                     },
                     () = self.aborted() => {},
+                    () = self.stalled(blocked_since) => self.close(Some(&slow_consumer()), true),
                 }
             }
             if self.aborted.load(Ordering::Acquire) {

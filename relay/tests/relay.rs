@@ -570,6 +570,74 @@ async fn relay_10_2_a_slow_consumer_is_dropped_when_its_senders_fall_silent() {
     let _bob_again = Raw::registered(r.local_addr(), "bob").await;
 }
 
+/// §10.2: a stall timeout of "never" (the command line's `inf`) keeps a stalled reader; when it
+/// reads again, what was queued for it arrives. (The deadline once overflowed the clock and
+/// killed the connection's writer.)
+#[tokio::test]
+async fn relay_10_2_a_stall_timeout_of_never_keeps_the_reader_and_its_queue() {
+    let r = relay(Config {
+        stall_timeout: Duration::MAX,
+        ..unlimited_rate(64 * 1024)
+    })
+    .await;
+    let mut bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
+    let mut alice = Raw::registered(r.local_addr(), "alice").await;
+    let payload = vec![0xab; 16 * 1024];
+    let mut sent = 0;
+    loop {
+        alice
+            .send(ClientMessage::Relay {
+                destination: nick("bob"),
+                payload: payload.clone(),
+            })
+            .await;
+        sent += 1;
+        assert!(sent < 10_000, "bob's queue never filled");
+        if tokio::time::timeout(Duration::from_millis(20), alice.r.next_frame())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    // Well past any stall check, bob reads again: his queue drains, and a new frame reaches him.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let reader = tokio::spawn(async move {
+        loop {
+            match bob.r.next_frame().await {
+                Ok(Some(f)) => {
+                    if let Ok(RelayMessage::Deliver { payload, .. }) = RelayMessage::decode(&f) {
+                        if payload == b"last" {
+                            return true;
+                        }
+                    }
+                }
+                _ => return false,
+            }
+        }
+    });
+    let got_last = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            alice
+                .send(ClientMessage::Relay {
+                    destination: nick("bob"),
+                    payload: b"last".to_vec(),
+                })
+                .await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if reader.is_finished() {
+                return reader.await.unwrap_or(false);
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        got_last.ok(),
+        Some(true),
+        "bob's writer lives on: he gets new frames"
+    );
+}
+
 /// Issue 13, item 2: eight senders, each within its own rate limit, fill one reader's queue. The
 /// reader keeps reading, slowly: frames beyond its queue are dropped and their senders told
 /// SLOW_CONSUMER naming it, but the reader is never dropped (it used to be, nickname and all).
