@@ -47,6 +47,8 @@ pub struct App {
     pub quit_warning: bool,
     /// Whether the window is in front: notifications only when it is not.
     pub focused: bool,
+    /// When each kind of notification was last shown.
+    pub notifications: crate::notify::Recent,
     /// What is remembered between runs.
     pub remembered: Settings,
     /// Where it is saved; `None`: nothing is saved (tests, or a file that could not be read).
@@ -160,7 +162,8 @@ impl App {
         if let Some(relay) = args.relay.as_ref().or(remembered.relay.as_ref()) {
             form.relay = relay.clone();
         }
-        form.host = remembered.host;
+        // A relay given on the command line is used, not a relay hosted here as last time.
+        form.host = remembered.host && args.relay.is_none();
         let app = App {
             screen: Screen::Connect(form),
             model: Model::default(),
@@ -172,6 +175,7 @@ impl App {
             hosting: false,
             quit_warning: false,
             focused: true,
+            notifications: crate::notify::Recent::default(),
             remembered,
             settings_path,
         };
@@ -331,9 +335,14 @@ impl App {
                     ConnEvent::Disconnected { reason } => Some(reason.clone()),
                     _ => None,
                 };
-                // Issue 15, item 13: news while the window is at the back.
-                let away_news = crate::notify::text_for(&e, self.focused);
+                // Issue 15, item 13: news while the window is at the back, at most one
+                // notification per friend and kind in a while, however fast messages come.
+                let away_news = crate::notify::text_for(&e, self.focused)
+                    .filter(|body| self.notifications.allow(body, Instant::now()));
                 self.model.apply(e, &clock());
+                if let Screen::Chats(state) = &mut self.screen {
+                    state.sync_editor(&self.model);
+                }
                 let mut tasks = Vec::new();
                 if let Some(body) = away_news {
                     crate::notify::show(body);

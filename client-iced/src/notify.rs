@@ -23,6 +23,34 @@ pub fn text_for(event: &ConnEvent, focused: bool) -> Option<String> {
     }
 }
 
+/// The same notification is not repeated within this time: a friend who writes fast, or a
+/// relay that floods, makes one notification, not hundreds.
+pub const QUIET: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// When each notification text was last shown.
+#[derive(Debug, Default)]
+pub struct Recent(std::collections::HashMap<String, std::time::Instant>);
+
+impl Recent {
+    /// Whether `body` may be shown at `now` (and records it if so).
+    pub fn allow(&mut self, body: &str, now: std::time::Instant) -> bool {
+        if self
+            .0
+            .get(body)
+            .is_some_and(|at| now.saturating_duration_since(*at) < QUIET)
+        {
+            return false;
+        }
+        // Bounded: old entries go once there are many friends' worth.
+        if self.0.len() > 256 {
+            self.0
+                .retain(|_, at| now.saturating_duration_since(*at) < QUIET);
+        }
+        self.0.insert(body.to_string(), now);
+        true
+    }
+}
+
 /// Shows `body` as a desktop notification from Cryptully, on a thread of its own: the
 /// desktop's notification service may be slow or missing, and then there is simply none.
 pub fn show(body: String) {
@@ -46,6 +74,16 @@ mod tests {
             peer: Nick::new("bob").unwrap(),
             event,
         }
+    }
+
+    #[test]
+    fn notifications_are_not_repeated_within_the_quiet_time() {
+        let mut recent = Recent::default();
+        let t0 = std::time::Instant::now();
+        assert!(recent.allow("New message from bob.", t0));
+        assert!(!recent.allow("New message from bob.", t0 + QUIET / 2));
+        assert!(recent.allow("New message from carol.", t0 + QUIET / 2));
+        assert!(recent.allow("New message from bob.", t0 + QUIET));
     }
 
     #[test]

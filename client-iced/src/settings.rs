@@ -18,6 +18,8 @@ pub struct Settings {
     pub host: bool,
     /// Dark (true) or light (false), when the person chose; else the system's.
     pub dark: Option<bool>,
+    /// Lines of keys this version does not know (a newer one wrote them), kept as they were.
+    pub other: Vec<String>,
 }
 
 /// Why the settings file could not be used.
@@ -92,7 +94,7 @@ impl Settings {
                         }
                     }
                 }
-                _ => {}
+                _ => s.other.push(line.to_string()),
             }
         }
         Ok(s)
@@ -116,6 +118,10 @@ impl Settings {
             None => "system",
         };
         text.push_str(&format!("theme = {theme}\n"));
+        for line in &self.other {
+            text.push_str(line);
+            text.push('\n');
+        }
         text
     }
 
@@ -149,6 +155,7 @@ mod tests {
             relay: Some("tls://relay.example:9000#sha256=ab".into()),
             host: true,
             dark: Some(false),
+            other: Vec::new(),
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path).unwrap(), s);
@@ -170,8 +177,15 @@ mod tests {
         assert!(e.contains(&path.display().to_string()), "{e}");
         std::fs::write(&path, "just words\n").unwrap();
         assert!(Settings::load(&path).is_err());
-        // Keys of a newer version are skipped.
+        // Keys of a newer version are kept as they are.
         std::fs::write(&path, "nick = bob\nfuture = 1\n").unwrap();
-        assert_eq!(Settings::load(&path).unwrap().nick.as_deref(), Some("bob"));
+        let s = Settings::load(&path).unwrap();
+        assert_eq!(s.nick.as_deref(), Some("bob"));
+        s.save(&path).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("\nfuture = 1\n")
+        );
     }
 }

@@ -1197,3 +1197,70 @@ fn gui_11_shift_enter_adds_a_line_and_enter_sends() {
         )
     );
 }
+
+/// Review of issue 15's message box: it always shows the draft of the chat on screen (also when
+/// another chat comes on screen without a click); keys never reach it under a dialog; pasted
+/// Windows line ends become plain line breaks; no second question while one runs.
+#[test]
+fn gui_11_the_message_box_follows_the_chat_on_screen() {
+    use iced::widget::text_editor::{Action, Edit};
+    let mut app = common::secure_chat("bob");
+    let _ = app.update(Message::Chats(chats::Message::Draft("for bob only".into())));
+    // A new chat opened from the sidebar comes on screen: its box is empty.
+    let _ = app.update(Message::Chats(chats::Message::NewChat("carol".into())));
+    let _ = app.update(Message::Chats(chats::Message::Open));
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert_eq!(app.model.selected, Some(nick("carol")));
+    assert_eq!(
+        state.editor.text(),
+        "",
+        "bob's draft is not shown in carol's chat"
+    );
+    assert_eq!(state.drafts.get(&nick("carol")), None);
+    let _ = app.update(Message::Chats(chats::Message::Select(nick("bob"))));
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert_eq!(
+        state.editor.text(),
+        "for bob only",
+        "and it is back in bob's"
+    );
+
+    // Under a dialog, typing does not reach the draft.
+    let _ = app.update(Message::CloseShortcut);
+    let _ = app.update(Message::Chats(chats::Message::Edit(Action::Edit(
+        Edit::Insert('x'),
+    ))));
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert_eq!(
+        state.drafts.get(&nick("bob")).map(String::as_str),
+        Some("for bob only")
+    );
+    let _ = app.update(Message::Escape);
+
+    let _ = app.update(Message::Chats(chats::Message::Draft(
+        "one\r\ntwo\rthree".into(),
+    )));
+    let Screen::Chats(state) = &app.screen else {
+        panic!("the chats");
+    };
+    assert_eq!(
+        state.drafts.get(&nick("bob")).map(String::as_str),
+        Some("one\ntwo\nthree")
+    );
+
+    // One verification at a time: no "Ask" while the friend's answer is awaited.
+    app.model.asked(&nick("bob"));
+    let mut ui = simulator(app.view());
+    let _ = ui.click("Ask a question");
+    assert!(
+        !ui.into_messages()
+            .any(|m| matches!(m, Message::Chats(chats::Message::AskOpen))),
+        "Ask a question is disabled while a verification runs"
+    );
+}

@@ -61,6 +61,8 @@ pub struct State {
     /// The message box of the chat on screen: several lines, Shift+Enter for a new one, pasted
     /// line breaks kept (issue 15, item 11). Its text is also the chat's draft.
     pub editor: text_editor::Content,
+    /// The chat whose draft the message box shows.
+    pub editor_for: Option<Nick>,
     /// Why the draft on screen could not be sent; it is kept for the person to shorten.
     pub draft_error: Option<String>,
     /// The open dialog.
@@ -168,6 +170,37 @@ impl State {
         now: Instant,
         time: &str,
     ) -> Vec<Command> {
+        // The chat on screen can change under the message box (a request that arrives, a chat
+        // opened or removed): the box always shows the draft of the chat on screen.
+        self.sync_editor(model);
+        let out = self.apply(model, message, now, time);
+        self.sync_editor(model);
+        out
+    }
+
+    /// Makes the message box show the draft of the chat on screen, once that chat changed.
+    pub fn sync_editor(&mut self, model: &Model) {
+        if self.editor_for != model.selected {
+            self.editor = text_editor::Content::with_text(
+                model
+                    .selected
+                    .as_ref()
+                    .and_then(|p| self.drafts.get(p))
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            );
+            self.editor_for = model.selected.clone();
+            self.draft_error = None;
+        }
+    }
+
+    fn apply(
+        &mut self,
+        model: &mut Model,
+        message: Message,
+        now: Instant,
+        time: &str,
+    ) -> Vec<Command> {
         let current = model.selected.clone();
         let mut out = Vec::new();
         match message {
@@ -188,12 +221,6 @@ impl State {
                 model.select(&peer);
                 self.dialog = None;
                 self.draft_error = None;
-                self.editor = text_editor::Content::with_text(
-                    self.drafts
-                        .get(&peer)
-                        .map(String::as_str)
-                        .unwrap_or_default(),
-                );
                 // A question waiting in this chat: its answer goes into a dialog of its own,
                 // never into the message box (issue 15, item 3).
                 self.question_arrived(model);
@@ -208,6 +235,8 @@ impl State {
                     model.forget(&peer);
                 }
             }
+            // The box is under a dialog: keys meant for the dialog never reach the draft.
+            Message::Edit(action) if self.dialog.is_some() && action.is_edit() => {}
             Message::Edit(action) => {
                 let edit = action.is_edit();
                 self.editor.perform(action);
@@ -327,7 +356,8 @@ impl State {
             }
             Message::SubmitDialog => match (self.dialog.take(), current) {
                 (Some(Dialog::Ask { question, answer }), Some(peer))
-                    if !answer.trim().is_empty() =>
+                    if !answer.trim().is_empty()
+                        && question.len() <= cryptully_protocol::limits::MAX_SMP_QUESTION =>
                 {
                     model.asked(&peer);
                     out.push(Command::StartSmp {
@@ -381,6 +411,12 @@ impl State {
     /// (§7.5) when they start, and keep the draft.
     fn draft_changed(&mut self, model: &Model, text: String, now: Instant) -> Vec<Command> {
         self.draft_error = None;
+        // Pasted Windows or old Mac line ends are line breaks like any other.
+        let text = if text.contains('\r') {
+            text.replace("\r\n", "\n").replace('\r', "\n")
+        } else {
+            text
+        };
         let mut out = Vec::new();
         if let Some(peer) = model.selected.clone() {
             let started = self.typing.as_ref().is_none_or(|(p, _)| p != &peer);
@@ -578,28 +614,31 @@ impl State {
         }
         let secure = chat.state == ChatState::Secure;
         let ended = chat.state == ChatState::Ended;
-        let header =
-            row![
-                text(chat.peer.to_string()).size(22),
-                text(status).size(14),
-                space().width(Length::Fill),
-            ]
-            // An ended chat offers a new one; asking a question needs a live one.
-            .push(ended.then(|| {
-                button("Chat again")
-                    .on_press(Message::ChatAgain)
-                    .style(button::success)
-            }))
-            .push((!ended).then(|| {
-                button("Ask a question").on_press_maybe(secure.then_some(Message::AskOpen))
-            }))
-            .push(
-                button(if ended { "Remove chat" } else { "Close chat" })
-                    .on_press(Message::Close)
-                    .style(button::secondary),
+        let header = row![
+            text(chat.peer.to_string()).size(22),
+            text(status).size(14),
+            space().width(Length::Fill),
+        ]
+        // An ended chat offers a new one; asking a question needs a live one.
+        .push(ended.then(|| {
+            button("Chat again")
+                .on_press(Message::ChatAgain)
+                .style(button::success)
+        }))
+        .push((!ended).then(|| {
+            // One verification at a time (§8.6): not while one runs or a question waits.
+            button("Ask a question").on_press_maybe(
+                (secure && chat.asking.is_none() && chat.question.is_none())
+                    .then_some(Message::AskOpen),
             )
-            .spacing(10)
-            .align_y(iced::Alignment::Center);
+        }))
+        .push(
+            button(if ended { "Remove chat" } else { "Close chat" })
+                .on_press(Message::Close)
+                .style(button::secondary),
+        )
+        .spacing(10)
+        .align_y(iced::Alignment::Center);
 
         let mut col = column![header].spacing(10).padding(12);
         let showing_fingerprint = self.show_fingerprint.contains(&chat.peer);
@@ -793,7 +832,7 @@ impl State {
             .map(String::as_str)
             .unwrap_or_default();
         let send = (secure && !draft.trim().is_empty()).then_some(Message::Send);
-        let can_send = send.is_some();
+        let can_send = send.is_some() && self.dialog.is_none();
         let mut editor = text_editor(&self.editor)
             .id(INPUT_ID)
             .placeholder(if secure {
@@ -852,16 +891,28 @@ impl State {
                     .on_input(Message::AskAnswer)
                     .on_submit(Message::SubmitDialog)
                     .padding(8),
-                row![
+            ]
+            .push(
+                (question.len() > cryptully_protocol::limits::MAX_SMP_QUESTION).then(|| {
+                    text(format!(
+                        "The question is too long: {} bytes, at most {}.",
+                        question.len(),
+                        cryptully_protocol::limits::MAX_SMP_QUESTION
+                    ))
+                    .style(text::danger)
+                }),
+            )
+            .push(row![
                     button("Ask").on_press_maybe(
-                        (!answer.trim().is_empty()).then_some(Message::SubmitDialog)
+                        (!answer.trim().is_empty()
+                            && question.len() <= cryptully_protocol::limits::MAX_SMP_QUESTION)
+                            .then_some(Message::SubmitDialog)
                     ),
                     button("Cancel")
                         .on_press(Message::DismissDialog)
                         .style(button::secondary)
                 ]
-                .spacing(8),
-            ],
+                .spacing(8)),
             Dialog::ConfirmClose => {
                 let ended = model
                     .current()
