@@ -1664,6 +1664,65 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| { smp_early_answer(ctx).await }
         ),
         case!(
+            "PEER-8.6-SMP-ABORT-BOTH-WAYS",
+            "the shim's person cancels the friend's question: SMP_ABORT goes out; the friend cancels the shim's: it reports `aborted`, and a new question can follow at once",
+            ["8.6-7", "8.6-8"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut rng = crate::TestRng(12);
+                let (_, smp1) = model::smp_step1(k.secret("tom"), &mut rng);
+                for inner in [
+                    InnerMessage::Smp0 {
+                        question: "Our cat?".into(),
+                    },
+                    InnerMessage::Smp1(smp1),
+                ] {
+                    e.wire.record(k.seal(&inner)?).await?;
+                }
+                e.shim.expect("smp_question", |_| true).await?;
+                e.shim
+                    .send(json!({"cmd": "smp_abort", "peer": RUNNER}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::SmpAbort => {}
+                    other => {
+                        return Err(format!(
+                            "a person's cancel must send SMP_ABORT (§8.6), got {}",
+                            other.name()
+                        ));
+                    }
+                }
+                // Now the shim asks, and the runner cancels.
+                e.shim
+                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our dog?", "answer": "rex"}))
+                    .await?;
+                for want in ["SMP0", "SMP1"] {
+                    let got = k.next_inner(&mut e.wire).await?;
+                    if got.name() != want {
+                        return Err(format!("expected {want}, got {}", got.name()));
+                    }
+                }
+                e.wire.record(k.seal(&InnerMessage::SmpAbort)?).await?;
+                let result = e.shim.expect("smp_result", |_| true).await?;
+                if result["result"] != "aborted" {
+                    return Err(format!(
+                        "SMP_ABORT from the friend ends the run as `aborted`, not {result}"
+                    ));
+                }
+                e.shim
+                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our fish?", "answer": "nemo"}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Smp0 { question } if question == "Our fish?" => Ok(()),
+                    other => Err(format!(
+                        "after a cancelled run a new one starts: expected SMP0, got {}",
+                        other.name()
+                    )),
+                }
+            }
+        ),
+        case!(
             "PEER-8.6-SMP-TIMEOUT-EXPECT-SMP2",
             "the shim asked and no answer comes: after 600 s of its clock, not before, it sends SMP_ABORT and reports `aborted`; the chat goes on",
             ["8.6-6"],
