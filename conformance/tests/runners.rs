@@ -321,7 +321,7 @@ async fn conformance_suites_alone() {
             outcomes
                 .into_iter()
                 .filter(|o| o.verdict != Verdict::Pass)
-                .map(|o| o.id),
+                .map(|o| format!("{}: {:?}", o.id, o.verdict)),
         );
     }
     assert_eq!(ran, ids.len(), "every peer case ran once");
