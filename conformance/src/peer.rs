@@ -1523,6 +1523,32 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-7.7-CLOSE-SENDS-END",
+            "the shim's person closes an established chat: END goes to the friend, and no record after it",
+            ["4.6-3", "4.6-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.shim.send(json!({"cmd": "close", "peer": RUNNER})).await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::End => {}
+                    other => {
+                        return Err(format!(
+                            "closing a chat must send END (§4.6), got {}",
+                            other.name()
+                        ));
+                    }
+                }
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 1, "text": "late"}))
+                    .await?;
+                match e.wire.peer_within(Duration::from_millis(700)).await? {
+                    Some(m) => Err(format!("the shim sent {} after END", m.name())),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
             "PEER-7.7-END",
             "END from the peer ends the chat and reports unacknowledged messages",
             ["4.6-1", "7.4-3"],
@@ -1736,6 +1762,93 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     return Err("expected SMP1".into());
                 };
                 smp_times_out(&mut e, &mut k, 600).await
+            }
+        ),
+        case!(
+            "PEER-8.6-SMP-TIMEOUT-EACH-RUN-ITS-OWN",
+            "a run cancelled after 590 s of waiting, then a new one in the same state: the new one waits its own 600 s",
+            ["8.6-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                for (question, answer) in [("Our cat?", "tom"), ("Our dog?", "rex")] {
+                    e.shim
+                        .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": question, "answer": answer}))
+                        .await?;
+                    for want in ["SMP0", "SMP1"] {
+                        let got = k.next_inner(&mut e.wire).await?;
+                        if got.name() != want {
+                            return Err(format!("expected {want}, got {}", got.name()));
+                        }
+                    }
+                    if question == "Our dog?" {
+                        break;
+                    }
+                    clock(&mut e.shim, 590).await?;
+                    e.wire.record(k.seal(&InnerMessage::SmpAbort)?).await?;
+                    let result = e.shim.expect("smp_result", |_| true).await?;
+                    if result["result"] != "aborted" {
+                        return Err(format!("the cancelled run ended as {result}"));
+                    }
+                }
+                // The second run has waited 15 s of its own, not 605; then 595; then 605.
+                for (step, waited) in [(15, 15), (580, 595)] {
+                    clock(&mut e.shim, step).await?;
+                    let early = e.shim.drain(Duration::from_millis(1500)).await?;
+                    if let Some(v) = early.iter().find(|v| v["event"] == "smp_result") {
+                        return Err(format!(
+                            "the new run ended after {waited} s of its own 600 s wait (§8.6: each run's wait is its own): {v}"
+                        ));
+                    }
+                }
+                clock(&mut e.shim, 10).await?;
+                let result = e.shim.expect("smp_result", |_| true).await?;
+                if result["result"] != "aborted" {
+                    return Err(format!("a run that timed out is `aborted`, not {result}"));
+                }
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::SmpAbort => Ok(()),
+                    other => Err(format!("expected SMP_ABORT, got {}", other.name())),
+                }
+            }
+        ),
+        case!(
+            "PEER-8.6-SMP-TIMEOUT-EACH-STATE-ITS-OWN",
+            "the friend answers after 590 s of the shim's 600 s wait for SMP2: the shim's wait for SMP4 is a new one of 60 s, and the run completes",
+            ["8.6-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.shim
+                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our cat?", "answer": "tom"}))
+                    .await?;
+                let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
+                    return Err("expected SMP0".into());
+                };
+                let InnerMessage::Smp1(m1) = k.next_inner(&mut e.wire).await? else {
+                    return Err("expected SMP1".into());
+                };
+                clock(&mut e.shim, 590).await?;
+                let mut rng = crate::TestRng(13);
+                let (answerer, m2) = model::smp_step2(&m1, &k.secret("tom"), &mut rng)?;
+                e.wire.record(k.seal(&InnerMessage::Smp2(m2))?).await?;
+                let InnerMessage::Smp3(m3) = k.next_inner(&mut e.wire).await? else {
+                    return Err("expected SMP3".into());
+                };
+                // Waiting for SMP4 since just now: 5 s of 60, not 595.
+                clock(&mut e.shim, 5).await?;
+                let early = e.shim.drain(Duration::from_millis(1500)).await?;
+                if let Some(v) = early.iter().find(|v| v["event"] == "smp_result") {
+                    return Err(format!(
+                        "the wait for SMP4 took over the wait for SMP2 (§8.6: a wait starts when its state is entered): {v}"
+                    ));
+                }
+                let (_, m4) = model::smp_step4(answerer, &m3, &mut rng)?;
+                e.wire.record(k.seal(&InnerMessage::Smp4(m4))?).await?;
+                e.shim
+                    .expect("smp_result", |v| v["result"] == "matched")
+                    .await
+                    .map(|_| ())
             }
         ),
         case!(
