@@ -1640,6 +1640,38 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-8.1-SMP-ELEMENT-TWO-ACCEPTED",
+            "SMP1 with g2a = 2, the smallest value in range (exponent 1, a proof that holds): the shim accepts it and answers with SMP2",
+            ["8.1-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut rng = crate::TestRng(14);
+                let (_, mut m1) = model::smp_step1(k.secret("the lake"), &mut rng);
+                (m1.g2a, m1.c2, m1.d2) =
+                    model::proof_of_knowledge(1, &BigUint::from(1u32), &BigUint::from(777u32));
+                for inner in [
+                    InnerMessage::Smp0 {
+                        question: "q?".into(),
+                    },
+                    InnerMessage::Smp1(m1),
+                ] {
+                    e.wire.record(k.seal(&inner)?).await?;
+                }
+                e.shim.expect("smp_question", |_| true).await?;
+                e.shim
+                    .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "the lake"}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Smp2(_) => Ok(()),
+                    other => Err(format!(
+                        "2 is in the range of §8.1 (2 ≤ x ≤ p − 2): expected SMP2, got {}",
+                        other.name()
+                    )),
+                }
+            }
+        ),
+        case!(
             "PEER-8.5-FORGED-SMP2",
             "the shim asks; SMP2 with cP off by one, D5 = q, D6 = 0, Pb = 1 or Qb outside the subgroup: `failed`, SMP_ABORT",
             ["8.1-2", "8.5-1", "8.6-4"],
