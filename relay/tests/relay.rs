@@ -60,6 +60,25 @@ impl Raw {
             .await
     }
 
+    /// Sends 16 KiB frames to `dest`, one at a time, until the relay answers something (a full
+    /// queue: SLOW_CONSUMER); returns that answer.
+    async fn fill_queue_of(&mut self, dest: &str) -> RelayMessage {
+        let payload = vec![0xab; 16 * 1024];
+        for _ in 0..10_000 {
+            self.send(ClientMessage::Relay {
+                destination: nick(dest),
+                payload: payload.clone(),
+            })
+            .await;
+            if let Ok(f) =
+                tokio::time::timeout(Duration::from_millis(20), self.r.next_frame()).await
+            {
+                return RelayMessage::decode(&f.unwrap().unwrap()).unwrap();
+            }
+        }
+        panic!("{dest}'s queue never filled");
+    }
+
     /// HELLO, REGISTER, and REGISTERED back.
     async fn register(mut self, name: &str) -> Self {
         self.send(ClientMessage::Hello { version: 2 }).await;
@@ -540,26 +559,10 @@ async fn relay_10_2_a_slow_consumer_is_dropped_when_its_senders_fall_silent() {
     .await;
     let _bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
     let mut alice = Raw::registered(r.local_addr(), "alice").await;
-    let payload = vec![0xab; 16 * 1024];
     // alice sends, one frame at a time, until the relay says bob's queue is full; then she
     // sends nothing more.
-    let mut sent = 0;
-    loop {
-        alice
-            .send(ClientMessage::Relay {
-                destination: nick("bob"),
-                payload: payload.clone(),
-            })
-            .await;
-        sent += 1;
-        assert!(sent < 10_000, "bob's queue never filled");
-        let told = tokio::time::timeout(Duration::from_millis(20), alice.r.next_frame()).await;
-        if let Ok(f) = told {
-            let m = RelayMessage::decode(&f.unwrap().unwrap()).unwrap();
-            assert_eq!(m, error(ErrorCode::SlowConsumer, Some("bob")));
-            break;
-        }
-    }
+    let told = alice.fill_queue_of("bob").await;
+    assert_eq!(told, error(ErrorCode::SlowConsumer, Some("bob")));
     // Her next news is that bob is gone, well within ten stall timeouts.
     let gone = tokio::time::timeout(Duration::from_secs(5), alice.recv()).await;
     assert_eq!(
@@ -582,24 +585,7 @@ async fn relay_10_2_a_stall_timeout_of_never_keeps_the_reader_and_its_queue() {
     .await;
     let mut bob = Raw::registered_reading_slowly(r.local_addr(), "bob").await;
     let mut alice = Raw::registered(r.local_addr(), "alice").await;
-    let payload = vec![0xab; 16 * 1024];
-    let mut sent = 0;
-    loop {
-        alice
-            .send(ClientMessage::Relay {
-                destination: nick("bob"),
-                payload: payload.clone(),
-            })
-            .await;
-        sent += 1;
-        assert!(sent < 10_000, "bob's queue never filled");
-        if tokio::time::timeout(Duration::from_millis(20), alice.r.next_frame())
-            .await
-            .is_ok()
-        {
-            break;
-        }
-    }
+    let _told = alice.fill_queue_of("bob").await;
     // Well past any stall check, bob reads again: his queue drains, and a new frame reaches him.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let reader = tokio::spawn(async move {
