@@ -489,7 +489,7 @@ impl App {
                     .map(Message::Chats)
             }
         };
-        let toggle = iced::widget::button(
+        let toggle = crate::widget::button(
             iced::widget::text(if self.is_dark() {
                 "Light theme"
             } else {
@@ -517,9 +517,9 @@ impl App {
                         o.reason.trim_end_matches('.')
                     ))
                     .width(iced::Length::Fill),
-                    iced::widget::button("Reconnect now")
+                    crate::widget::button("Reconnect now")
                         .on_press_maybe(o.next.is_some().then_some(Message::ReconnectNow)),
-                    iced::widget::button("Change relay or nickname")
+                    crate::widget::button("Change relay or nickname")
                         .on_press(Message::ChangeRelay)
                         .style(iced::widget::button::secondary),
                 ]
@@ -546,8 +546,8 @@ impl App {
                     "Your friends' chats go through the relay this app runs. If you quit, everyone on it is cut off at once: you and them."
                 ),
                 iced::widget::row![
-                    iced::widget::button("Keep running").on_press(Message::KeepRunning),
-                    iced::widget::button("Quit anyway")
+                    crate::widget::button("Keep running").on_press(Message::KeepRunning),
+                    crate::widget::button("Quit anyway")
                         .on_press(Message::QuitAnyway)
                         .style(iced::widget::button::danger),
                 ]

@@ -1,9 +1,11 @@
 //! Widgets the screens share.
 
 use crate::links::{self, Piece};
+use iced::advanced::widget::{Operation, Tree, tree};
+use iced::advanced::{Clipboard, Layout, Shell, Widget, layout, mouse as amouse, renderer};
 use iced::widget::text::Wrapping;
 use iced::widget::{container, rich_text, span, text};
-use iced::{Color, Element, Length};
+use iced::{Color, Element, Event, Length, Rectangle, Size, Theme, Vector, keyboard, mouse};
 
 /// The widest a message's lines get: about 80 characters, readable on a wide window.
 pub const MAX_LINE: f32 = 720.0;
@@ -46,4 +48,287 @@ pub fn message_text<'a, M: 'a>(
     .max_width(MAX_LINE)
     .width(Length::Fill)
     .into()
+}
+
+/// A button that Tab can reach: iced's buttons take no keyboard focus, so a person without a
+/// mouse could fill in a field and then not press anything (issue 15, item 10). It builds like
+/// `iced::widget::button`; Tab and Shift+Tab stop on it when it is enabled, a ring shows where
+/// focus is, and Enter or Space presses it.
+pub fn button<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Button<'a, M> {
+    Button {
+        inner: iced::widget::button(content),
+        enabled: false,
+    }
+}
+
+/// See [`button`].
+pub struct Button<'a, M> {
+    inner: iced::widget::Button<'a, M>,
+    enabled: bool,
+}
+
+impl<'a, M: Clone + 'a> Button<'a, M> {
+    /// Pressing (click, Enter or Space) produces `message`.
+    pub fn on_press(self, message: M) -> Self {
+        self.on_press_maybe(Some(message))
+    }
+
+    /// As [`Button::on_press`]; `None`: disabled, and skipped by Tab.
+    pub fn on_press_maybe(self, message: Option<M>) -> Self {
+        Button {
+            enabled: message.is_some(),
+            inner: self.inner.on_press_maybe(message),
+        }
+    }
+
+    /// The look, as `iced::widget::button::Button::style`.
+    pub fn style(
+        self,
+        style: impl Fn(&iced::Theme, iced::widget::button::Status) -> iced::widget::button::Style + 'a,
+    ) -> Self {
+        Button {
+            inner: self.inner.style(style),
+            ..self
+        }
+    }
+
+    /// The space around the label.
+    pub fn padding(self, padding: impl Into<iced::Padding>) -> Self {
+        Button {
+            inner: self.inner.padding(padding),
+            ..self
+        }
+    }
+
+    /// The width.
+    pub fn width(self, width: impl Into<Length>) -> Self {
+        Button {
+            inner: self.inner.width(width),
+            ..self
+        }
+    }
+}
+
+impl<'a, M: Clone + 'a> From<Button<'a, M>> for Element<'a, M> {
+    fn from(button: Button<'a, M>) -> Self {
+        Element::new(Focus {
+            inner: button.inner.into(),
+            enabled: button.enabled,
+        })
+    }
+}
+
+/// `inner`, reachable by Tab, pressed by Enter or Space as a click at its centre would press it:
+/// for a widget that iced gives no keyboard focus, such as a checkbox.
+pub fn focusable<'a, M: Clone + 'a>(inner: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    Element::new(Focus {
+        inner: inner.into(),
+        enabled: true,
+    })
+}
+
+/// The widget behind [`button`] and [`focusable`]: the inner widget, plus a focus that Tab
+/// operations see.
+struct Focus<'a, M> {
+    inner: Element<'a, M>,
+    enabled: bool,
+}
+
+#[derive(Debug, Default)]
+struct FocusState {
+    focused: bool,
+}
+
+impl iced::advanced::widget::operation::Focusable for FocusState {
+    fn is_focused(&self) -> bool {
+        self.focused
+    }
+    fn focus(&mut self) {
+        self.focused = true;
+    }
+    fn unfocus(&mut self) {
+        self.focused = false;
+    }
+}
+
+impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
+    fn tag(&self) -> tree::Tag {
+        tree::Tag::of::<FocusState>()
+    }
+
+    fn state(&self) -> tree::State {
+        tree::State::new(FocusState::default())
+    }
+
+    fn children(&self) -> Vec<Tree> {
+        vec![Tree::new(&self.inner)]
+    }
+
+    fn diff(&self, tree: &mut Tree) {
+        tree.diff_children(std::slice::from_ref(&self.inner));
+    }
+
+    fn size(&self) -> Size<Length> {
+        self.inner.as_widget().size()
+    }
+
+    fn layout(
+        &mut self,
+        tree: &mut Tree,
+        renderer: &iced::Renderer,
+        limits: &layout::Limits,
+    ) -> layout::Node {
+        match tree.children.first_mut() {
+            Some(child) => self.inner.as_widget_mut().layout(child, renderer, limits),
+            None => layout::Node::new(Size::ZERO),
+        }
+    }
+
+    fn operate(
+        &mut self,
+        tree: &mut Tree,
+        layout: Layout<'_>,
+        renderer: &iced::Renderer,
+        operation: &mut dyn Operation,
+    ) {
+        if self.enabled {
+            operation.focusable(
+                None,
+                layout.bounds(),
+                tree.state.downcast_mut::<FocusState>(),
+            );
+        }
+        if let Some(child) = tree.children.first_mut() {
+            self.inner
+                .as_widget_mut()
+                .operate(child, layout, renderer, operation);
+        }
+    }
+
+    fn update(
+        &mut self,
+        tree: &mut Tree,
+        event: &Event,
+        layout: Layout<'_>,
+        cursor: amouse::Cursor,
+        renderer: &iced::Renderer,
+        clipboard: &mut dyn Clipboard,
+        shell: &mut Shell<'_, M>,
+        viewport: &Rectangle,
+    ) {
+        let Some(child) = tree.children.first_mut() else {
+            return;
+        };
+        let state = tree.state.downcast_mut::<FocusState>();
+        if !self.enabled {
+            state.focused = false;
+        }
+        match event {
+            // A click anywhere ends keyboard focus, as a text field's does: the ring shows only
+            // where the keyboard is.
+            Event::Mouse(mouse::Event::ButtonPressed(_)) if state.focused => {
+                state.focused = false;
+                shell.request_redraw();
+            }
+            Event::Keyboard(keyboard::Event::KeyPressed {
+                key: keyboard::Key::Named(keyboard::key::Named::Enter | keyboard::key::Named::Space),
+                repeat: false,
+                ..
+            }) if state.focused => {
+                // Press the inner widget as a click at its centre would, so that it alone
+                // decides what pressing means; each half gets its own shell because a button's
+                // press captures the event and the button then ignores the release.
+                let centre = amouse::Cursor::Available(layout.bounds().center());
+                for half in [
+                    mouse::Event::ButtonPressed(mouse::Button::Left),
+                    mouse::Event::ButtonReleased(mouse::Button::Left),
+                ] {
+                    let mut messages = Vec::new();
+                    let mut inner = Shell::new(&mut messages);
+                    self.inner.as_widget_mut().update(
+                        child,
+                        &Event::Mouse(half),
+                        layout,
+                        centre,
+                        renderer,
+                        clipboard,
+                        &mut inner,
+                        viewport,
+                    );
+                    shell.merge(inner, |m| m);
+                }
+                shell.capture_event();
+                return;
+            }
+            _ => {}
+        }
+        self.inner.as_widget_mut().update(
+            child, event, layout, cursor, renderer, clipboard, shell, viewport,
+        );
+    }
+
+    fn draw(
+        &self,
+        tree: &Tree,
+        renderer: &mut iced::Renderer,
+        theme: &Theme,
+        style: &renderer::Style,
+        layout: Layout<'_>,
+        cursor: amouse::Cursor,
+        viewport: &Rectangle,
+    ) {
+        let Some(child) = tree.children.first() else {
+            return;
+        };
+        self.inner
+            .as_widget()
+            .draw(child, renderer, theme, style, layout, cursor, viewport);
+        if tree.state.downcast_ref::<FocusState>().focused {
+            use iced::advanced::Renderer as _;
+            // The text colour: it contrasts with the page, whatever the button's own colour.
+            renderer.fill_quad(
+                renderer::Quad {
+                    bounds: layout.bounds().expand(2.0),
+                    border: iced::Border {
+                        color: theme.palette().text,
+                        width: 2.0,
+                        radius: 4.0.into(),
+                    },
+                    ..renderer::Quad::default()
+                },
+                Color::TRANSPARENT,
+            );
+        }
+    }
+
+    fn mouse_interaction(
+        &self,
+        tree: &Tree,
+        layout: Layout<'_>,
+        cursor: amouse::Cursor,
+        viewport: &Rectangle,
+        renderer: &iced::Renderer,
+    ) -> amouse::Interaction {
+        tree.children
+            .first()
+            .map_or(amouse::Interaction::default(), |child| {
+                self.inner
+                    .as_widget()
+                    .mouse_interaction(child, layout, cursor, viewport, renderer)
+            })
+    }
+
+    fn overlay<'b>(
+        &'b mut self,
+        tree: &'b mut Tree,
+        layout: Layout<'b>,
+        renderer: &iced::Renderer,
+        viewport: &Rectangle,
+        translation: Vector,
+    ) -> Option<iced::advanced::overlay::Element<'b, M, Theme, iced::Renderer>> {
+        let child = tree.children.first_mut()?;
+        self.inner
+            .as_widget_mut()
+            .overlay(child, layout, renderer, viewport, translation)
+    }
 }

@@ -1264,3 +1264,150 @@ fn gui_11_the_message_box_follows_the_chat_on_screen() {
         "Ask a question is disabled while a verification runs"
     );
 }
+
+/// The app's view as a live interface that keeps focus between key presses, and runs the same
+/// focus operations that Tab and Shift+Tab run in the app.
+struct Keyboard<'a> {
+    ui: iced_test::runtime::UserInterface<'a, Message, iced::Theme, iced::Renderer>,
+    renderer: iced::Renderer,
+}
+
+impl<'a> Keyboard<'a> {
+    fn new(app: &'a App) -> Self {
+        use iced_test::core::renderer::Headless;
+        let mut renderer = iced::futures::executor::block_on(<iced::Renderer as Headless>::new(
+            iced::Font::DEFAULT,
+            iced::Pixels(16.0),
+            None,
+        ))
+        .unwrap();
+        let ui = iced_test::runtime::UserInterface::build(
+            app.view(),
+            iced::Size::new(1024.0, 768.0),
+            iced_test::runtime::user_interface::Cache::default(),
+            &mut renderer,
+        );
+        Keyboard { ui, renderer }
+    }
+
+    fn run(&mut self, operation: impl iced::advanced::widget::Operation<()> + 'static) {
+        use iced::advanced::widget::operation::{Outcome, black_box};
+        let mut operation: Box<dyn iced::advanced::widget::Operation<()>> = Box::new(operation);
+        loop {
+            self.ui
+                .operate(&self.renderer, &mut black_box(operation.as_mut()));
+            match operation.finish() {
+                Outcome::Chain(next) => operation = next,
+                _ => break,
+            }
+        }
+    }
+
+    fn focus(&mut self, id: &'static str) {
+        self.run(iced::advanced::widget::operation::focusable::focus(
+            id.into(),
+        ));
+    }
+
+    /// Tab (`forward`) or Shift+Tab.
+    fn tab(&mut self, forward: bool) {
+        use iced::advanced::widget::operation::focusable::{focus_next, focus_previous};
+        if forward {
+            self.run(focus_next());
+        } else {
+            self.run(focus_previous());
+        }
+    }
+
+    /// Presses and releases `key`; what the app was told.
+    fn press(&mut self, key: Key) -> Vec<Message> {
+        // Space types a space, as the window system reports it.
+        let text = (key == Key::Named(Named::Space)).then(|| " ".into());
+        let mut messages = Vec::new();
+        let _ = self.ui.update(
+            &iced_test::simulator::tap_key(key, text).collect::<Vec<_>>(),
+            iced::mouse::Cursor::Unavailable,
+            &mut self.renderer,
+            &mut iced::advanced::clipboard::Null,
+            &mut messages,
+        );
+        messages
+    }
+}
+
+#[test]
+fn gui_tab_reaches_buttons_and_the_checkbox_and_enter_or_space_presses_them() {
+    // Issue 15, item 10: iced's own buttons take no keyboard focus, so a person without a
+    // mouse could type a nickname and never reach "Host a relay", the theme or a dialog button.
+    let space = || Key::Named(Named::Space);
+    let (app, _) = App::boot();
+    let mut keys = Keyboard::new(&app);
+    keys.focus(connect::NICK_ID);
+    keys.tab(true); // the relay address
+    keys.tab(true); // the checkbox: Space ticks it
+    assert!(matches!(
+        keys.press(space()).as_slice(),
+        [Message::Connect(connect::Message::Host(true))]
+    ));
+    keys.tab(true); // Connect: Space presses it, and so does Enter
+    assert!(matches!(
+        keys.press(space()).as_slice(),
+        [Message::Connect(connect::Message::Submit)]
+    ));
+    assert!(matches!(
+        keys.press(enter()).as_slice(),
+        [Message::Connect(connect::Message::Submit)]
+    ));
+    // Shift+Tab from the nickname goes back to the theme button above it.
+    keys.focus(connect::NICK_ID);
+    keys.tab(false);
+    assert!(matches!(
+        keys.press(enter()).as_slice(),
+        [Message::ToggleTheme]
+    ));
+    // A key on a button that does not have focus presses nothing; the nickname box has it and
+    // Space types there instead.
+    keys.focus(connect::NICK_ID);
+    assert!(matches!(
+        keys.press(space()).as_slice(),
+        [Message::Connect(connect::Message::Nick(n))] if n == " "
+    ));
+    drop(keys);
+
+    // A disabled button is skipped: while connecting, Tab goes from the checkbox past Connect.
+    let (mut app, _) = App::boot();
+    let _ = app.update(Message::Connect(connect::Message::Nick("alice".into())));
+    let _ = app.update(Message::Connect(connect::Message::Submit));
+    let mut keys = Keyboard::new(&app);
+    keys.focus(connect::NICK_ID);
+    keys.tab(true);
+    keys.tab(true);
+    keys.tab(true);
+    assert!(
+        keys.press(enter()).is_empty(),
+        "nothing has focus after the checkbox"
+    );
+}
+
+#[test]
+fn gui_a_dialog_button_is_pressed_from_the_keyboard() {
+    // The quit warning has no field: Tab reaches its buttons, and Enter on "Keep running"
+    // keeps the app (and everyone on its relay) running.
+    let (mut app, _) = App::boot();
+    app.quit_warning = true;
+    let mut keys = Keyboard::new(&app);
+    keys.focus(connect::NICK_ID);
+    keys.tab(true);
+    keys.tab(true);
+    keys.tab(true);
+    keys.tab(true); // past Connect, into the dialog
+    assert!(matches!(
+        keys.press(enter()).as_slice(),
+        [Message::KeepRunning]
+    ));
+    keys.tab(true);
+    assert!(matches!(
+        keys.press(enter()).as_slice(),
+        [Message::QuitAnyway]
+    ));
+}

@@ -3,11 +3,12 @@
 
 use crate::model::{Asker, ChatState, Delivery, LineKind, Model, Notice, Trust};
 use crate::theme;
-use crate::widget::message_text;
+use crate::widget::{button, message_text};
 use cryptully_protocol::connection::Command;
 use cryptully_protocol::{Nick, TypingState};
+use iced::widget::button as ibutton;
 use iced::widget::{
-    button, column, container, opaque, row, scrollable, space, stack, text, text_editor, text_input,
+    column, container, opaque, row, scrollable, space, stack, text, text_editor, text_input,
 };
 use iced::{Element, Length};
 use std::collections::HashMap;
@@ -153,7 +154,7 @@ pub enum Message {
 fn copy<'a>(t: &str) -> Element<'a, Message> {
     button(text("copy").size(11))
         .on_press(Message::Copy(t.to_string()))
-        .style(button::text)
+        .style(ibutton::text)
         .padding([0, 4])
         .into()
 }
@@ -523,11 +524,11 @@ impl State {
             }
             let selected = model.selected.as_ref() == Some(&c.peer);
             let style = if selected {
-                button::primary
+                ibutton::primary
             } else if c.state == ChatState::Ended {
-                button::text
+                ibutton::text
             } else {
-                button::secondary
+                ibutton::secondary
             };
             col.push(
                 button(text(label))
@@ -558,7 +559,7 @@ impl State {
                     text(n.text.clone()).size(13),
                     button(text("Dismiss").size(12))
                         .on_press(Message::DismissNotice)
-                        .style(button::secondary),
+                        .style(ibutton::secondary),
                 ]
                 .spacing(6),
             )
@@ -623,7 +624,7 @@ impl State {
         .push(ended.then(|| {
             button("Chat again")
                 .on_press(Message::ChatAgain)
-                .style(button::success)
+                .style(ibutton::success)
         }))
         .push((!ended).then(|| {
             // One verification at a time (§8.6): not while one runs or a question waits.
@@ -635,7 +636,7 @@ impl State {
         .push(
             button(if ended { "Remove chat" } else { "Close chat" })
                 .on_press(Message::Close)
-                .style(button::secondary),
+                .style(ibutton::secondary),
         )
         .spacing(10)
         .align_y(iced::Alignment::Center);
@@ -656,14 +657,14 @@ impl State {
                     .style(if chat.verified() {
                         crate::theme::text_on_success
                     } else {
-                        button::text
+                        ibutton::text
                     }),
                 ]
                 // Quiet, not the loudest control: marking is a claim the person makes.
                 .push((chat.trust == Trust::Unverified).then(|| {
                     button("We read the same code…")
                         .on_press(Message::MarkVerified)
-                        .style(button::secondary)
+                        .style(ibutton::secondary)
                 }))
                 .push((chat.trust == Trust::CodeCompared).then(|| {
                     button("Undo: not verified")
@@ -676,7 +677,7 @@ impl State {
                         .style(if chat.verified() {
                             crate::theme::text_on_success
                         } else {
-                            button::text
+                            ibutton::text
                         }),
                 )
                 .spacing(8),
@@ -692,7 +693,7 @@ impl State {
                             .style(if chat.verified() {
                                 crate::theme::text_on_success
                             } else {
-                                button::text
+                                ibutton::text
                             }),
                     ]
                     .spacing(8)
@@ -719,10 +720,10 @@ impl State {
                         space().width(Length::Fill),
                         button("Accept")
                             .on_press(Message::Accept)
-                            .style(button::success),
+                            .style(ibutton::success),
                         button("Reject")
                             .on_press(Message::Reject)
-                            .style(button::danger),
+                            .style(ibutton::danger),
                     ]
                     .spacing(10)
                     .align_y(iced::Alignment::Center),
@@ -753,7 +754,7 @@ impl State {
             col = col.push(
                 button(text(format!("Show earlier messages ({hidden} more)")).size(13))
                     .on_press(Message::ShowEarlier)
-                    .style(button::text),
+                    .style(ibutton::text),
             );
         }
         let lines = chat
@@ -820,7 +821,7 @@ impl State {
             col = col.push(
                 button(text("New messages ↓"))
                     .on_press(Message::JumpToEnd)
-                    .style(button::primary),
+                    .style(ibutton::primary),
             );
         }
         if chat.peer_typing {
@@ -910,7 +911,7 @@ impl State {
                     ),
                     button("Cancel")
                         .on_press(Message::DismissDialog)
-                        .style(button::secondary)
+                        .style(ibutton::secondary)
                 ]
                 .spacing(8)),
             Dialog::ConfirmClose => {
@@ -936,10 +937,10 @@ impl State {
                     row![
                         button(act)
                             .on_press(Message::ConfirmClose)
-                            .style(button::danger),
+                            .style(ibutton::danger),
                         button("Cancel")
                             .on_press(Message::DismissDialog)
-                            .style(button::secondary)
+                            .style(ibutton::secondary)
                     ]
                     .spacing(8),
                 ]
@@ -954,10 +955,10 @@ impl State {
                 row![
                     button("Yes, the codes match")
                         .on_press(Message::ConfirmVerified)
-                        .style(button::success),
+                        .style(ibutton::success),
                     button("Cancel")
                         .on_press(Message::DismissDialog)
-                        .style(button::secondary)
+                        .style(ibutton::secondary)
                 ]
                 .spacing(8),
             ],
@@ -983,7 +984,7 @@ impl State {
                     button("Answer").on_press(Message::SubmitDialog),
                     button("Cancel")
                         .on_press(Message::DismissDialog)
-                        .style(button::secondary)
+                        .style(ibutton::secondary)
                 ]
                 .spacing(8),
             ],

@@ -1,7 +1,8 @@
 //! The first screen: nickname, relay address, host a relay, Connect.
 
 use crate::net::{DEFAULT_RELAY, Target};
-use iced::widget::{button, checkbox, column, container, text, text_input};
+use crate::widget::{button, focusable};
+use iced::widget::{checkbox, column, container, text, text_input};
 use iced::{Element, Length};
 
 /// What the person typed.
@@ -80,7 +81,7 @@ impl State {
             text("End-to-end encrypted chat for two. Pick a nickname; your friend types it to chat with you."),
             text_input("Your nickname", &self.nick).id(NICK_ID).on_input(Message::Nick).on_submit_maybe(submit.clone()).padding(8),
             text_input("Relay address", &self.relay).on_input(Message::Relay).on_submit_maybe(submit.clone()).padding(8),
-            checkbox(self.host).label("Host a relay on this computer (for friends on your network)").on_toggle(Message::Host),
+            focusable(checkbox(self.host).label("Host a relay on this computer (for friends on your network)").on_toggle(Message::Host)),
             button(text(if self.connecting { "Connecting…" } else { "Connect" })).on_press_maybe(submit).padding([8, 24]),
         ]
         .spacing(14)
