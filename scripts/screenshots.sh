@@ -19,10 +19,16 @@ if [ -z "$BIN" ]; then
 fi
 
 export DISPLAY=:97 ICED_BACKEND=tiny-skia
+# Each copy is a new user: its own settings and data (the app remembers the last nickname).
+PEOPLE=$(mktemp -d)
+as_new_user() { # as_new_user NAME: runs the app with its own XDG directories
+  XDG_CONFIG_HOME="$PEOPLE/$1/config" XDG_DATA_HOME="$PEOPLE/$1/data" XDG_STATE_HOME="$PEOPLE/$1/state" \
+    XDG_CACHE_HOME="$PEOPLE/$1/cache" "$BIN" &
+}
 Xvfb "$DISPLAY" -screen 0 2000x700x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB=$!
 PIDS=()
-cleanup() { kill "${PIDS[@]}" "$XVFB" 2>/dev/null || true; }
+cleanup() { kill "${PIDS[@]}" "$XVFB" 2>/dev/null || true; rm -rf "$PEOPLE"; }
 trap cleanup EXIT
 sleep 1
 
@@ -32,7 +38,7 @@ key_in() { xdotool windowfocus --sync "$1"; xdotool key "$2"; }
 shot() { sleep "${3:-1}"; import -window "$1" "$OUT/$2"; echo "saved $OUT/$2"; }
 window_other_than() { xdotool search --name "^Cryptully" | grep -v "^$1\$" | head -1; }
 
-"$BIN" & PIDS+=($!)
+as_new_user alice; PIDS+=($!)
 sleep 3
 A=$(xdotool search --sync --name "^Cryptully" | head -1)
 xdotool windowmove --sync "$A" 0 0
@@ -41,7 +47,7 @@ shot "$A" 01-connect.png 0.5
 key_in "$A" Return                       # nothing at 127.0.0.1:9000: the app starts a relay
 
 sleep 2
-"$BIN" & PIDS+=($!)
+as_new_user bob; PIDS+=($!)
 sleep 3
 B=$(window_other_than "$A")
 xdotool windowmove --sync "$B" 1000 0
@@ -69,7 +75,7 @@ shot "$A" 04-ask.png 0.5
 key_in "$A" Return
 sleep 2
 shot "$B" 05-question.png 1
-xdotool mousemove 1918 228 click 1        # bob: Answer
+# bob: the answer dialog opens by itself, its field focused (issue 15, item 3)
 sleep 1
 type_in "$B" "the lake"
 key_in "$B" Return

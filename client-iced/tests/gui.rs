@@ -351,6 +351,17 @@ async fn ask(alice: &mut Person, bob: &mut Person, answer: &str) {
         lines,
         "nothing was sent as a message"
     );
+    // Enter in the empty answer field checks nothing: an empty answer would only tell both
+    // people "not verified".
+    interact(&mut bob.app, |ui| {
+        ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    assert!(
+        matches!(&bob.app.screen, Screen::Chats(s) if matches!(s.dialog, Some(chats::Dialog::Answer { .. }))),
+        "an empty answer is not sent"
+    );
+    assert!(chat(&bob.app, "alice").unwrap().question.is_some());
     interact(&mut bob.app, |ui| {
         ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
         ui.typewrite(answer);

@@ -367,7 +367,9 @@ impl State {
                         answer: answer.into(),
                     });
                 }
-                (Some(Dialog::Answer { answer }), Some(peer)) => {
+                // An empty answer is a slip of the Enter key, not an answer: checking it would
+                // only tell both people "not verified".
+                (Some(Dialog::Answer { answer }), Some(peer)) if !answer.trim().is_empty() => {
                     model.clear_question(&peer);
                     out.push(Command::AnswerSmp {
                         peer,
@@ -962,7 +964,9 @@ impl State {
                 ]
                 .spacing(8),
             ],
-            Dialog::Answer { answer } => column![
+            Dialog::Answer { answer } => {
+                let answered = (!answer.trim().is_empty()).then_some(Message::SubmitDialog);
+                column![
                 text(format!("{peer} asks you a question to verify you")).size(20),
                 text(
                     model
@@ -978,16 +982,17 @@ impl State {
                 text_input("Your answer", answer)
                     .id(DIALOG_FIRST_ID)
                     .on_input(Message::Answer)
-                    .on_submit(Message::SubmitDialog)
+                    .on_submit_maybe(answered.clone())
                     .padding(8),
                 row![
-                    button("Answer").on_press(Message::SubmitDialog),
+                    button("Answer").on_press_maybe(answered),
                     button("Cancel")
                         .on_press(Message::DismissDialog)
                         .style(ibutton::secondary)
                 ]
                 .spacing(8),
-            ],
+                ]
+            }
         };
         container(body.spacing(12))
             .padding(20)
