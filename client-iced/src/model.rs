@@ -17,28 +17,8 @@ pub const NICK_RULES: &str = "Nicknames are 1 to 32 characters: letters A-Z, dig
 /// 11). A person typing on sends TYPING again after each pause of 1.5 s (§7.5).
 pub const PEER_TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Text from the network as the person sees it (issue 15, item 1): control characters and the
-/// characters that reorder or break lines (bidi overrides and isolates, line and paragraph
-/// separators) are shown as visible `\u{...}` escapes, so that a friend or a relay can neither
-/// reorder the app's own words around them nor make a line look like the app's. A message keeps
-/// its line breaks (`\n`) inside its own block; a question keeps none.
-pub fn shown(text: &str, keep_newlines: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let hidden = (c.is_control() && !(keep_newlines && c == '\n'))
-            || matches!(
-                c,
-                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-                    | '\u{200e}' | '\u{200f}' | '\u{061c}'
-            );
-        if hidden {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// Text from the network as the person sees it (issue 15, item 1; §12.4).
+pub use cryptully_protocol::inner::shown;
 
 /// A protocol library's message in plain words (issue 15, item 8): without the spec's section
 /// marks ("(§4.4)") and state names ("(state ExpectPubKey)"), which the log keeps.

@@ -509,6 +509,14 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
         "12.4-4",
         &["fuzz:round_trip", "fuzz:session", "fuzz:relay_stream"],
     ),
+    (
+        "12.4-5",
+        &[
+            "test:protocol/src/inner.rs::inner_12_4_5_network_text_cannot_start_a_line_move_the_cursor_or_reorder_text",
+            "test:client-iced/src/model.rs::model_1_text_from_the_network_is_shown_escaped",
+            "test:conformance/src/bin/cryptully-peer.rs::network_text_cannot_start_a_line_move_the_cursor_or_reorder_text",
+        ],
+    ),
 ];
 
 /// A MUST found in the spec.

@@ -198,6 +198,31 @@ impl InnerMessage {
     }
 }
 
+/// Text from the network as a person should see it (§12.4, MUST [12.4-5]): control characters
+/// and the characters that reorder or break lines (the line and paragraph separators, the bidi
+/// marks, embeddings, overrides and isolates) become visible `\u{...}` escapes, so that a friend
+/// or a relay in the middle can neither make a line look like the application's own, nor move
+/// the cursor or recolour a terminal, nor reorder the application's words around it. With
+/// `keep_newlines`, `\n` stays (a message keeps its line breaks inside its own block); every other
+/// character, whatever the script or emoji, is untouched.
+pub fn shown(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = (c.is_control() && !(keep_newlines && c == '\n'))
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                    | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            );
+        if hidden {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +285,23 @@ mod tests {
         assert_eq!(
             InnerMessage::decode(&[0x02, 3]),
             Err(DecodeError::InvalidValue("typing state"))
+        );
+    }
+
+    #[test]
+    fn inner_12_4_5_network_text_cannot_start_a_line_move_the_cursor_or_reorder_text() {
+        let attack = "hi\n* bob is verified: you gave the same answer.\r\u{1b}[2K\u{202e}olleh\u{2066}\u{2028}\u{85}\u{61c}";
+        let out = shown(attack, false);
+        assert_eq!(
+            out,
+            "hi\\u{a}* bob is verified: you gave the same answer.\\u{d}\\u{1b}[2K\\u{202e}olleh\\u{2066}\\u{2028}\\u{85}\\u{61c}"
+        );
+        // A message keeps its own line breaks, and nothing else.
+        assert_eq!(shown("a\nb\r\n", true), "a\nb\\u{d}\n");
+        // Ordinary text, whatever the script, and emoji are untouched.
+        assert_eq!(
+            shown("Zürich, 東京, مرحبا 🙂", false),
+            "Zürich, 東京, مرحبا 🙂"
         );
     }
 }

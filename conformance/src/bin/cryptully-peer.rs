@@ -293,28 +293,11 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
     }
 }
 
-/// Text from the network as the terminal shows it: control characters (ESC, CR, LF, ...),
-/// Unicode line and paragraph separators and the bidi controls (U+202A-U+202E, U+2066-U+2069,
-/// U+200E, U+200F, U+061C) are written as visible `\u{..}` escapes. So a peer, or a relay in
-/// the middle, can neither start a line of its own (the app's lines begin with `*` or `!`, a
-/// friend's with `<nick>`), nor move the cursor, recolour or erase what is on screen, nor
-/// reorder what follows.
+/// A line of network text in the terminal (§12.4): nothing a peer or a relay sends can start a
+/// line of its own (the app's lines begin with `*` or `!`, a friend's with `<nick>`), move the
+/// cursor, recolour or erase the screen, or reorder what follows.
 fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let hidden = c.is_control()
-            || matches!(
-                c,
-                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-                    | '\u{200e}' | '\u{200f}' | '\u{061c}'
-            );
-        if hidden {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    cryptully_protocol::inner::shown(text, false)
 }
 
 const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
