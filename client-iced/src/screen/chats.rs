@@ -80,9 +80,10 @@ pub struct State {
     pub new_below: bool,
 }
 
-/// Lines drawn at once: a frame costs the lines it lays out, so a long history is shown a page
-/// at a time (BENCHMARKS.md, desktop client).
-pub const PAGE: usize = 300;
+/// Lines drawn at once: a frame costs the lines it lays out, and memory the text of each (about
+/// 35 KB a line, with its time, name and copy button), so a long history is shown a page at a
+/// time (BENCHMARKS.md, desktop client). 200 keeps a chat of 1 000 messages under 30 MB.
+pub const PAGE: usize = 200;
 
 /// The screen's messages.
 #[derive(Debug, Clone)]
