@@ -530,12 +530,19 @@ impl App {
             .width(iced::Length::Fill)
             .style(iced::widget::container::warning)
         });
-        let page = iced::widget::column![iced::widget::row![
+        let top = iced::widget::column![iced::widget::row![
             iced::widget::space().width(iced::Length::Fill),
             toggle
         ],]
-        .push(banner)
-        .push(body);
+        .push(banner);
+        // A chat's dialog is modal for the whole window: the theme button and the offline banner
+        // above it take no keys either, so Tab stays within the dialog.
+        let top = if matches!(&self.screen, Screen::Chats(s) if s.dialog.is_some()) {
+            crate::widget::inert(top)
+        } else {
+            top.into()
+        };
+        let page = iced::widget::column![top, body];
         if !self.quit_warning {
             return page.into();
         }
@@ -559,7 +566,7 @@ impl App {
         .padding(20)
         .style(iced::widget::container::bordered_box);
         iced::widget::stack![
-            page,
+            crate::widget::inert(page),
             iced::widget::opaque(
                 iced::widget::container(warning)
                     .center(iced::Length::Fill)

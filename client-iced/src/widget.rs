@@ -332,3 +332,177 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
             .overlay(child, layout, renderer, viewport, translation)
     }
 }
+
+/// `content` made inert, as HTML's `inert` attribute does: behind a dialog, nothing in it can
+/// take keyboard focus or receive a key, so Tab stays within the dialog and Enter can never
+/// press a button the scrim hides (issue 15, items 3 and 10). It is still drawn, and still
+/// found by operations that read it (scrolling, tests' selectors).
+pub fn inert<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    Element::new(Inert {
+        content: content.into(),
+    })
+}
+
+struct Inert<'a, M> {
+    content: Element<'a, M>,
+}
+
+/// An operation as seen from inside inert content: every focusable widget there is unfocused
+/// and hidden from the operation; everything else passes through.
+struct NoFocus<'o>(&'o mut dyn Operation);
+
+impl Operation for NoFocus<'_> {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+        self.0.traverse(&mut |inner| operate(&mut NoFocus(inner)));
+    }
+    fn container(&mut self, id: Option<&iced::widget::Id>, bounds: Rectangle) {
+        self.0.container(id, bounds);
+    }
+    fn scrollable(
+        &mut self,
+        id: Option<&iced::widget::Id>,
+        bounds: Rectangle,
+        content_bounds: Rectangle,
+        translation: Vector,
+        state: &mut dyn iced::advanced::widget::operation::Scrollable,
+    ) {
+        self.0
+            .scrollable(id, bounds, content_bounds, translation, state);
+    }
+    fn focusable(
+        &mut self,
+        _id: Option<&iced::widget::Id>,
+        _bounds: Rectangle,
+        state: &mut dyn iced::advanced::widget::operation::Focusable,
+    ) {
+        state.unfocus();
+    }
+    fn text_input(
+        &mut self,
+        id: Option<&iced::widget::Id>,
+        bounds: Rectangle,
+        state: &mut dyn iced::advanced::widget::operation::TextInput,
+    ) {
+        self.0.text_input(id, bounds, state);
+    }
+    fn text(&mut self, id: Option<&iced::widget::Id>, bounds: Rectangle, text: &str) {
+        self.0.text(id, bounds, text);
+    }
+    fn custom(
+        &mut self,
+        id: Option<&iced::widget::Id>,
+        bounds: Rectangle,
+        state: &mut dyn std::any::Any,
+    ) {
+        self.0.custom(id, bounds, state);
+    }
+}
+
+impl<'a, M: 'a> Widget<M, Theme, iced::Renderer> for Inert<'a, M> {
+    fn children(&self) -> Vec<Tree> {
+        vec![Tree::new(&self.content)]
+    }
+
+    fn diff(&self, tree: &mut Tree) {
+        tree.diff_children(std::slice::from_ref(&self.content));
+    }
+
+    fn size(&self) -> Size<Length> {
+        self.content.as_widget().size()
+    }
+
+    fn layout(
+        &mut self,
+        tree: &mut Tree,
+        renderer: &iced::Renderer,
+        limits: &layout::Limits,
+    ) -> layout::Node {
+        match tree.children.first_mut() {
+            Some(child) => self.content.as_widget_mut().layout(child, renderer, limits),
+            None => layout::Node::new(Size::ZERO),
+        }
+    }
+
+    fn operate(
+        &mut self,
+        tree: &mut Tree,
+        layout: Layout<'_>,
+        renderer: &iced::Renderer,
+        operation: &mut dyn Operation,
+    ) {
+        if let Some(child) = tree.children.first_mut() {
+            self.content
+                .as_widget_mut()
+                .operate(child, layout, renderer, &mut NoFocus(operation));
+        }
+    }
+
+    fn update(
+        &mut self,
+        tree: &mut Tree,
+        event: &Event,
+        layout: Layout<'_>,
+        cursor: amouse::Cursor,
+        renderer: &iced::Renderer,
+        clipboard: &mut dyn Clipboard,
+        shell: &mut Shell<'_, M>,
+        viewport: &Rectangle,
+    ) {
+        if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) {
+            return;
+        }
+        if let Some(child) = tree.children.first_mut() {
+            self.content.as_widget_mut().update(
+                child, event, layout, cursor, renderer, clipboard, shell, viewport,
+            );
+        }
+    }
+
+    fn draw(
+        &self,
+        tree: &Tree,
+        renderer: &mut iced::Renderer,
+        theme: &Theme,
+        style: &renderer::Style,
+        layout: Layout<'_>,
+        cursor: amouse::Cursor,
+        viewport: &Rectangle,
+    ) {
+        if let Some(child) = tree.children.first() {
+            self.content
+                .as_widget()
+                .draw(child, renderer, theme, style, layout, cursor, viewport);
+        }
+    }
+
+    fn mouse_interaction(
+        &self,
+        tree: &Tree,
+        layout: Layout<'_>,
+        cursor: amouse::Cursor,
+        viewport: &Rectangle,
+        renderer: &iced::Renderer,
+    ) -> amouse::Interaction {
+        tree.children
+            .first()
+            .map_or(amouse::Interaction::default(), |child| {
+                self.content
+                    .as_widget()
+                    .mouse_interaction(child, layout, cursor, viewport, renderer)
+            })
+    }
+
+    fn overlay<'b>(
+        &'b mut self,
+        tree: &'b mut Tree,
+        layout: Layout<'b>,
+        renderer: &iced::Renderer,
+        viewport: &Rectangle,
+        translation: Vector,
+    ) -> Option<iced::advanced::overlay::Element<'b, M, Theme, iced::Renderer>> {
+        let child = tree.children.first_mut()?;
+        self.content
+            .as_widget_mut()
+            .overlay(child, layout, renderer, viewport, translation)
+    }
+}

@@ -1401,17 +1401,18 @@ fn gui_tab_reaches_buttons_and_the_checkbox_and_enter_or_space_presses_them() {
 }
 
 #[test]
-fn gui_a_dialog_button_is_pressed_from_the_keyboard() {
+fn gui_a_dialog_keeps_the_keyboard_and_its_buttons_are_pressed_from_it() {
     // The quit warning has no field: Tab reaches its buttons, and Enter on "Keep running"
-    // keeps the app (and everyone on its relay) running.
+    // keeps the app (and everyone on its relay) running. Nothing behind the scrim takes a key.
     let (mut app, _) = App::boot();
     app.quit_warning = true;
     let mut keys = Keyboard::new(&app);
     keys.focus(connect::NICK_ID);
+    assert!(
+        keys.press(Key::Named(Named::Space)).is_empty(),
+        "the nickname box behind the dialog takes no key"
+    );
     keys.tab(true);
-    keys.tab(true);
-    keys.tab(true);
-    keys.tab(true); // past Connect, into the dialog
     assert!(matches!(
         keys.press(enter()).as_slice(),
         [Message::KeepRunning]
@@ -1421,4 +1422,48 @@ fn gui_a_dialog_button_is_pressed_from_the_keyboard() {
         keys.press(enter()).as_slice(),
         [Message::QuitAnyway]
     ));
+    for _ in 0..6 {
+        keys.tab(true);
+        assert!(
+            keys.press(enter())
+                .iter()
+                .all(|m| matches!(m, Message::KeepRunning | Message::QuitAnyway)),
+            "Tab never leaves the dialog"
+        );
+    }
+}
+
+#[test]
+fn gui_tab_stays_in_a_chat_dialog_so_enter_never_presses_a_button_behind_it() {
+    // Issue 15, items 3 and 10: with the question dialog up, Tab goes round its fields and
+    // buttons only; before, it went on to "Close chat", "We read the same code…" and the theme
+    // button, where Enter pressed them under the dialog.
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("Ask a question").unwrap();
+    });
+    let mut keys = Keyboard::new(&app);
+    keys.focus(chats::DIALOG_FIRST_ID);
+    let mut pressed = Vec::new();
+    for _ in 0..8 {
+        keys.tab(true);
+        pressed.extend(keys.press(enter()));
+    }
+    assert!(
+        pressed
+            .iter()
+            .any(|m| matches!(m, Message::Chats(chats::Message::DismissDialog))),
+        "Tab reached the dialog's Cancel: {pressed:?}"
+    );
+    assert!(
+        pressed.iter().all(|m| matches!(
+            m,
+            Message::Chats(
+                chats::Message::DismissDialog
+                    | chats::Message::DialogNext
+                    | chats::Message::SubmitDialog
+            )
+        )),
+        "only the dialog was pressed: {pressed:?}"
+    );
 }

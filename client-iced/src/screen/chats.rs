@@ -497,7 +497,7 @@ impl State {
         match &self.dialog {
             None => main.into(),
             Some(dialog) => stack![
-                main,
+                crate::widget::inert(main),
                 opaque(
                     container(self.dialog_view(dialog, model))
                         .center(Length::Fill)
