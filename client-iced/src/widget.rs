@@ -113,7 +113,9 @@ impl<'a, M: Clone + 'a> From<Button<'a, M>> for Element<'a, M> {
     fn from(button: Button<'a, M>) -> Self {
         Element::new(Focus {
             inner: button.inner.into(),
-            enabled: button.enabled,
+            role: Role::Focusable {
+                enabled: button.enabled,
+            },
         })
     }
 }
@@ -123,15 +125,24 @@ impl<'a, M: Clone + 'a> From<Button<'a, M>> for Element<'a, M> {
 pub fn focusable<'a, M: Clone + 'a>(inner: impl Into<Element<'a, M>>) -> Element<'a, M> {
     Element::new(Focus {
         inner: inner.into(),
-        enabled: true,
+        role: Role::Focusable { enabled: true },
     })
 }
 
-/// The widget behind [`button`] and [`focusable`]: the inner widget, plus a focus that Tab
-/// operations see.
+/// The widget behind [`button`], [`focusable`] and [`inert`]: the inner widget, and what it is
+/// to the keyboard.
 struct Focus<'a, M> {
     inner: Element<'a, M>,
-    enabled: bool,
+    role: Role,
+}
+
+/// What a [`Focus`] is to the keyboard.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    /// Tab stops on it when it is enabled; Enter or Space presses it.
+    Focusable { enabled: bool },
+    /// Nothing in it takes focus or a key.
+    Inert,
 }
 
 #[derive(Debug, Default)]
@@ -191,17 +202,30 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
         renderer: &iced::Renderer,
         operation: &mut dyn Operation,
     ) {
-        if self.enabled {
-            operation.focusable(
-                None,
-                layout.bounds(),
-                tree.state.downcast_mut::<FocusState>(),
-            );
-        }
-        if let Some(child) = tree.children.first_mut() {
-            self.inner
-                .as_widget_mut()
-                .operate(child, layout, renderer, operation);
+        let Some(child) = tree.children.first_mut() else {
+            return;
+        };
+        match self.role {
+            Role::Focusable { enabled } => {
+                if enabled {
+                    operation.focusable(
+                        None,
+                        layout.bounds(),
+                        tree.state.downcast_mut::<FocusState>(),
+                    );
+                }
+                self.inner
+                    .as_widget_mut()
+                    .operate(child, layout, renderer, operation);
+            }
+            Role::Inert => {
+                self.inner.as_widget_mut().operate(
+                    child,
+                    layout,
+                    renderer,
+                    &mut NoFocus(operation),
+                );
+            }
         }
     }
 
@@ -220,7 +244,12 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
             return;
         };
         let state = tree.state.downcast_mut::<FocusState>();
-        if !self.enabled {
+        let enabled = match self.role {
+            Role::Focusable { enabled } => enabled,
+            Role::Inert if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) => return,
+            Role::Inert => false,
+        };
+        if !enabled {
             state.focused = false;
         }
         match event {
@@ -337,14 +366,11 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
 /// take keyboard focus or receive a key, so Tab stays within the dialog and Enter can never
 /// press a button the scrim hides (issue 15, items 3 and 10). It is still drawn, and still
 /// found by operations that read it (scrolling, tests' selectors).
-pub fn inert<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
-    Element::new(Inert {
-        content: content.into(),
+pub fn inert<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    Element::new(Focus {
+        inner: content.into(),
+        role: Role::Inert,
     })
-}
-
-struct Inert<'a, M> {
-    content: Element<'a, M>,
 }
 
 /// An operation as seen from inside inert content: every focusable widget there is unfocused
@@ -395,114 +421,5 @@ impl Operation for NoFocus<'_> {
         state: &mut dyn std::any::Any,
     ) {
         self.0.custom(id, bounds, state);
-    }
-}
-
-impl<'a, M: 'a> Widget<M, Theme, iced::Renderer> for Inert<'a, M> {
-    fn children(&self) -> Vec<Tree> {
-        vec![Tree::new(&self.content)]
-    }
-
-    fn diff(&self, tree: &mut Tree) {
-        tree.diff_children(std::slice::from_ref(&self.content));
-    }
-
-    fn size(&self) -> Size<Length> {
-        self.content.as_widget().size()
-    }
-
-    fn layout(
-        &mut self,
-        tree: &mut Tree,
-        renderer: &iced::Renderer,
-        limits: &layout::Limits,
-    ) -> layout::Node {
-        match tree.children.first_mut() {
-            Some(child) => self.content.as_widget_mut().layout(child, renderer, limits),
-            None => layout::Node::new(Size::ZERO),
-        }
-    }
-
-    fn operate(
-        &mut self,
-        tree: &mut Tree,
-        layout: Layout<'_>,
-        renderer: &iced::Renderer,
-        operation: &mut dyn Operation,
-    ) {
-        if let Some(child) = tree.children.first_mut() {
-            self.content
-                .as_widget_mut()
-                .operate(child, layout, renderer, &mut NoFocus(operation));
-        }
-    }
-
-    fn update(
-        &mut self,
-        tree: &mut Tree,
-        event: &Event,
-        layout: Layout<'_>,
-        cursor: amouse::Cursor,
-        renderer: &iced::Renderer,
-        clipboard: &mut dyn Clipboard,
-        shell: &mut Shell<'_, M>,
-        viewport: &Rectangle,
-    ) {
-        if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) {
-            return;
-        }
-        if let Some(child) = tree.children.first_mut() {
-            self.content.as_widget_mut().update(
-                child, event, layout, cursor, renderer, clipboard, shell, viewport,
-            );
-        }
-    }
-
-    fn draw(
-        &self,
-        tree: &Tree,
-        renderer: &mut iced::Renderer,
-        theme: &Theme,
-        style: &renderer::Style,
-        layout: Layout<'_>,
-        cursor: amouse::Cursor,
-        viewport: &Rectangle,
-    ) {
-        if let Some(child) = tree.children.first() {
-            self.content
-                .as_widget()
-                .draw(child, renderer, theme, style, layout, cursor, viewport);
-        }
-    }
-
-    fn mouse_interaction(
-        &self,
-        tree: &Tree,
-        layout: Layout<'_>,
-        cursor: amouse::Cursor,
-        viewport: &Rectangle,
-        renderer: &iced::Renderer,
-    ) -> amouse::Interaction {
-        tree.children
-            .first()
-            .map_or(amouse::Interaction::default(), |child| {
-                self.content
-                    .as_widget()
-                    .mouse_interaction(child, layout, cursor, viewport, renderer)
-            })
-    }
-
-    fn overlay<'b>(
-        &'b mut self,
-        tree: &'b mut Tree,
-        layout: Layout<'b>,
-        renderer: &iced::Renderer,
-        viewport: &Rectangle,
-        translation: Vector,
-    ) -> Option<iced::advanced::overlay::Element<'b, M, Theme, iced::Renderer>> {
-        let child = tree.children.first_mut()?;
-        self.content
-            .as_widget_mut()
-            .overlay(child, layout, renderer, viewport, translation)
     }
 }
