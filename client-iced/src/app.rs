@@ -95,10 +95,6 @@ pub enum Message {
     Escape,
     /// Once a second while a friend is typing: "is typing…" does not stay for ever.
     TypingClock(Instant),
-    /// Tab: the next field.
-    FocusNext,
-    /// Shift+Tab: the previous field.
-    FocusPrevious,
     /// Focus an input, once the view that holds it is built.
     Focus(&'static str),
     /// The window came back to the front: put the cursor back where typing goes.
@@ -421,8 +417,6 @@ impl App {
             Message::QuitAnyway => return iced::exit(),
             Message::KeepRunning => self.quit_warning = false,
             Message::TypingClock(now) => self.model.expire_typing(now),
-            Message::FocusNext => return iced::widget::operation::focus_next(),
-            Message::FocusPrevious => return iced::widget::operation::focus_previous(),
             Message::Focus(id) => return iced::widget::operation::focus(id),
             Message::WindowUnfocused => self.focused = false,
             Message::WindowFocused => {
@@ -441,12 +435,20 @@ impl App {
                 self.dark = Some(dark);
                 self.remember(|s| s.dark = Some(dark));
             }
+            // A dialog is up: its own keys only. Ctrl+W would replace it, and throw away an
+            // answer being typed.
+            Message::NewChatShortcut | Message::CloseShortcut if self.dialog_up() => {}
             Message::NewChatShortcut => return focus(chats::NEW_CHAT_ID),
             Message::CloseShortcut => return self.update(Message::Chats(chats::Message::Close)),
             Message::Escape if self.quit_warning => self.quit_warning = false,
             Message::Escape => return self.update(Message::Chats(chats::Message::DismissDialog)),
         }
         Task::none()
+    }
+
+    /// A dialog covers the window: the quit warning, or a chat's.
+    fn dialog_up(&self) -> bool {
+        self.quit_warning || matches!(&self.screen, Screen::Chats(s) if s.dialog.is_some())
     }
 
     /// Starts the next attempt to get back to the relay: a new subscription.
@@ -476,6 +478,10 @@ impl App {
 
     /// The window's content.
     pub fn view(&self) -> Element<'_, Message> {
+        crate::widget::tab_root(self.page())
+    }
+
+    fn page(&self) -> Element<'_, Message> {
         let body = match &self.screen {
             Screen::Connect(state) => state.view().map(Message::Connect),
             Screen::Chats(state) => {
@@ -537,7 +543,7 @@ impl App {
         .push(banner);
         // A chat's dialog is modal for the whole window: the theme button and the offline banner
         // above it take no keys either, so Tab stays within the dialog.
-        let top = if matches!(&self.screen, Screen::Chats(s) if s.dialog.is_some()) {
+        let top = if self.dialog_up() {
             crate::widget::inert(top)
         } else {
             top.into()
@@ -581,7 +587,7 @@ impl App {
         let mut subs = vec![
             keyboard::listen().filter_map(shortcut),
             iced::system::theme_changes().map(Message::System),
-            iced::event::listen_with(window_focused),
+            iced::event::listen_with(window_event),
             iced::window::close_requests().map(|_| Message::CloseRequested),
         ];
         if let Some(target) = &self.target {
@@ -609,7 +615,9 @@ impl App {
     }
 }
 
-fn window_focused(
+/// The window gaining or losing focus, and Esc: Esc even when a field took it (a field uses Esc
+/// to drop its own focus), so that one press closes a dialog (issue 15, item 10).
+pub fn window_event(
     event: iced::Event,
     _: iced::event::Status,
     _: iced::window::Id,
@@ -617,19 +625,21 @@ fn window_focused(
     match event {
         iced::Event::Window(iced::window::Event::Focused) => Some(Message::WindowFocused),
         iced::Event::Window(iced::window::Event::Unfocused) => Some(Message::WindowUnfocused),
+        iced::Event::Keyboard(keyboard::Event::KeyPressed {
+            key: Key::Named(Named::Escape),
+            ..
+        }) => Some(Message::Escape),
         _ => None,
     }
 }
 
-/// The app's keyboard shortcuts: Esc, Tab and Shift+Tab, Ctrl+N and Ctrl+W (Cmd on macOS).
+/// The app's keyboard shortcuts: Ctrl+N and Ctrl+W (Cmd on macOS). Esc is [`window_event`]'s,
+/// Tab and Shift+Tab the window content's own ([`crate::widget::tab_root`]).
 pub fn shortcut(event: keyboard::Event) -> Option<Message> {
     let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
         return None;
     };
     match key.as_ref() {
-        Key::Named(Named::Escape) => Some(Message::Escape),
-        Key::Named(Named::Tab) if modifiers.shift() => Some(Message::FocusPrevious),
-        Key::Named(Named::Tab) => Some(Message::FocusNext),
         Key::Character("n") if modifiers.command() => Some(Message::NewChatShortcut),
         Key::Character("w") if modifiers.command() => Some(Message::CloseShortcut),
         _ => None,

@@ -143,6 +143,8 @@ enum Role {
     Focusable { enabled: bool },
     /// Nothing in it takes focus or a key.
     Inert,
+    /// The window's content: Tab and Shift+Tab move focus within it.
+    TabRoot,
 }
 
 #[derive(Debug, Default)]
@@ -226,6 +228,11 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
                     &mut NoFocus(operation),
                 );
             }
+            Role::TabRoot => {
+                self.inner
+                    .as_widget_mut()
+                    .operate(child, layout, renderer, operation);
+            }
         }
     }
 
@@ -248,6 +255,26 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
             Role::Focusable { enabled } => enabled,
             Role::Inert if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) => return,
             Role::Inert => false,
+            Role::TabRoot => {
+                if let Event::Keyboard(keyboard::Event::KeyPressed {
+                    key: keyboard::Key::Named(keyboard::key::Named::Tab),
+                    modifiers,
+                    ..
+                }) = event
+                {
+                    if !(modifiers.control() || modifiers.alt() || modifiers.logo()) {
+                        // Here, not in a subscription: keys typed straight after Tab must land in
+                        // the field Tab moved to, and a message would move focus only after
+                        // they were handled (a question once took the first letter of its
+                        // answer).
+                        cycle_focus(&mut self.inner, child, layout, renderer, !modifiers.shift());
+                        shell.capture_event();
+                        shell.request_redraw();
+                        return;
+                    }
+                }
+                false
+            }
         };
         if !enabled {
             state.focused = false;
@@ -315,9 +342,10 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
         if tree.state.downcast_ref::<FocusState>().focused {
             use iced::advanced::Renderer as _;
             // The text colour: it contrasts with the page, whatever the button's own colour.
+            // Inside the bounds, so that a button at the window's edge shows all of it.
             renderer.fill_quad(
                 renderer::Quad {
-                    bounds: layout.bounds().expand(2.0),
+                    bounds: layout.bounds(),
                     border: iced::Border {
                         color: theme.palette().text,
                         width: 2.0,
@@ -371,6 +399,75 @@ pub fn inert<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Element<'
         inner: content.into(),
         role: Role::Inert,
     })
+}
+
+/// The window's content, with Tab and Shift+Tab moving the keyboard focus through its fields,
+/// buttons and checkboxes in order, round from the last to the first (issue 15, item 10).
+pub fn tab_root<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    Element::new(Focus {
+        inner: content.into(),
+        role: Role::TabRoot,
+    })
+}
+
+/// Moves the focus to the next (`forward`) or previous focusable widget in `content`, from the
+/// last round to the first and back: iced's own `focus_next` leaves nothing focused after the
+/// last, an invisible stop.
+fn cycle_focus<M>(
+    content: &mut Element<'_, M>,
+    tree: &mut Tree,
+    layout: Layout<'_>,
+    renderer: &iced::Renderer,
+    forward: bool,
+) {
+    use iced::advanced::widget::operation::{Outcome, black_box, focusable::count};
+    let mut counting = count();
+    content
+        .as_widget_mut()
+        .operate(tree, layout, renderer, &mut black_box(&mut counting));
+    let Outcome::Some(found) = iced::advanced::widget::Operation::finish(&counting) else {
+        return;
+    };
+    if found.total == 0 {
+        return;
+    }
+    let target = match (found.focused, forward) {
+        (Some(i), true) => (i + 1) % found.total,
+        (Some(i), false) => (i + found.total - 1) % found.total,
+        (None, true) => 0,
+        (None, false) => found.total - 1,
+    };
+    content.as_widget_mut().operate(
+        tree,
+        layout,
+        renderer,
+        &mut FocusIndex { target, current: 0 },
+    );
+}
+
+/// Focuses the `target`-th focusable widget and unfocuses every other.
+struct FocusIndex {
+    target: usize,
+    current: usize,
+}
+
+impl Operation for FocusIndex {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+        operate(self);
+    }
+    fn focusable(
+        &mut self,
+        _id: Option<&iced::widget::Id>,
+        _bounds: Rectangle,
+        state: &mut dyn iced::advanced::widget::operation::Focusable,
+    ) {
+        if self.current == self.target {
+            state.focus();
+        } else {
+            state.unfocus();
+        }
+        self.current += 1;
+    }
 }
 
 /// An operation as seen from inside inert content: every focusable widget there is unfocused

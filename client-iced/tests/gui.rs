@@ -635,7 +635,7 @@ fn key_press(key: Key, modifiers: iced::keyboard::Modifiers) -> iced::keyboard::
 
 #[test]
 fn gui_shortcuts_ctrl_n_ctrl_w_and_esc_and_nothing_else() {
-    use cryptully_client_iced::app::shortcut;
+    use cryptully_client_iced::app::{shortcut, window_event};
     use iced::keyboard::Modifiers;
     let ctrl = Modifiers::COMMAND;
     let ch = |c: &str| Key::Character(c.into());
@@ -647,22 +647,18 @@ fn gui_shortcuts_ctrl_n_ctrl_w_and_esc_and_nothing_else() {
         shortcut(key_press(ch("w"), ctrl)),
         Some(Message::CloseShortcut)
     ));
-    assert!(matches!(
-        shortcut(key_press(Key::Named(Named::Escape), Modifiers::default())),
-        Some(Message::Escape)
-    ));
-    // Issue 15, item 10: Tab and Shift+Tab move between the fields.
-    assert!(matches!(
-        shortcut(key_press(Key::Named(Named::Tab), Modifiers::default())),
-        Some(Message::FocusNext)
-    ));
-    assert!(matches!(
-        shortcut(key_press(Key::Named(Named::Tab), Modifiers::SHIFT)),
-        Some(Message::FocusPrevious)
-    ));
-    // Typing the letters themselves is typing, not a shortcut.
+    // Esc counts even when a field took it to drop its own focus: one press closes a dialog.
+    let esc = iced::Event::Keyboard(key_press(Key::Named(Named::Escape), Modifiers::default()));
+    for status in [iced::event::Status::Ignored, iced::event::Status::Captured] {
+        assert!(matches!(
+            window_event(esc.clone(), status, iced::window::Id::unique()),
+            Some(Message::Escape)
+        ));
+    }
+    // Typing the letters themselves is typing, not a shortcut; Tab is the window's own.
     assert!(shortcut(key_press(ch("n"), Modifiers::default())).is_none());
     assert!(shortcut(key_press(ch("w"), Modifiers::SHIFT)).is_none());
+    assert!(shortcut(key_press(Key::Named(Named::Tab), Modifiers::default())).is_none());
 }
 
 #[test]
@@ -673,6 +669,13 @@ fn gui_esc_closes_the_dialog_and_ctrl_w_asks_before_ending_or_removing_a_chat() 
         ui.click("Ask a question").unwrap();
     });
     assert!(shows(&app, "Ask"));
+    // Ctrl+W under a dialog leaves it: it used to replace it, and an answer being typed was
+    // lost.
+    let _ = app.update(Message::CloseShortcut);
+    assert!(matches!(
+        &app.screen,
+        Screen::Chats(s) if matches!(s.dialog, Some(chats::Dialog::Ask { .. }))
+    ));
     let _ = app.update(Message::Escape);
     assert!(matches!(&app.screen, Screen::Chats(s) if s.dialog.is_none()));
     assert!(!shows(&app, "Ask"));
@@ -1320,14 +1323,28 @@ impl<'a> Keyboard<'a> {
         ));
     }
 
-    /// Tab (`forward`) or Shift+Tab.
+    /// Presses Tab (`forward`) or Shift+Tab, as the window system reports them.
     fn tab(&mut self, forward: bool) {
-        use iced::advanced::widget::operation::focusable::{focus_next, focus_previous};
-        if forward {
-            self.run(focus_next());
+        let modifiers = if forward {
+            iced::keyboard::Modifiers::default()
         } else {
-            self.run(focus_previous());
-        }
+            iced::keyboard::Modifiers::SHIFT
+        };
+        let mut messages = Vec::new();
+        let _ = self.ui.update(
+            &[iced::Event::Keyboard(key_press(
+                Key::Named(Named::Tab),
+                modifiers,
+            ))],
+            iced::mouse::Cursor::Unavailable,
+            &mut self.renderer,
+            &mut iced::advanced::clipboard::Null,
+            &mut messages,
+        );
+        assert!(
+            messages.is_empty(),
+            "Tab only moves the focus: {messages:?}"
+        );
     }
 
     /// Presses and releases `key`; what the app was told.
@@ -1385,7 +1402,9 @@ fn gui_tab_reaches_buttons_and_the_checkbox_and_enter_or_space_presses_them() {
     ));
     drop(keys);
 
-    // A disabled button is skipped: while connecting, Tab goes from the checkbox past Connect.
+    // A disabled button is skipped: while connecting, Tab goes from the checkbox past Connect,
+    // round to the first button (iced's own Tab left nothing focused after the last: a stop
+    // nobody could see).
     let (mut app, _) = App::boot();
     let _ = app.update(Message::Connect(connect::Message::Nick("alice".into())));
     let _ = app.update(Message::Connect(connect::Message::Submit));
@@ -1394,9 +1413,44 @@ fn gui_tab_reaches_buttons_and_the_checkbox_and_enter_or_space_presses_them() {
     keys.tab(true);
     keys.tab(true);
     keys.tab(true);
+    assert!(matches!(
+        keys.press(enter()).as_slice(),
+        [Message::ToggleTheme]
+    ));
+}
+
+#[test]
+fn gui_a_key_typed_right_after_tab_lands_in_the_field_tab_moved_to() {
+    // Issue 15, item 3: "Q1?", Tab, "Abc" typed at once put "Abc" into the question, which is
+    // sent to the friend, when Tab moved the focus only after the keys behind it were handled.
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("Ask a question").unwrap();
+    });
+    let messages: Vec<Message> = {
+        let mut ui = simulator(app.view());
+        ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
+        ui.typewrite("Q1?");
+        let _ = ui.simulate([iced::Event::Keyboard(key_press(
+            Key::Named(Named::Tab),
+            iced::keyboard::Modifiers::default(),
+        ))]);
+        ui.typewrite("Abc");
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let _ = app.update(m);
+    }
+    let Screen::Chats(s) = &app.screen else {
+        panic!("the chats screen")
+    };
     assert!(
-        keys.press(enter()).is_empty(),
-        "nothing has focus after the checkbox"
+        matches!(
+            &s.dialog,
+            Some(chats::Dialog::Ask { question, answer }) if question == "Q1?" && answer == "Abc"
+        ),
+        "{:?}",
+        s.dialog
     );
 }
 
@@ -1465,5 +1519,64 @@ fn gui_tab_stays_in_a_chat_dialog_so_enter_never_presses_a_button_behind_it() {
             )
         )),
         "only the dialog was pressed: {pressed:?}"
+    );
+}
+
+#[test]
+fn gui_11_the_message_box_keeps_its_focus_when_news_appears_above_it() {
+    // "New messages ↓" and "bob is typing…" were inserted above the message box, which reset
+    // it: it lost the focus, and the keys typed next went nowhere.
+    use cryptully_protocol::TypingState;
+    use cryptully_protocol::session::Event;
+    use iced_test::core::renderer::Headless;
+    let size = iced::Size::new(1024.0, 768.0);
+    let mut renderer = iced::futures::executor::block_on(<iced::Renderer as Headless>::new(
+        iced::Font::DEFAULT,
+        iced::Pixels(16.0),
+        None,
+    ))
+    .unwrap();
+    let mut app = common::secure_chat("bob");
+    let cache = {
+        let mut ui = iced_test::runtime::UserInterface::build(
+            app.view(),
+            size,
+            iced_test::runtime::user_interface::Cache::default(),
+            &mut renderer,
+        );
+        let mut focus =
+            iced::advanced::widget::operation::focusable::focus::<()>(chats::INPUT_ID.into());
+        ui.operate(&renderer, &mut focus);
+        ui.into_cache()
+    };
+    let _ = app.update(Message::Chats(chats::Message::Scrolled(200.0)));
+    common::from(
+        &mut app,
+        "bob",
+        Event::Message {
+            text: "are you there?".into(),
+            seq: 0,
+        },
+    );
+    common::from(&mut app, "bob", Event::Typing(TypingState::Typing));
+    if let Screen::Chats(s) = &mut app.screen {
+        s.incoming(); // as the app does for a message in the chat on screen
+    }
+    assert!(shows(&app, "New messages ↓"));
+    assert!(shows(&app, "bob is typing…"));
+    let mut ui = iced_test::runtime::UserInterface::build(app.view(), size, cache, &mut renderer);
+    let mut messages = Vec::new();
+    let _ = ui.update(
+        &iced_test::simulator::typewrite("yes").collect::<Vec<_>>(),
+        iced::mouse::Cursor::Unavailable,
+        &mut renderer,
+        &mut iced::advanced::clipboard::Null,
+        &mut messages,
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| matches!(m, Message::Chats(chats::Message::Edit(_)))),
+        "the keys reached the message box: {messages:?}"
     );
 }

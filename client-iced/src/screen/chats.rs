@@ -151,9 +151,10 @@ pub enum Message {
 }
 
 /// A small "copy" after a message: iced's text cannot be selected, so this is how a message is
-/// copied (issue 15, item 12).
+/// copied (issue 15, item 12). Not a Tab stop: a long chat would put hundreds of them, most
+/// scrolled out of sight, between the message box and everything else.
 fn copy<'a>(t: &str) -> Element<'a, Message> {
-    button(text("copy").size(11))
+    ibutton(text("copy").size(11))
         .on_press(Message::Copy(t.to_string()))
         .style(ibutton::text)
         .padding([0, 4])
@@ -644,7 +645,10 @@ impl State {
         .spacing(10)
         .align_y(iced::Alignment::Center);
 
-        let mut col = column![header].spacing(10).padding(12);
+        // What stands above the list comes and goes (the safety code, a request, a question,
+        // "Show earlier messages"): it lives in a column of its own, so that the list and the
+        // message box keep their places, and with them their scroll position and focus.
+        let mut col = column![].spacing(10);
         let showing_fingerprint = self.show_fingerprint.contains(&chat.peer);
         if let (true, Some(code)) = (secure, chat.code.as_ref()) {
             let mut panel = column![
@@ -809,6 +813,7 @@ impl State {
                 };
                 col.push(row)
             });
+        let mut col = column![header, col].spacing(10).padding(12);
         // Anchored to the newest line: the viewport's offset is the distance from the bottom.
         col = col.push(
             scrollable(lines)
@@ -820,16 +825,21 @@ impl State {
                 .height(Length::Fill)
                 .width(Length::Fill),
         );
-        if self.new_below {
-            col = col.push(
-                button(text("New messages ↓"))
-                    .on_press(Message::JumpToEnd)
-                    .style(ibutton::primary),
-            );
-        }
-        if chat.peer_typing {
-            col = col.push(text(format!("{} is typing…", chat.peer)).size(13));
-        }
+        // These come and go under the list, in a column of their own: inserted straight above
+        // the message box, they reset it, and it lost the focus and the keys typed into it.
+        col = col.push(
+            column![]
+                .push(self.new_below.then(|| {
+                    button(text("New messages ↓"))
+                        .on_press(Message::JumpToEnd)
+                        .style(ibutton::primary)
+                }))
+                .push(
+                    chat.peer_typing
+                        .then(|| text(format!("{} is typing…", chat.peer)).size(13)),
+                )
+                .spacing(10),
+        );
         let draft = self
             .drafts
             .get(&chat.peer)
