@@ -234,6 +234,21 @@ impl App {
                     }
                     return Task::none();
                 }
+                // §4.2: a chat needs two people. Said here, before any chat is made for it (a
+                // chat with oneself used to wait "for them to accept" for ever).
+                if let (chats::Message::Open, Screen::Chats(state), Some(handle)) =
+                    (&m, &mut self.screen, &self.handle)
+                {
+                    if cryptully_protocol::Nick::new(state.new_chat.trim())
+                        .is_ok_and(|n| n.canonical() == handle.nick().canonical())
+                    {
+                        state.new_chat.clear();
+                        self.model.notice = Some(Notice::warning(
+                            "You cannot chat with yourself: type your friend's nickname.",
+                        ));
+                        return Task::none();
+                    }
+                }
                 if let Screen::Chats(state) = &mut self.screen {
                     // "New messages" and sending both show the newest line.
                     let jump = matches!(m, chats::Message::JumpToEnd | chats::Message::Send);

@@ -56,8 +56,31 @@ pub fn message_text<'a, M: 'a>(
 /// focus is, and Enter or Space presses it.
 pub fn button<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Button<'a, M> {
     Button {
-        inner: iced::widget::button(content),
+        inner: iced::widget::button(content).style(|theme, status| {
+            looks_disabled(theme, status, iced::widget::button::primary(theme, status))
+        }),
         enabled: false,
+    }
+}
+
+/// A disabled button's look in both themes: grey, with faded text. iced's own only halves the
+/// opacity of the colours, which on the dark theme still reads as a button to press (issue 15,
+/// item 15).
+fn looks_disabled(
+    theme: &Theme,
+    status: iced::widget::button::Status,
+    style: iced::widget::button::Style,
+) -> iced::widget::button::Style {
+    if status != iced::widget::button::Status::Disabled {
+        return style;
+    }
+    let palette = theme.extended_palette();
+    iced::widget::button::Style {
+        background: style
+            .background
+            .map(|_| iced::Background::Color(palette.background.weak.color)),
+        text_color: palette.background.base.text.scale_alpha(0.45),
+        ..style
     }
 }
 
@@ -87,7 +110,9 @@ impl<'a, M: Clone + 'a> Button<'a, M> {
         style: impl Fn(&iced::Theme, iced::widget::button::Status) -> iced::widget::button::Style + 'a,
     ) -> Self {
         Button {
-            inner: self.inner.style(style),
+            inner: self
+                .inner
+                .style(move |theme, status| looks_disabled(theme, status, style(theme, status))),
             ..self
         }
     }
@@ -518,5 +543,30 @@ impl Operation for NoFocus<'_> {
         state: &mut dyn std::any::Any,
     ) {
         self.0.custom(id, bounds, state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_disabled;
+    use iced::widget::button::{Status, primary};
+
+    /// Issue 15, item 15: in the dark theme a disabled primary button kept its blue at half
+    /// opacity and read as one to press.
+    #[test]
+    fn disabled_buttons_are_grey_with_faded_text_in_both_themes_and_others_unchanged() {
+        for theme in [crate::theme::light(), crate::theme::dark()] {
+            let disabled =
+                looks_disabled(&theme, Status::Disabled, primary(&theme, Status::Disabled));
+            assert_eq!(
+                disabled.background,
+                Some(iced::Background::Color(
+                    theme.extended_palette().background.weak.color
+                ))
+            );
+            assert!(disabled.text_color.a < 0.5);
+            let active = primary(&theme, Status::Active);
+            assert_eq!(looks_disabled(&theme, Status::Active, active), active);
+        }
     }
 }

@@ -1580,3 +1580,24 @@ fn gui_11_the_message_box_keeps_its_focus_when_news_appears_above_it() {
         "the keys reached the message box: {messages:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gui_4_2_a_chat_with_oneself_is_refused_in_words_and_leaves_no_chat_waiting() {
+    // §4.2 and issue 15, item 8: typing one's own nickname (in any case) made a chat that
+    // waited "for them to accept" for ever, beside the refusal.
+    let r = relay().await;
+    let mut alice = Person::connect(r.local_addr(), "alice", 1).await;
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.typewrite("Alice");
+    });
+    interact(&mut alice.app, |ui| {
+        ui.click(selector::id(chats::NEW_CHAT_ID)).unwrap();
+        ui.tap_key(enter());
+    });
+    assert!(shows(
+        &alice.app,
+        "You cannot chat with yourself: type your friend's nickname."
+    ));
+    assert!(chat(&alice.app, "alice").is_none(), "no chat was made");
+}
