@@ -80,15 +80,18 @@ pub fn hosting_notice(ips: &[std::net::IpAddr], port: u16) -> String {
         .iter()
         .map(|ip| SocketAddr::new(*ip, port).to_string())
         .collect();
+    // The relay is plain TCP on every interface: what crosses the network is said once.
+    const SEEN: &str = " Messages stay end-to-end encrypted, but anyone on the network can see \
+        the nicknames and who talks to whom.";
     match addrs.split_first() {
         None => format!(
-            "You are hosting a relay on port {port}, but this computer has no network address right now: friends can reach it once it joins a network."
+            "You are hosting a relay on port {port}, but this computer has no network address right now: friends can reach it once it joins a network.{SEEN}"
         ),
         Some((first, [])) => {
-            format!("You are hosting a relay. Friends on your network connect to {first}.")
+            format!("You are hosting a relay. Friends on your network connect to {first}.{SEEN}")
         }
         Some((first, rest)) => format!(
-            "You are hosting a relay. Friends on your network connect to {first} (or {}).",
+            "You are hosting a relay. Friends on your network connect to {first} (or {}).{SEEN}",
             rest.join(", ")
         ),
     }
@@ -251,11 +254,11 @@ mod tests {
                 &[ip("2001:db8::5"), ip("192.168.1.20"), ip("10.0.0.7")],
                 9001
             ),
-            "You are hosting a relay. Friends on your network connect to 10.0.0.7:9001 (or 192.168.1.20:9001, [2001:db8::5]:9001)."
+            "You are hosting a relay. Friends on your network connect to 10.0.0.7:9001 (or 192.168.1.20:9001, [2001:db8::5]:9001). Messages stay end-to-end encrypted, but anyone on the network can see the nicknames and who talks to whom."
         );
         assert_eq!(
             hosting_notice(&[ip("192.168.1.20"), ip("192.168.1.20")], 9000),
-            "You are hosting a relay. Friends on your network connect to 192.168.1.20:9000."
+            "You are hosting a relay. Friends on your network connect to 192.168.1.20:9000. Messages stay end-to-end encrypted, but anyone on the network can see the nicknames and who talks to whom."
         );
         assert!(hosting_notice(&[], 9000).contains("no network address right now"));
     }

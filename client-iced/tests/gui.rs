@@ -1601,3 +1601,44 @@ async fn gui_4_2_a_chat_with_oneself_is_refused_in_words_and_leaves_no_chat_wait
     ));
     assert!(chat(&alice.app, "alice").is_none(), "no chat was made");
 }
+
+#[test]
+fn gui_11_buttons_are_never_cut_off_at_the_smallest_window() {
+    // At 980 px a long status ("… waiting for bob to answer…") pushed "Close chat" off the
+    // window's edge, and a long question cropped "Answer"; at the smallest window (640 px)
+    // the header's buttons were cut off.
+    use iced_test::selector::Bounded;
+    let mut app = common::secure_chat("bob");
+    app.model.asked(&common::nick("bob"));
+    common::from(
+        &mut app,
+        "bob",
+        cryptully_protocol::session::Event::SmpQuestion {
+            question: "What was the name of the street where we first met, and which year was it?"
+                .into(),
+        },
+    );
+    if let Screen::Chats(s) = &mut app.screen {
+        s.dialog = None; // the question waits under an "Answer" bar
+    }
+    let mut ui = iced_test::Simulator::with_size(
+        iced::Settings::default(),
+        iced::Size::new(640.0, 420.0),
+        app.view(),
+    );
+    for label in ["Close chat", "Answer", "Copy code", "Ask a question"] {
+        let target = ui.find(label).unwrap();
+        let bounds = target.visible_bounds().expect("visible");
+        assert!(
+            bounds.x >= 0.0 && bounds.x + bounds.width <= 640.0,
+            "{label} at {bounds:?}"
+        );
+        let full = target.bounds();
+        assert!(
+            (bounds.width - full.width).abs() < 0.5,
+            "{label} is cut off: {bounds:?} of {full:?}"
+        );
+        // Squeezed, a label wraps inside its button ("Close / chat").
+        assert!(full.height < 30.0, "{label} wrapped: {full:?}");
+    }
+}

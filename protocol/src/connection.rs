@@ -196,7 +196,16 @@ impl fmt::Display for ConnectError {
                 std::io::ErrorKind::TimedOut => {
                     f.write_str("the relay's computer did not answer: check the address")
                 }
-                _ => write!(f, "cannot reach the relay ({})", e.kind()),
+                std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => f
+                    .write_str(
+                        "the relay's computer cannot be reached from here: check the address \
+                         and your network",
+                    ),
+                // A name that does not resolve comes as an uncategorised error on most
+                // systems: say what it most likely is, not the error's kind.
+                _ => f.write_str(
+                    "no relay was found at that address: check its spelling and your network",
+                ),
             },
             Self::Refused(ErrorCode::NickInUse) => {
                 f.write_str("that nickname is taken on this relay; pick another")
@@ -882,5 +891,27 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             self.session_command(Command::Close { peer });
         }
         self.writer.queue(&ClientMessage::Bye);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectError;
+    use std::io::{Error, ErrorKind};
+
+    /// Issue 15, item 8: a relay that cannot be reached is said in words a person can act on,
+    /// never as an error kind ("(uncategorized error)", "(os error 111)").
+    #[test]
+    fn connection_unreachable_relays_are_told_in_words() {
+        for e in [
+            Error::from(ErrorKind::ConnectionRefused),
+            Error::from(ErrorKind::TimedOut),
+            Error::from(ErrorKind::HostUnreachable),
+            Error::other("failed to lookup address information: Name or service not known"),
+        ] {
+            let text = ConnectError::Unreachable(e).to_string();
+            assert!(!text.contains('(') && !text.contains("error"), "{text}");
+            assert!(text.contains("check"), "{text}");
+        }
     }
 }

@@ -109,9 +109,9 @@ pub enum AddrError {
 impl fmt::Display for AddrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Port => {
-                f.write_str("the address needs a port: HOST:PORT, e.g. relay.example:9000")
-            }
+            Self::Port => f.write_str(
+                "the address needs a port from 1 to 65535: HOST:PORT, e.g. relay.example:9000",
+            ),
             Self::Host => f.write_str("the address needs a host: HOST:PORT"),
             Self::Scheme(s) => write!(f, "unknown scheme {s:?}: use tls://HOST:PORT or HOST:PORT"),
             Self::Pin => {
@@ -457,6 +457,9 @@ mod tests {
         assert_eq!("relay".parse::<RelayAddr>(), Err(AddrError::Port));
         assert_eq!("relay:0".parse::<RelayAddr>(), Err(AddrError::Port));
         assert_eq!("relay:x".parse::<RelayAddr>(), Err(AddrError::Port));
+        assert_eq!("relay:99999".parse::<RelayAddr>(), Err(AddrError::Port));
+        // A port out of range is named as such, not as a missing port.
+        assert!(AddrError::Port.to_string().contains("from 1 to 65535"));
         assert_eq!(":9000".parse::<RelayAddr>(), Err(AddrError::Host));
         assert_eq!(
             "http://relay:80".parse::<RelayAddr>(),

@@ -8,7 +8,7 @@ use cryptully_protocol::connection::Command;
 use cryptully_protocol::{Nick, TypingState};
 use iced::widget::button as ibutton;
 use iced::widget::{
-    column, container, opaque, row, scrollable, space, stack, text, text_editor, text_input,
+    column, container, opaque, row, scrollable, stack, text, text_editor, text_input,
 };
 use iced::{Element, Length};
 use std::collections::HashMap;
@@ -621,8 +621,9 @@ impl State {
         let ended = chat.state == ChatState::Ended;
         let header = row![
             text(chat.peer.to_string()).size(22),
-            text(status).size(14),
-            space().width(Length::Fill),
+            // The status takes the room the buttons leave, and wraps in it: the buttons are
+            // never cut off at the window's edge.
+            text(status).size(14).width(Length::Fill),
         ]
         // An ended chat offers a new one; asking a question needs a live one.
         .push(ended.then(|| {
@@ -687,7 +688,9 @@ impl State {
                             ibutton::text
                         }),
                 )
-                .spacing(8),
+                .spacing(8)
+                // On a narrow window the buttons go onto a second line, not under its edge.
+                .wrap(),
             ]
             .spacing(6);
             if showing_fingerprint {
@@ -723,8 +726,7 @@ impl State {
             col = col.push(
                 container(
                     row![
-                        text(format!("{} wants to chat", chat.peer)),
-                        space().width(Length::Fill),
+                        text(format!("{} wants to chat", chat.peer)).width(Length::Fill),
                         button("Accept")
                             .on_press(Message::Accept)
                             .style(ibutton::success),
@@ -743,8 +745,7 @@ impl State {
             col = col.push(
                 container(
                     row![
-                        text(format!("{} asks: {q}", chat.peer)),
-                        space().width(Length::Fill),
+                        text(format!("{} asks: {q}", chat.peer)).width(Length::Fill),
                         button("Answer").on_press(Message::AnswerOpen),
                     ]
                     .spacing(10)
