@@ -1607,7 +1607,6 @@ fn gui_11_buttons_are_never_cut_off_at_the_smallest_window() {
     // At 980 px a long status ("… waiting for bob to answer…") pushed "Close chat" off the
     // window's edge, and a long question cropped "Answer"; at the smallest window (640 px)
     // the header's buttons were cut off.
-    use iced_test::selector::Bounded;
     let mut app = common::secure_chat("bob");
     app.model.asked(&common::nick("bob"));
     common::from(
