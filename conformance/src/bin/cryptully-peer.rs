@@ -300,6 +300,37 @@ fn shown(text: &str) -> String {
     cryptully_protocol::inner::shown(text, false)
 }
 
+/// The terminal's line for the end of a verification. After an answer matched in this chat,
+/// a failed check says so in words instead of "someone is in the middle" (issue 15, item 2):
+/// the match proved nobody is.
+fn smp_result_line(peer: &Nick, outcome: &SmpOutcome, proven: bool) -> String {
+    match outcome {
+        SmpOutcome::Matched => format!("* {peer} is verified: you both gave the same answer."),
+        SmpOutcome::Mismatched | SmpOutcome::Failed(_) if proven => format!(
+            "* this check with {peer} did not succeed ({}), but an earlier answer in this chat \
+             already proved that nobody is in the middle: it stays verified",
+            if matches!(outcome, SmpOutcome::Failed(_)) {
+                "their side sent an invalid proof"
+            } else {
+                "the answers differ; case counts"
+            }
+        ),
+        SmpOutcome::Mismatched => format!(
+            "! verification with {peer} failed: the answers differ (case counts), or someone is in the middle"
+        ),
+        SmpOutcome::Failed(_) => format!(
+            "!! verification with {peer} FAILED: their side sent an invalid proof. Someone may be tampering with this chat."
+        ),
+        SmpOutcome::Crossed => {
+            format!("* you and {peer} asked at the same time: {peer}'s question goes first")
+        }
+        SmpOutcome::AbortedByPeer => format!("* {peer} cancelled the verification"),
+        SmpOutcome::Aborted(_) => {
+            format!("! verification with {peer} stopped: messages arrived out of order")
+        }
+    }
+}
+
 const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
           /ask QUESTION? ANSWER  /answer ANSWER  /status  /close  /quit   — anything else is sent as a message";
 
@@ -322,6 +353,8 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
     let mut next_id = 0u64;
     // Counted for /status: how many of the messages sent have arrived, or never will.
     let (mut delivered, mut undelivered) = (0usize, 0usize);
+    // Chats in which an answer matched: a later check that fails does not undo that proof.
+    let mut proven: std::collections::HashSet<Nick> = std::collections::HashSet::new();
     loop {
         tokio::select! {
             line = lines.next_line() => {
@@ -360,17 +393,18 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                 match e {
                     ConnEvent::Peer { peer, event } => match event {
                         Event::Request { .. } => println!("* {peer} wants to chat: /accept {peer} or /reject {peer}"),
-                        Event::Established { safety_code, .. } => println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in."),
+                        Event::Established { safety_code, .. } => { proven.remove(&peer); println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in.") }
                         Event::Message { text, .. } => println!("<{peer}> {}", shown(&text)),
                         Event::Delivered { .. } => delivered += 1,
                         Event::Undelivered { seqs } => { undelivered += seqs.len(); println!("! {} message(s) to {peer} were not delivered", seqs.len()) }
                         Event::SmpQuestion { question } => println!("* {peer} asks: \u{201c}{}\u{201d}  (/to {peer} then /answer ...; case counts)", shown(&question)),
-                        Event::SmpResult(SmpOutcome::Matched) => println!("* {peer} is verified: you both gave the same answer."),
-                        Event::SmpResult(SmpOutcome::Mismatched) => println!("! verification with {peer} failed: the answers differ (case counts), or someone is in the middle"),
-                        Event::SmpResult(SmpOutcome::Failed(_)) => println!("!! verification with {peer} FAILED: their side sent an invalid proof. Someone may be tampering with this chat."),
-                        Event::SmpResult(SmpOutcome::Crossed) => println!("* you and {peer} asked at the same time: {peer}'s question goes first"),
-                        Event::SmpResult(SmpOutcome::AbortedByPeer) => println!("* {peer} cancelled the verification"),
-                        Event::SmpResult(SmpOutcome::Aborted(_)) => println!("! verification with {peer} stopped: messages arrived out of order"),
+                        Event::SmpResult(outcome) => {
+                            let was_proven = proven.contains(&peer);
+                            if outcome == SmpOutcome::Matched {
+                                proven.insert(peer.clone());
+                            }
+                            println!("{}", smp_result_line(&peer, &outcome, was_proven));
+                        }
                         Event::Warning(w) => println!("!! {peer}: {w}"),
                         Event::Rejected(r) => println!("* {peer} {r}"),
                         Event::Typing(_) => {}
@@ -393,7 +427,24 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::shown;
+    use super::{shown, smp_result_line};
+    use cryptully_protocol::{Nick, SmpOutcome};
+
+    #[test]
+    fn terminal_a_failed_check_after_a_match_says_the_chat_was_already_proven() {
+        let bob = Nick::new("bob").unwrap();
+        let line = smp_result_line(&bob, &SmpOutcome::Mismatched, true);
+        assert!(
+            line.starts_with("* ") && line.contains("already proved that nobody is in the middle"),
+            "{line}"
+        );
+        assert!(!line.contains("someone is in the middle"), "{line}");
+        let line = smp_result_line(&bob, &SmpOutcome::Mismatched, false);
+        assert!(
+            line.starts_with("! ") && line.contains("someone is in the middle"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn network_text_cannot_start_a_line_move_the_cursor_or_reorder_text() {
