@@ -12,25 +12,65 @@ pub enum Piece<'a> {
     Text(&'a str),
     /// A web address, clickable.
     Link(&'a str),
+    /// Emoji, drawn with the colour emoji font: the text font has black-and-white glyphs for
+    /// some (😀, ❤, ☀), which would win over the fallback (issue 15, item 15).
+    Emoji(&'a str),
 }
 
-/// Splits `text` into plain runs and web addresses. Joining the pieces gives `text` back.
+/// Splits `text` into plain runs, emoji and web addresses. Joining the pieces gives `text`
+/// back.
 pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some((start, end)) = next_link(rest) {
         let (before, tail) = rest.split_at(start);
         let (link, after) = tail.split_at(end - start);
-        if !before.is_empty() {
-            out.push(Piece::Text(before));
-        }
+        push_text(&mut out, before);
         out.push(Piece::Link(link));
         rest = after;
     }
-    if !rest.is_empty() {
-        out.push(Piece::Text(rest));
-    }
+    push_text(&mut out, rest);
     out
+}
+
+/// Pushes `text` as runs of plain text and of emoji.
+fn push_text<'a>(out: &mut Vec<Piece<'a>>, text: &'a str) {
+    let mut start = 0;
+    let mut emoji = false;
+    for (at, c) in text.char_indices() {
+        // A joiner or a variation selector stays with the run it is in.
+        let this = if matches!(c, '\u{200d}' | '\u{fe0f}') {
+            emoji
+        } else {
+            is_emoji(c)
+        };
+        if this != emoji {
+            if let Some(run) = text.get(start..at).filter(|r| !r.is_empty()) {
+                out.push(if emoji {
+                    Piece::Emoji(run)
+                } else {
+                    Piece::Text(run)
+                });
+            }
+            start = at;
+            emoji = this;
+        }
+    }
+    if let Some(run) = text.get(start..).filter(|r| !r.is_empty()) {
+        out.push(if emoji {
+            Piece::Emoji(run)
+        } else {
+            Piece::Text(run)
+        });
+    }
+}
+
+/// Pictographs, symbols drawn as emoji, flags, skin tones and tags.
+fn is_emoji(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x231A..=0x23FF | 0xE0020..=0xE007F
+    )
 }
 
 /// The byte range of the first web address in `text`.
@@ -118,8 +158,36 @@ pub fn open(url: &str) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::Piece::{Link, Text};
+    use super::Piece::{Emoji, Link, Text};
     use super::*;
+
+    #[test]
+    fn emoji_runs_are_their_own_pieces_with_their_joiners_and_selectors() {
+        assert_eq!(
+            pieces("hi 😀😂 ok ❤\u{fe0f} 👨\u{200d}👩\u{200d}👧 🇫🇷!"),
+            vec![
+                Text("hi "),
+                Emoji("😀😂"),
+                Text(" ok "),
+                Emoji("❤\u{fe0f}"),
+                Text(" "),
+                Emoji("👨\u{200d}👩\u{200d}👧"),
+                Text(" "),
+                Emoji("🇫🇷"),
+                Text("!"),
+            ]
+        );
+        assert_eq!(pieces("Zürich, 東京"), vec![Text("Zürich, 東京")]);
+        assert_eq!(
+            pieces("see https://example.org/😀 😀"),
+            vec![
+                Text("see "),
+                Link("https://example.org/😀"),
+                Text(" "),
+                Emoji("😀")
+            ]
+        );
+    }
 
     #[test]
     fn links_are_found_and_the_text_around_them_kept() {
@@ -192,7 +260,7 @@ mod tests {
         fn pieces_put_back_together_give_the_message(s in ".{0,80}") {
             let joined: String = pieces(&s)
                 .into_iter()
-                .map(|p| match p { Text(t) | Link(t) => t })
+                .map(|p| match p { Text(t) | Link(t) | Emoji(t) => t })
                 .collect();
             proptest::prop_assert_eq!(joined, s);
         }

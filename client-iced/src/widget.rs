@@ -7,6 +7,15 @@ use iced::widget::text::Wrapping;
 use iced::widget::{container, rich_text, span, text};
 use iced::{Color, Element, Event, Length, Rectangle, Size, Theme, Vector, keyboard, mouse};
 
+/// The system's colour emoji font. A system without it falls back to whatever font has the
+/// glyph (on Debian, the package recommends `fonts-noto-color-emoji`).
+#[cfg(target_os = "windows")]
+const EMOJI: iced::Font = iced::Font::with_name("Segoe UI Emoji");
+#[cfg(target_os = "macos")]
+const EMOJI: iced::Font = iced::Font::with_name("Apple Color Emoji");
+#[cfg(not(any(target_os = "windows", target_os = "macos")))]
+const EMOJI: iced::Font = iced::Font::with_name("Noto Color Emoji");
+
 /// The widest a message's lines get: about 80 characters, readable on a wide window.
 pub const MAX_LINE: f32 = 720.0;
 
@@ -19,7 +28,7 @@ pub fn message_text<'a, M: 'a>(
 ) -> Element<'a, M> {
     let pieces = links::pieces(content);
     // A long unbroken string (a key, a URL) wraps inside the line instead of running off it.
-    if !pieces.iter().any(|p| matches!(p, Piece::Link(_))) {
+    if pieces.iter().all(|p| matches!(p, Piece::Text(_))) {
         return container(
             text(content.to_string())
                 .wrapping(Wrapping::WordOrGlyph)
@@ -33,6 +42,7 @@ pub fn message_text<'a, M: 'a>(
         .into_iter()
         .map(|p| match p {
             Piece::Text(t) => span(t.to_string()),
+            Piece::Emoji(e) => span(e.to_string()).font(EMOJI),
             Piece::Link(l) => span(l.to_string())
                 .link(l.to_string())
                 .color(link)
