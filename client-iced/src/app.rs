@@ -225,6 +225,8 @@ impl App {
             }
             Message::Chats(m) => {
                 if let chats::Message::Copy(text) = &m {
+                    // Copying shows nothing by itself: say it happened.
+                    self.model.notice = Some(Notice::info("Copied."));
                     return iced::clipboard::write(text.clone());
                 }
                 if let chats::Message::OpenLink(url) = &m {
@@ -527,7 +529,8 @@ impl App {
                         .saturating_duration_since(Instant::now())
                         .as_secs_f32()
                         .ceil();
-                    format!("Trying again in {secs:.0} s.")
+                    // A no-break space: the number and its unit stay on one line.
+                    format!("Trying again in {secs:.0}\u{a0}s.")
                 }
                 None => "Reconnecting…".into(),
             };

@@ -843,7 +843,7 @@ async fn gui_6_a_lost_relay_is_found_again_and_the_chats_keep_their_history() {
     assert!(
         ui.find(|c: iced_test::selector::Candidate<'_>| match c {
             iced_test::selector::Candidate::Text { content, .. }
-                if content.contains("Trying again in 2 s.") =>
+                if content.contains("Trying again in 2\u{a0}s.") =>
                 Some(()),
             _ => None,
         })
@@ -1151,6 +1151,9 @@ fn gui_12_the_code_the_fingerprint_and_messages_can_be_copied() {
         }),
         vec!["meet at the lake".to_string()]
     );
+    // Copying shows nothing by itself: the app says it happened.
+    let _ = app.update(Message::Chats(chats::Message::Copy("x".into())));
+    assert!(shows(&app, "Copied."));
 }
 
 /// Issue 15, item 11: a long unbroken string wraps inside the line at a readable width, instead

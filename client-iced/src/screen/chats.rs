@@ -548,7 +548,7 @@ impl State {
             text("Cryptully").size(22),
             text(format!("You are {me}")).size(14),
             row![
-                text_input("Friend's nickname", &self.new_chat)
+                text_input("Their nickname", &self.new_chat)
                     .id(NEW_CHAT_ID)
                     .on_input(Message::NewChat)
                     .on_submit_maybe(open.clone()),
@@ -850,10 +850,10 @@ impl State {
         let can_send = send.is_some() && self.dialog.is_none();
         let mut editor = text_editor(&self.editor)
             .id(INPUT_ID)
-            .placeholder(if secure {
-                "Write a message and press Enter (Shift+Enter: a new line)"
-            } else {
-                "Messages can be sent once the chat is secure"
+            .placeholder(match chat.state {
+                ChatState::Secure => "Write a message and press Enter (Shift+Enter: a new line)",
+                ChatState::Ended => "This chat has ended: \"Chat again\" starts a new one",
+                _ => "Messages can be sent once the chat is secure",
             })
             // Enter sends; Shift+Enter breaks the line.
             .key_binding(move |key| match key.key.as_ref() {
