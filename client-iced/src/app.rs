@@ -53,7 +53,19 @@ pub struct App {
     pub remembered: Settings,
     /// Where it is saved; `None`: nothing is saved (tests, or a file that could not be read).
     pub settings_path: Option<PathBuf>,
+    /// When "Copied." was shown: it goes after [`COPIED_FOR`].
+    pub copied_at: Option<Instant>,
 }
+
+/// The smallest window: the sidebar and a readable conversation side by side, with room for a
+/// few messages under the safety code and a question (issue 15, item 11).
+pub const MIN_WINDOW: iced::Size = iced::Size::new(640.0, 520.0);
+
+/// What a copy says.
+const COPIED: &str = "Copied.";
+
+/// How long "Copied." stays.
+pub const COPIED_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The connection was lost: what to reconnect to and when.
 #[derive(Debug, Clone)]
@@ -103,6 +115,8 @@ pub enum Message {
     WindowUnfocused,
     /// While offline, once a second: time for the next attempt?
     ReconnectTick(Instant),
+    /// While "Copied." shows: time for it to go?
+    CopiedTick(Instant),
     /// "Reconnect now".
     ReconnectNow,
     /// "Change relay or nickname": back to the connect screen.
@@ -174,6 +188,7 @@ impl App {
             notifications: crate::notify::Recent::default(),
             remembered,
             settings_path,
+            copied_at: None,
         };
         let tasks = Task::batch([
             iced::system::theme().map(Message::System),
@@ -225,8 +240,9 @@ impl App {
             }
             Message::Chats(m) => {
                 if let chats::Message::Copy(text) = &m {
-                    // Copying shows nothing by itself: say it happened.
-                    self.model.notice = Some(Notice::info("Copied."));
+                    // Copying shows nothing by itself: say it happened, for a moment.
+                    self.model.notice = Some(Notice::info(COPIED));
+                    self.copied_at = Some(Instant::now());
                     return iced::clipboard::write(text.clone());
                 }
                 if let chats::Message::OpenLink(url) = &m {
@@ -262,9 +278,14 @@ impl App {
                             Some(chats::DIALOG_FIRST_ID)
                         }
                         chats::Message::DialogNext => Some(chats::DIALOG_ANSWER_ID),
-                        chats::Message::SubmitDialog | chats::Message::DismissDialog => {
-                            Some(chats::INPUT_ID)
-                        }
+                        // The dialog closed, or the pressed button went away: without this
+                        // nothing has the focus and the next keys are lost.
+                        chats::Message::SubmitDialog
+                        | chats::Message::DismissDialog
+                        | chats::Message::ConfirmVerified
+                        | chats::Message::UnmarkVerified
+                        | chats::Message::ConfirmClose
+                        | chats::Message::JumpToEnd => Some(chats::INPUT_ID),
                         _ => None,
                     };
                     let select = matches!(m, chats::Message::Select(_));
@@ -395,6 +416,18 @@ impl App {
                 }
                 return Task::batch(tasks);
             }
+            Message::CopiedTick(now) => {
+                if self
+                    .copied_at
+                    .is_some_and(|at| now.saturating_duration_since(at) >= COPIED_FOR)
+                {
+                    self.copied_at = None;
+                    // Only "Copied." goes: a notice shown since then stays.
+                    if self.model.notice.as_ref().is_some_and(|n| n.text == COPIED) {
+                        self.model.notice = None;
+                    }
+                }
+            }
             Message::ReconnectTick(now) => {
                 if self
                     .offline
@@ -520,7 +553,8 @@ impl App {
             })
             .size(12),
         )
-        .on_press(Message::ToggleTheme)
+        // Not under a dialog: a click there took the focus from the dialog's field.
+        .on_press_maybe((!self.dialog_up()).then_some(Message::ToggleTheme))
         .style(iced::widget::button::text);
         let banner = self.offline.as_ref().map(|o| {
             let when = match o.next {
@@ -614,6 +648,11 @@ impl App {
         if self.model.anyone_typing() {
             subs.push(
                 iced::time::every(std::time::Duration::from_secs(1)).map(Message::TypingClock),
+            );
+        }
+        if self.copied_at.is_some() {
+            subs.push(
+                iced::time::every(std::time::Duration::from_millis(500)).map(Message::CopiedTick),
             );
         }
         if self.offline.as_ref().is_some_and(|o| o.next.is_some()) {

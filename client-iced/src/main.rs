@@ -22,8 +22,7 @@ fn main() -> iced::Result {
     start_log(log.as_deref());
     let settings = window::Settings {
         size: iced::Size::new(980.0, 680.0),
-        // The sidebar and a readable conversation side by side (issue 15, item 11).
-        min_size: Some(iced::Size::new(640.0, 420.0)),
+        min_size: Some(cryptully_client_iced::app::MIN_WINDOW),
         icon: icon(),
         platform_specific: platform_specific(),
         // The app decides: it warns first when it hosts the relay (App::update, CloseRequested).

@@ -461,6 +461,19 @@ impl Model {
         }
     }
 
+    /// The person asked `peer` `question`: as [`Model::asked`], and the question goes into the
+    /// chat's history, as the friend's questions do.
+    pub fn asked_question(&mut self, peer: &Nick, question: &str, time: &str) {
+        self.asked(peer);
+        if let Some(c) = self.chat_mut(peer) {
+            let line = format!(
+                "You asked {peer} a question to verify them: \u{201c}{}\u{201d}",
+                shown(question, false)
+            );
+            c.line(LineKind::Info(line), time);
+        }
+    }
+
     /// The person answered or dismissed the friend's question.
     pub fn clear_question(&mut self, peer: &Nick) {
         if let Some(c) = self.chat_mut(peer) {

@@ -377,10 +377,15 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
         if tree.state.downcast_ref::<FocusState>().focused {
             use iced::advanced::Renderer as _;
             // The text colour: it contrasts with the page, whatever the button's own colour.
-            // Inside the bounds, so that a button at the window's edge shows all of it.
+            // Just outside the widget, so it crosses none of its text, and kept in view, so a
+            // button at the window's edge shows all of it.
             renderer.fill_quad(
                 renderer::Quad {
-                    bounds: layout.bounds(),
+                    bounds: layout
+                        .bounds()
+                        .expand(3.0)
+                        .intersection(viewport)
+                        .unwrap_or(layout.bounds()),
                     border: iced::Border {
                         color: theme.palette().text,
                         width: 2.0,

@@ -8,7 +8,7 @@
     clippy::indexing_slicing
 )]
 
-use cryptully_client_iced::app::{App, Message, Screen};
+use cryptully_client_iced::app::{App, COPIED_FOR, Message, Screen};
 use cryptully_client_iced::model::{ChatState, Delivery, LineKind};
 use cryptully_client_iced::net::{self, NetEvent, Target};
 use cryptully_client_iced::screen::{chats, connect};
@@ -328,6 +328,11 @@ async fn ask(alice: &mut Person, bob: &mut Person, answer: &str) {
     interact(&mut alice.app, |ui| {
         ui.click("Ask").unwrap();
     });
+    // The asker's own question is in the chat's history too.
+    assert!(shows(
+        &alice.app,
+        "You asked bob a question to verify them: \u{201c}Where did we first meet?\u{201d}"
+    ));
     bob.until("the question", |a| {
         chat(a, "alice").unwrap().question.is_some()
     })
@@ -1151,9 +1156,37 @@ fn gui_12_the_code_the_fingerprint_and_messages_can_be_copied() {
         }),
         vec!["meet at the lake".to_string()]
     );
-    // Copying shows nothing by itself: the app says it happened.
+    // Copying shows nothing by itself: the app says it happened, for a few seconds.
     let _ = app.update(Message::Chats(chats::Message::Copy("x".into())));
     assert!(shows(&app, "Copied."));
+    let at = app.copied_at.unwrap();
+    let _ = app.update(Message::CopiedTick(at + COPIED_FOR / 2));
+    assert!(shows(&app, "Copied."));
+    let _ = app.update(Message::CopiedTick(at + COPIED_FOR));
+    assert!(!shows(&app, "Copied."));
+}
+
+#[test]
+fn gui_10_a_message_box_that_takes_no_text_is_no_tab_stop() {
+    // A chat waiting to be accepted, or ended, cannot be written to: its box was still a Tab
+    // stop, with a caret, that silently dropped every key.
+    let mut app = common::secure_chat("bob");
+    {
+        let mut keys = Keyboard::new(&app);
+        keys.focus(chats::INPUT_ID);
+        assert!(
+            keys.is_focused(chats::INPUT_ID),
+            "a live chat's box takes focus"
+        );
+    }
+    common::from(
+        &mut app,
+        "bob",
+        cryptully_protocol::session::Event::Ended(cryptully_protocol::session::EndReason::PeerGone),
+    );
+    let mut keys = Keyboard::new(&app);
+    keys.focus(chats::INPUT_ID);
+    assert!(!keys.is_focused(chats::INPUT_ID));
 }
 
 /// Issue 15, item 11: a long unbroken string wraps inside the line at a readable width, instead
@@ -1324,6 +1357,16 @@ impl<'a> Keyboard<'a> {
         self.run(iced::advanced::widget::operation::focusable::focus(
             id.into(),
         ));
+    }
+
+    fn is_focused(&mut self, id: &'static str) -> bool {
+        use iced::advanced::widget::operation::{Outcome, black_box, focusable::is_focused};
+        let mut op = is_focused(id.into());
+        self.ui.operate(&self.renderer, &mut black_box(&mut op));
+        matches!(
+            iced::advanced::widget::Operation::finish(&op),
+            Outcome::Some(true)
+        )
     }
 
     /// Presses Tab (`forward`) or Shift+Tab, as the window system reports them.
@@ -1609,7 +1652,7 @@ async fn gui_4_2_a_chat_with_oneself_is_refused_in_words_and_leaves_no_chat_wait
 fn gui_11_buttons_are_never_cut_off_at_the_smallest_window() {
     // At 980 px a long status ("… waiting for bob to answer…") pushed "Close chat" off the
     // window's edge, and a long question cropped "Answer"; at the smallest window (640 px)
-    // the header's buttons were cut off.
+    // the header's buttons were cut off, and the list had no room left.
     let mut app = common::secure_chat("bob");
     app.model.asked(&common::nick("bob"));
     common::from(
@@ -1620,19 +1663,17 @@ fn gui_11_buttons_are_never_cut_off_at_the_smallest_window() {
                 .into(),
         },
     );
+    common::says(&mut app, "bob", 0, "can you see this?");
     if let Screen::Chats(s) = &mut app.screen {
         s.dialog = None; // the question waits under an "Answer" bar
     }
-    let mut ui = iced_test::Simulator::with_size(
-        iced::Settings::default(),
-        iced::Size::new(640.0, 420.0),
-        app.view(),
-    );
+    let small = cryptully_client_iced::app::MIN_WINDOW;
+    let mut ui = iced_test::Simulator::with_size(iced::Settings::default(), small, app.view());
     for label in ["Close chat", "Answer", "Copy code", "Ask a question"] {
         let target = ui.find(label).unwrap();
         let bounds = target.visible_bounds().expect("visible");
         assert!(
-            bounds.x >= 0.0 && bounds.x + bounds.width <= 640.0,
+            bounds.x >= 0.0 && bounds.x + bounds.width <= small.width,
             "{label} at {bounds:?}"
         );
         let full = target.bounds();
@@ -1643,4 +1684,14 @@ fn gui_11_buttons_are_never_cut_off_at_the_smallest_window() {
         // Squeezed, a label wraps inside its button ("Close / chat").
         assert!(full.height < 30.0, "{label} wrapped: {full:?}");
     }
+    // And the messages still have room: the status, wrapped a word a line between the name
+    // and the buttons, once left the list no height at all.
+    let newest = ui.find("can you see this?").unwrap();
+    let seen = newest
+        .visible_bounds()
+        .expect("the newest message is in view");
+    assert!(
+        seen.height > 10.0 && seen.y + seen.height <= small.height,
+        "{seen:?}"
+    );
 }

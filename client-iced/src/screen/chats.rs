@@ -362,7 +362,7 @@ impl State {
                     if !answer.trim().is_empty()
                         && question.len() <= cryptully_protocol::limits::MAX_SMP_QUESTION =>
                 {
-                    model.asked(&peer);
+                    model.asked_question(&peer, &question, time);
                     out.push(Command::StartSmp {
                         peer,
                         question,
@@ -619,32 +619,30 @@ impl State {
         }
         let secure = chat.state == ChatState::Secure;
         let ended = chat.state == ChatState::Ended;
-        let header = row![
-            text(chat.peer.to_string()).size(22),
-            // The status takes the room the buttons leave, and wraps in it: the buttons are
-            // never cut off at the window's edge.
-            text(status).size(14).width(Length::Fill),
-        ]
-        // An ended chat offers a new one; asking a question needs a live one.
-        .push(ended.then(|| {
-            button("Chat again")
-                .on_press(Message::ChatAgain)
-                .style(ibutton::success)
-        }))
-        .push((!ended).then(|| {
-            // One verification at a time (§8.6): not while one runs or a question waits.
-            button("Ask a question").on_press_maybe(
-                (secure && chat.asking.is_none() && chat.question.is_none())
-                    .then_some(Message::AskOpen),
+        let header = row![text(chat.peer.to_string()).size(22).width(Length::Fill)]
+            // An ended chat offers a new one; asking a question needs a live one.
+            .push(ended.then(|| {
+                button("Chat again")
+                    .on_press(Message::ChatAgain)
+                    .style(ibutton::success)
+            }))
+            .push((!ended).then(|| {
+                // One verification at a time (§8.6): not while one runs or a question waits.
+                button("Ask a question").on_press_maybe(
+                    (secure && chat.asking.is_none() && chat.question.is_none())
+                        .then_some(Message::AskOpen),
+                )
+            }))
+            .push(
+                button(if ended { "Remove chat" } else { "Close chat" })
+                    .on_press(Message::Close)
+                    .style(ibutton::secondary),
             )
-        }))
-        .push(
-            button(if ended { "Remove chat" } else { "Close chat" })
-                .on_press(Message::Close)
-                .style(ibutton::secondary),
-        )
-        .spacing(10)
-        .align_y(iced::Alignment::Center);
+            .spacing(10)
+            .align_y(iced::Alignment::Center);
+        // The status has a line of its own under the name and the buttons: squeezed between
+        // them on a small window it wrapped a word a line and pushed the list out of sight.
+        let header = column![header, text(status).size(14)].spacing(2);
 
         // What stands above the list comes and goes (the safety code, a request, a question,
         // "Show earlier messages"): it lives in a column of its own, so that the list and the
@@ -653,9 +651,10 @@ impl State {
         let showing_fingerprint = self.show_fingerprint.contains(&chat.peer);
         if let (true, Some(code)) = (secure, chat.code.as_ref()) {
             let mut panel = column![
-                text(format!("Safety code: {code}")).size(24),
-                text("Read these numbers to your friend. If they match, nobody is listening in."),
+                // The code and its buttons share a line, and wrap: on a small window the
+                // messages keep their room.
                 row![
+                    text(format!("Safety code: {code}")).size(24),
                     button(if showing_fingerprint {
                         "Hide fingerprint"
                     } else {
@@ -689,10 +688,13 @@ impl State {
                         }),
                 )
                 .spacing(8)
+                .align_y(iced::Alignment::Center)
                 // On a narrow window the buttons go onto a second line, not under its edge.
                 .wrap(),
+                text("Read these numbers to your friend. If they match, nobody is listening in.")
+                    .size(14),
             ]
-            .spacing(6);
+            .spacing(4);
             if showing_fingerprint {
                 let fingerprint = chat.fingerprint.clone().unwrap_or_default();
                 panel = panel.push(
@@ -707,7 +709,8 @@ impl State {
                             }),
                     ]
                     .spacing(8)
-                    .align_y(iced::Alignment::Center),
+                    .align_y(iced::Alignment::Center)
+                    .wrap(),
                 );
             }
             let style = match chat.trust {
@@ -848,10 +851,10 @@ impl State {
             .unwrap_or_default();
         let send = (secure && !draft.trim().is_empty()).then_some(Message::Send);
         let can_send = send.is_some() && self.dialog.is_none();
-        let mut editor = text_editor(&self.editor)
+        let editor = text_editor(&self.editor)
             .id(INPUT_ID)
             .placeholder(match chat.state {
-                ChatState::Secure => "Write a message and press Enter (Shift+Enter: a new line)",
+                ChatState::Secure => "Message: Enter sends, Shift+Enter breaks the line",
                 ChatState::Ended => "This chat has ended: \"Chat again\" starts a new one",
                 _ => "Messages can be sent once the chat is secure",
             })
@@ -868,9 +871,12 @@ impl State {
             .max_height(160)
             .padding(8);
         // Without an action the editor takes no input: only a secure chat can be written to.
-        if secure {
-            editor = editor.on_action(Message::Edit);
-        }
+        // Otherwise it is inert too, so that Tab does not stop on a box that drops every key.
+        let editor: Element<'a, Message> = if secure {
+            editor.on_action(Message::Edit).into()
+        } else {
+            crate::widget::inert(editor)
+        };
         col = col.push(
             row![editor, button("Send").on_press_maybe(send).padding([8, 16]),]
                 .spacing(8)

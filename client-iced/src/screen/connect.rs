@@ -52,8 +52,15 @@ impl State {
     /// Applies a message; `Some(target)` when the person asked to connect.
     pub fn update(&mut self, message: Message) -> Option<Target> {
         match message {
-            Message::Nick(n) => self.nick = n,
-            Message::Relay(r) => self.relay = r,
+            // An error about what the person is now changing is out of date.
+            Message::Nick(n) => {
+                self.nick = n;
+                self.error = None;
+            }
+            Message::Relay(r) => {
+                self.relay = r;
+                self.error = None;
+            }
             Message::Host(h) => self.host = h,
             Message::Submit => {
                 if cryptully_protocol::Nick::new(self.nick.trim()).is_err() {
