@@ -57,7 +57,7 @@ sleep 2
 type_in "$A" bob                          # Ctrl+N's box has focus after connecting
 key_in "$A" Return
 shot "$B" 02-request.png 2
-xdotool mousemove 1840 103 click 1        # bob: Accept
+xdotool mousemove 1840 122 click 1        # bob: Accept
 sleep 2
 type_in "$B" "Hi alice, it is really me"
 key_in "$B" Return
