@@ -261,7 +261,8 @@ fn smp_line(chat: &mut Chat, outcome: &SmpOutcome) -> LineKind {
             };
             LineKind::Warning(format!(
                 "Not verified: {who}. Either it was written differently (case counts), or \
-                 someone is in the middle. Ask again, or compare the safety code by voice.{unmarked}"
+                 someone is in the middle. Ask again; or read the safety code to each other: \
+                 if it matches, nobody is in the middle.{unmarked}"
             ))
         }
         // §8.6: a failed check is an attack, not a cancel.
