@@ -1695,3 +1695,23 @@ fn gui_11_buttons_are_never_cut_off_at_the_smallest_window() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn gui_4_a_question_in_a_chat_not_on_screen_shows_in_the_sidebar() {
+    // A friend's question in another chat changed nothing in the sidebar: the friend waited
+    // unseen.
+    let mut app = common::secure_chat("carol");
+    common::from(
+        &mut app,
+        "carol",
+        cryptully_protocol::session::Event::SmpQuestion {
+            question: "pet?".into(),
+        },
+    );
+    assert!(
+        !shows(&app, "carol · asks you"),
+        "on screen: its own bar says it"
+    );
+    app.model.open(&common::nick("bob"), "10:02");
+    assert!(shows(&app, "carol · asks you"));
+}

@@ -527,6 +527,10 @@ impl State {
                 label.push_str(" · ended");
             }
             let selected = model.selected.as_ref() == Some(&c.peer);
+            // A question waits for an answer in a chat not on screen: the friend is waiting.
+            if c.question.is_some() && !selected {
+                label.push_str(" · asks you");
+            }
             let style = if selected {
                 ibutton::primary
             } else if c.state == ChatState::Ended {
