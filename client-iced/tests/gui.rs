@@ -541,10 +541,14 @@ async fn gui_new_messages_marker_appears_only_when_scrolled_up() {
     )
     .await;
     assert!(shows(&bob.app, "New messages ↓"));
+    // What arrived waits below: the list being read does not move under the person's eyes.
+    assert!(!shows(&bob.app, "second"));
+    assert!(shows(&bob.app, "first"));
     interact(&mut bob.app, |ui| {
         ui.click("New messages ↓").unwrap();
     });
     assert!(!shows(&bob.app, "New messages ↓"));
+    assert!(shows(&bob.app, "second"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

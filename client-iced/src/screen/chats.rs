@@ -76,6 +76,9 @@ pub struct State {
     earlier: HashMap<Nick, usize>,
     /// The person scrolled away from the newest line.
     scrolled_up: bool,
+    /// While the person reads older lines: the chat, and how many of its lines the list shows.
+    /// Lines that arrive meanwhile wait below "New messages", so that nothing being read moves.
+    frozen: Option<(Nick, usize)>,
     /// A message arrived while scrolled up: show "New messages".
     pub new_below: bool,
 }
@@ -220,6 +223,7 @@ impl State {
             Message::Select(peer) => {
                 out.extend(self.stop_typing(model));
                 self.scrolled_up = false;
+                self.frozen = None;
                 self.new_below = false;
                 model.select(&peer);
                 self.dialog = None;
@@ -253,6 +257,10 @@ impl State {
                 return self.draft_changed(model, text, now);
             }
             Message::Send => {
+                // Sending shows the newest lines, one's own among them.
+                self.scrolled_up = false;
+                self.new_below = false;
+                self.frozen = None;
                 if let Some(peer) = current {
                     let text = self.drafts.remove(&peer).unwrap_or_default();
                     // §7.3, §10.1: refused here, before it leaves, so the draft is kept.
@@ -383,14 +391,23 @@ impl State {
             Message::DismissDialog => self.dialog = None,
             Message::DialogNext => {}
             Message::Scrolled(from_bottom) => {
-                self.scrolled_up = from_bottom > 4.0;
-                if !self.scrolled_up {
+                let up = from_bottom > 4.0;
+                if up && !self.scrolled_up {
+                    self.frozen = current
+                        .as_ref()
+                        .and_then(|p| model.chat(p))
+                        .map(|c| (c.peer.clone(), c.lines.len()));
+                }
+                self.scrolled_up = up;
+                if !up {
                     self.new_below = false;
+                    self.frozen = None;
                 }
             }
             Message::JumpToEnd => {
                 self.scrolled_up = false;
                 self.new_below = false;
+                self.frozen = None;
             }
             Message::ShowEarlier => {
                 if let Some(peer) = current {
@@ -762,8 +779,12 @@ impl State {
                 .style(container::bordered_box),
             );
         }
+        let end = match &self.frozen {
+            Some((peer, len)) if peer == &chat.peer => (*len).min(chat.lines.len()),
+            _ => chat.lines.len(),
+        };
         let shown = PAGE + self.earlier.get(&chat.peer).copied().unwrap_or(0);
-        let hidden = chat.lines.len().saturating_sub(shown);
+        let hidden = end.saturating_sub(shown);
         if hidden > 0 {
             // Above the list, not in it: the list is pinned to its newest line.
             col = col.push(
@@ -772,55 +793,56 @@ impl State {
                     .style(ibutton::text),
             );
         }
-        let lines = chat
-            .lines
-            .iter()
-            .skip(hidden)
-            .fold(column![].spacing(6), |col, line| {
-                let time = text(line.time.clone()).size(12);
-                let row: Element<'a, Message> = match &line.kind {
-                    LineKind::Mine {
-                        text: t, delivery, ..
-                    } => {
-                        let mark = match delivery {
-                            Delivery::Sending | Delivery::Sent(_) => "sending",
-                            Delivery::Delivered => "delivered",
-                            Delivery::Undelivered => "NOT DELIVERED",
-                        };
-                        row![
+        let lines =
+            chat.lines
+                .iter()
+                .take(end)
+                .skip(hidden)
+                .fold(column![].spacing(6), |col, line| {
+                    let time = text(line.time.clone()).size(12);
+                    let row: Element<'a, Message> = match &line.kind {
+                        LineKind::Mine {
+                            text: t, delivery, ..
+                        } => {
+                            let mark = match delivery {
+                                Delivery::Sending | Delivery::Sent(_) => "sending",
+                                Delivery::Delivered => "delivered",
+                                Delivery::Undelivered => "NOT DELIVERED",
+                            };
+                            row![
+                                time,
+                                text("you").size(14),
+                                message_text(t, link, Message::OpenLink),
+                                copy(t),
+                                text(mark).size(12)
+                            ]
+                            .spacing(8)
+                            .into()
+                        }
+                        LineKind::Theirs { text: t } => row![
                             time,
-                            text("you").size(14),
+                            text(chat.peer.to_string()).size(14),
                             message_text(t, link, Message::OpenLink),
-                            copy(t),
-                            text(mark).size(12)
+                            copy(t)
                         ]
                         .spacing(8)
-                        .into()
-                    }
-                    LineKind::Theirs { text: t } => row![
-                        time,
-                        text(chat.peer.to_string()).size(14),
-                        message_text(t, link, Message::OpenLink),
-                        copy(t)
-                    ]
-                    .spacing(8)
-                    .into(),
-                    LineKind::Info(t) => row![time, text(t.clone()).size(14)].spacing(8).into(),
-                    LineKind::Success(t) => container(row![time, text(t.clone())].spacing(8))
-                        .style(container::success)
-                        .padding(6)
-                        .width(Length::Fill)
                         .into(),
-                    LineKind::Warning(t) => {
-                        container(row![time, text(format!("⚠ {t}"))].spacing(8))
-                            .style(container::danger)
+                        LineKind::Info(t) => row![time, text(t.clone()).size(14)].spacing(8).into(),
+                        LineKind::Success(t) => container(row![time, text(t.clone())].spacing(8))
+                            .style(container::success)
                             .padding(6)
                             .width(Length::Fill)
-                            .into()
-                    }
-                };
-                col.push(row)
-            });
+                            .into(),
+                        LineKind::Warning(t) => {
+                            container(row![time, text(format!("⚠ {t}"))].spacing(8))
+                                .style(container::danger)
+                                .padding(6)
+                                .width(Length::Fill)
+                                .into()
+                        }
+                    };
+                    col.push(row)
+                });
         let mut col = column![header, col].spacing(10).padding(12);
         // Anchored to the newest line: the viewport's offset is the distance from the bottom.
         col = col.push(
@@ -835,18 +857,26 @@ impl State {
         );
         // These come and go under the list, in a column of their own: inserted straight above
         // the message box, they reset it, and it lost the focus and the keys typed into it.
+        // Of a fixed height, whatever it shows: a list that shrank when "New messages" or
+        // "is typing…" appeared moved the lines being read.
         col = col.push(
-            column![]
-                .push(self.new_below.then(|| {
-                    button(text("New messages ↓"))
-                        .on_press(Message::JumpToEnd)
-                        .style(ibutton::primary)
-                }))
-                .push(
-                    chat.peer_typing
-                        .then(|| text(format!("{} is typing…", chat.peer)).size(13)),
-                )
-                .spacing(10),
+            container(
+                row![]
+                    .push(self.new_below.then(|| {
+                        button(text("New messages ↓").size(13))
+                            .on_press(Message::JumpToEnd)
+                            .style(ibutton::primary)
+                            .padding([2, 10])
+                    }))
+                    .push(
+                        chat.peer_typing
+                            .then(|| text(format!("{} is typing…", chat.peer)).size(13)),
+                    )
+                    .spacing(10)
+                    .align_y(iced::Alignment::Center),
+            )
+            .height(Length::Fixed(24.0))
+            .align_y(iced::Alignment::Center),
         );
         let draft = self
             .drafts
