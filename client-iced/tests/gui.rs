@@ -1719,3 +1719,18 @@ fn gui_4_a_question_in_a_chat_not_on_screen_shows_in_the_sidebar() {
     app.model.open(&common::nick("bob"), "10:02");
     assert!(shows(&app, "carol · asks you"));
 }
+
+#[test]
+fn gui_11_a_warning_that_arrives_while_reading_older_lines_is_announced() {
+    // The list stays still while the person reads older lines; what arrives waits below. A
+    // warning must not wait unannounced.
+    use cryptully_protocol::session::{Event, Warning};
+    let mut app = common::secure_chat("bob");
+    let _ = app.update(Message::Chats(chats::Message::Scrolled(200.0)));
+    common::from(
+        &mut app,
+        "bob",
+        Event::Warning(Warning::Tampered { seq: 3 }),
+    );
+    assert!(shows(&app, "New messages ↓"));
+}

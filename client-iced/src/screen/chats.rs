@@ -862,7 +862,8 @@ impl State {
         col = col.push(
             container(
                 row![]
-                    .push(self.new_below.then(|| {
+                    // Anything that waits below is announced: a warning as much as a message.
+                    .push((self.new_below || end < chat.lines.len()).then(|| {
                         button(text("New messages ↓").size(13))
                             .on_press(Message::JumpToEnd)
                             .style(ibutton::primary)
