@@ -52,7 +52,11 @@ printf "cold start to a shown window:"
 for run in 1 2 3 4 5; do
   S=$(date +%s%N)
   as_new_user "$WORK/start$run"; P=$!
-  until xdotool search --onlyvisible --name "^Cryptully" >/dev/null 2>&1; do sleep 0.005; done
+  for _ in $(seq 2000); do # at most about 10 s
+    xdotool search --onlyvisible --name "^Cryptully" >/dev/null 2>&1 && break
+    sleep 0.005
+  done
+  xdotool search --onlyvisible --name "^Cryptully" >/dev/null 2>&1 || { echo "the GUI did not start" >&2; exit 1; }
   E=$(date +%s%N)
   printf " %d ms" $(((E - S) / 1000000))
   [ "$run" = 1 ] && FIRST_RSS=$(rss $P VmRSS)

@@ -53,13 +53,16 @@ pub struct App {
     pub remembered: Settings,
     /// Where it is saved; `None`: nothing is saved (tests, or a file that could not be read).
     pub settings_path: Option<PathBuf>,
-    /// When "Copied." was shown: it goes after [`COPIED_FOR`].
-    pub copied_at: Option<Instant>,
+    /// When "Copied." was shown, and the notice it covers: it goes after [`COPIED_FOR`].
+    pub copied_at: Option<(Instant, Option<Notice>)>,
 }
 
 /// The smallest window: the sidebar and a readable conversation side by side, with room for a
 /// few messages under the safety code and a question (issue 15, item 11).
 pub const MIN_WINDOW: iced::Size = iced::Size::new(640.0, 520.0);
+
+/// "Keep running", focused when the quit warning opens: the safe answer is the one Enter gives.
+const KEEP_RUNNING_ID: &str = "keep-running";
 
 /// What a copy says.
 const COPIED: &str = "Copied.";
@@ -240,9 +243,14 @@ impl App {
             }
             Message::Chats(m) => {
                 if let chats::Message::Copy(text) = &m {
-                    // Copying shows nothing by itself: say it happened, for a moment.
-                    self.model.notice = Some(Notice::info(COPIED));
-                    self.copied_at = Some(Instant::now());
+                    // Copying shows nothing by itself: say it happened, for a moment, then
+                    // bring back what the notice said before.
+                    let before = self.model.notice.replace(Notice::info(COPIED));
+                    let before = match self.copied_at.take() {
+                        Some((_, older)) => older,
+                        None => before,
+                    };
+                    self.copied_at = Some((Instant::now(), before));
                     return iced::clipboard::write(text.clone());
                 }
                 if let chats::Message::OpenLink(url) = &m {
@@ -269,7 +277,10 @@ impl App {
                 }
                 if let Screen::Chats(state) = &mut self.screen {
                     // "New messages" and sending both show the newest line.
-                    let jump = matches!(m, chats::Message::JumpToEnd | chats::Message::Send);
+                    let jump = matches!(
+                        m,
+                        chats::Message::JumpToEnd | chats::Message::Send | chats::Message::Open
+                    );
                     let target = match m {
                         chats::Message::Select(_)
                         | chats::Message::Open
@@ -289,6 +300,7 @@ impl App {
                         _ => None,
                     };
                     let select = matches!(m, chats::Message::Select(_));
+                    let had_dialog = state.dialog.is_some();
                     for command in state.update(&mut self.model, m, Instant::now(), &clock()) {
                         // Also when the connection ended a moment ago and the news of it is
                         // still on its way: nothing the person asks for is silently lost.
@@ -300,15 +312,33 @@ impl App {
                             self.model.offline(&command, &clock());
                         }
                     }
+                    let mut tasks = Vec::new();
                     if select && matches!(state.dialog, Some(chats::Dialog::Answer { .. })) {
-                        return focus(chats::DIALOG_FIRST_ID);
+                        tasks.push(focus(chats::DIALOG_FIRST_ID));
+                    } else if let Some(id) = target {
+                        // A dialog that stayed up (an empty answer, say) keeps the focus where
+                        // it is: the message box under it takes none.
+                        if id != chats::INPUT_ID || state.dialog.is_none() {
+                            tasks.push(focus(id));
+                        }
                     }
-                    if let Some(id) = target {
-                        return focus(id);
+                    // A dialog without fields just opened: Enter means Cancel until the person
+                    // moves to the button that acts.
+                    if !had_dialog
+                        && matches!(
+                            state.dialog,
+                            Some(chats::Dialog::ConfirmVerified | chats::Dialog::ConfirmClose)
+                        )
+                    {
+                        tasks.push(focus(chats::DIALOG_CANCEL_ID));
                     }
-                    if jump {
-                        return iced::widget::operation::snap_to(chats::MESSAGES_ID, chats::NEWEST);
+                    if jump || select {
+                        tasks.push(iced::widget::operation::snap_to(
+                            chats::MESSAGES_ID,
+                            chats::NEWEST,
+                        ));
                     }
+                    return Task::batch(tasks);
                 }
             }
             Message::Net(NetEvent::Connected { handle, hosting }) => {
@@ -417,14 +447,12 @@ impl App {
                 return Task::batch(tasks);
             }
             Message::CopiedTick(now) => {
-                if self
-                    .copied_at
-                    .is_some_and(|at| now.saturating_duration_since(at) >= COPIED_FOR)
-                {
-                    self.copied_at = None;
-                    // Only "Copied." goes: a notice shown since then stays.
-                    if self.model.notice.as_ref().is_some_and(|n| n.text == COPIED) {
-                        self.model.notice = None;
+                if let Some((at, before)) = self.copied_at.take() {
+                    if now.saturating_duration_since(at) < COPIED_FOR {
+                        self.copied_at = Some((at, before));
+                    } else if self.model.notice.as_ref().is_some_and(|n| n.text == COPIED) {
+                        // Only "Copied." goes: a notice shown since then stays.
+                        self.model.notice = before;
                     }
                 }
             }
@@ -460,12 +488,20 @@ impl App {
             Message::CloseRequested => {
                 if self.hosting && self.handle.is_some() {
                     self.quit_warning = true;
+                    return focus(KEEP_RUNNING_ID);
                 } else {
                     return iced::exit();
                 }
             }
             Message::QuitAnyway => return iced::exit(),
-            Message::KeepRunning => self.quit_warning = false,
+            Message::KeepRunning => {
+                self.quit_warning = false;
+                // Behind the warning nothing could keep the focus: give it back.
+                return focus(match self.screen {
+                    Screen::Connect(_) => connect::NICK_ID,
+                    Screen::Chats(_) => chats::INPUT_ID,
+                });
+            }
             Message::TypingClock(now) => self.model.expire_typing(now),
             Message::Focus(id) => return iced::widget::operation::focus(id),
             Message::WindowUnfocused => self.focused = false,
@@ -490,8 +526,12 @@ impl App {
             Message::NewChatShortcut | Message::CloseShortcut if self.dialog_up() => {}
             Message::NewChatShortcut => return focus(chats::NEW_CHAT_ID),
             Message::CloseShortcut => return self.update(Message::Chats(chats::Message::Close)),
-            Message::Escape if self.quit_warning => self.quit_warning = false,
-            Message::Escape => return self.update(Message::Chats(chats::Message::DismissDialog)),
+            Message::Escape if self.quit_warning => return self.update(Message::KeepRunning),
+            // Only a dialog is closed by Esc; otherwise the key stays where it was pressed.
+            Message::Escape if self.dialog_up() => {
+                return self.update(Message::Chats(chats::Message::DismissDialog));
+            }
+            Message::Escape => {}
         }
         Task::none()
     }
@@ -578,7 +618,7 @@ impl App {
                     crate::widget::button("Reconnect now")
                         .on_press_maybe(o.next.is_some().then_some(Message::ReconnectNow)),
                     crate::widget::button("Change relay or nickname")
-                        .on_press(Message::ChangeRelay)
+                        .on_press_maybe((!self.dialog_up()).then_some(Message::ChangeRelay))
                         .style(iced::widget::button::secondary),
                 ]
                 .spacing(10)
@@ -595,43 +635,42 @@ impl App {
         .push(banner);
         // A chat's dialog is modal for the whole window: the theme button and the offline banner
         // above it take no keys either, so Tab stays within the dialog.
-        let top = if self.dialog_up() {
-            crate::widget::inert(top)
-        } else {
-            top.into()
-        };
+        let top = crate::widget::inert_if(top, self.dialog_up());
         let page = iced::widget::column![top, body];
-        if !self.quit_warning {
-            return page.into();
-        }
-        let warning = iced::widget::container(
-            iced::widget::column![
-                iced::widget::text("Quit and stop the relay?").size(20),
-                iced::widget::text(
-                    "Your friends' chats go through the relay this app runs. If you quit, everyone on it is cut off at once: you and them."
-                ),
-                iced::widget::row![
-                    crate::widget::button("Keep running").on_press(Message::KeepRunning),
-                    crate::widget::button("Quit anyway")
-                        .on_press(Message::QuitAnyway)
-                        .style(iced::widget::button::danger),
-                ]
-                .spacing(10),
-            ]
-            .spacing(14)
-            .max_width(440),
-        )
-        .padding(20)
-        .style(iced::widget::container::bordered_box);
-        iced::widget::stack![
-            crate::widget::inert(page),
+        let warning = self.quit_warning.then(|| {
             iced::widget::opaque(
-                iced::widget::container(warning)
-                    .center(iced::Length::Fill)
-                    .style(crate::theme::scrim)
+                iced::widget::container(
+                    iced::widget::container(
+                        iced::widget::column![
+                            iced::widget::text("Quit and stop the relay?").size(20),
+                            iced::widget::text(
+                                "Your friends' chats go through the relay this app runs. If you quit, everyone on it is cut off at once: you and them."
+                            ),
+                            iced::widget::row![
+                                crate::widget::button("Keep running")
+                                    .on_press(Message::KeepRunning)
+                                    .id(KEEP_RUNNING_ID),
+                                crate::widget::button("Quit anyway")
+                                    .on_press(Message::QuitAnyway)
+                                    .style(iced::widget::button::danger),
+                            ]
+                            .spacing(10),
+                        ]
+                        .spacing(14)
+                        .max_width(440),
+                    )
+                    .padding(20)
+                    .style(iced::widget::container::bordered_box),
+                )
+                .center(iced::Length::Fill)
+                .style(crate::theme::scrim),
             )
-        ]
-        .into()
+        });
+        // The same shape with or without the warning, so that the page under it keeps its
+        // state (focus, scroll position) when the warning comes and goes.
+        iced::widget::stack![crate::widget::inert_if(page, self.quit_warning)]
+            .push(warning)
+            .into()
     }
 
     /// The connection, the typing timer, keyboard shortcuts and system theme changes.

@@ -7,8 +7,9 @@ use iced::widget::text::Wrapping;
 use iced::widget::{container, rich_text, span, text};
 use iced::{Color, Element, Event, Length, Rectangle, Size, Theme, Vector, keyboard, mouse};
 
-/// The system's colour emoji font. A system without it falls back to whatever font has the
-/// glyph (on Debian, the package recommends `fonts-noto-color-emoji`).
+/// The system's colour emoji font, asked for by name. Where it is missing, the text font's own
+/// glyphs are used, black and white for some emoji (on Debian the package recommends
+/// `fonts-noto-color-emoji`).
 #[cfg(target_os = "windows")]
 const EMOJI: iced::Font = iced::Font::with_name("Segoe UI Emoji");
 #[cfg(target_os = "macos")]
@@ -70,6 +71,7 @@ pub fn button<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Button<'
             looks_disabled(theme, status, iced::widget::button::primary(theme, status))
         }),
         enabled: false,
+        id: None,
     }
 }
 
@@ -98,6 +100,7 @@ fn looks_disabled(
 pub struct Button<'a, M> {
     inner: iced::widget::Button<'a, M>,
     enabled: bool,
+    id: Option<iced::widget::Id>,
 }
 
 impl<'a, M: Clone + 'a> Button<'a, M> {
@@ -111,6 +114,7 @@ impl<'a, M: Clone + 'a> Button<'a, M> {
         Button {
             enabled: message.is_some(),
             inner: self.inner.on_press_maybe(message),
+            ..self
         }
     }
 
@@ -135,6 +139,14 @@ impl<'a, M: Clone + 'a> Button<'a, M> {
         }
     }
 
+    /// An id, for focusing it from the app (a dialog's safe answer, say).
+    pub fn id(self, id: &'static str) -> Self {
+        Button {
+            id: Some(iced::widget::Id::new(id)),
+            ..self
+        }
+    }
+
     /// The width.
     pub fn width(self, width: impl Into<Length>) -> Self {
         Button {
@@ -151,24 +163,29 @@ impl<'a, M: Clone + 'a> From<Button<'a, M>> for Element<'a, M> {
             role: Role::Focusable {
                 enabled: button.enabled,
             },
+            id: button.id,
         })
     }
 }
 
 /// `inner`, reachable by Tab, pressed by Enter or Space as a click at its centre would press it:
-/// for a widget that iced gives no keyboard focus, such as a checkbox.
+/// for a widget that iced gives no keyboard focus, such as a checkbox. Always a Tab stop, even
+/// if `inner` is disabled.
 pub fn focusable<'a, M: Clone + 'a>(inner: impl Into<Element<'a, M>>) -> Element<'a, M> {
     Element::new(Focus {
         inner: inner.into(),
         role: Role::Focusable { enabled: true },
+        id: None,
     })
 }
 
-/// The widget behind [`button`], [`focusable`] and [`inert`]: the inner widget, and what it is
-/// to the keyboard.
+/// The widget behind [`button`], [`focusable`], [`inert_if`] and [`tab_root`]: the inner
+/// widget, and what it is to the keyboard.
 struct Focus<'a, M> {
     inner: Element<'a, M>,
     role: Role,
+    /// For focusing it from the app.
+    id: Option<iced::widget::Id>,
 }
 
 /// What a [`Focus`] is to the keyboard.
@@ -180,6 +197,8 @@ enum Role {
     Inert,
     /// The window's content: Tab and Shift+Tab move focus within it.
     TabRoot,
+    /// Nothing: the content as it is (see [`inert_if`]).
+    Pass,
 }
 
 #[derive(Debug, Default)]
@@ -246,7 +265,7 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
             Role::Focusable { enabled } => {
                 if enabled {
                     operation.focusable(
-                        None,
+                        self.id.as_ref(),
                         layout.bounds(),
                         tree.state.downcast_mut::<FocusState>(),
                     );
@@ -263,7 +282,7 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
                     &mut NoFocus(operation),
                 );
             }
-            Role::TabRoot => {
+            Role::TabRoot | Role::Pass => {
                 self.inner
                     .as_widget_mut()
                     .operate(child, layout, renderer, operation);
@@ -289,7 +308,7 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
         let enabled = match self.role {
             Role::Focusable { enabled } => enabled,
             Role::Inert if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) => return,
-            Role::Inert => false,
+            Role::Inert | Role::Pass => false,
             Role::TabRoot => {
                 if let Event::Keyboard(keyboard::Event::KeyPressed {
                     key: keyboard::Key::Named(keyboard::key::Named::Tab),
@@ -430,14 +449,25 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
     }
 }
 
-/// `content` made inert, as HTML's `inert` attribute does: behind a dialog, nothing in it can
-/// take keyboard focus or receive a key, so Tab stays within the dialog and Enter can never
+/// `content` made inert to the keyboard, as HTML's `inert` attribute makes it to everything
+/// (the pointer is the scrim's to stop): behind a dialog, nothing in it can take keyboard focus
+/// or receive a key, so Tab stays within the dialog and Enter can never
 /// press a button the scrim hides (issue 15, items 3 and 10). It is still drawn, and still
 /// found by operations that read it (scrolling, tests' selectors).
 pub fn inert<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    inert_if(content, true)
+}
+
+/// `content`, inert when `inert` holds ([`inert`]). The widget is there either way, so that
+/// the content keeps its state (focus, scroll position) when a dialog comes and goes.
+pub fn inert_if<'a, M: Clone + 'a>(
+    content: impl Into<Element<'a, M>>,
+    inert: bool,
+) -> Element<'a, M> {
     Element::new(Focus {
         inner: content.into(),
-        role: Role::Inert,
+        role: if inert { Role::Inert } else { Role::Pass },
+        id: None,
     })
 }
 
@@ -447,6 +477,7 @@ pub fn tab_root<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Elemen
     Element::new(Focus {
         inner: content.into(),
         role: Role::TabRoot,
+        id: None,
     })
 }
 

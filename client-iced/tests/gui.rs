@@ -1160,14 +1160,20 @@ fn gui_12_the_code_the_fingerprint_and_messages_can_be_copied() {
         }),
         vec!["meet at the lake".to_string()]
     );
-    // Copying shows nothing by itself: the app says it happened, for a few seconds.
+    // Copying shows nothing by itself: the app says it happened, for a few seconds, and then
+    // what the notice said before comes back (it may be a warning).
+    app.model.notice = Some(cryptully_client_iced::model::Notice::warning(
+        "Disconnected: the relay closed the connection",
+    ));
     let _ = app.update(Message::Chats(chats::Message::Copy("x".into())));
+    let _ = app.update(Message::Chats(chats::Message::Copy("y".into())));
     assert!(shows(&app, "Copied."));
-    let at = app.copied_at.unwrap();
+    let at = app.copied_at.as_ref().unwrap().0;
     let _ = app.update(Message::CopiedTick(at + COPIED_FOR / 2));
     assert!(shows(&app, "Copied."));
     let _ = app.update(Message::CopiedTick(at + COPIED_FOR));
     assert!(!shows(&app, "Copied."));
+    assert!(shows(&app, "Disconnected: the relay closed the connection"));
 }
 
 #[test]
@@ -1732,5 +1738,39 @@ fn gui_11_a_warning_that_arrives_while_reading_older_lines_is_announced() {
         "bob",
         Event::Warning(Warning::Tampered { seq: 3 }),
     );
+    assert!(shows(&app, "⚠ A warning below ↓"));
+}
+
+#[test]
+fn gui_10_a_dialog_without_fields_has_its_cancel_to_open_on() {
+    // "We read the same code…" and "Close chat" open dialogs whose first Tab stop was the
+    // button that acts: Tab, Enter recorded a verification. They open on Cancel now.
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("We read the same code…").unwrap();
+    });
+    {
+        let mut keys = Keyboard::new(&app);
+        keys.focus(chats::DIALOG_CANCEL_ID); // what the app's task does when it opens
+        assert!(matches!(
+            keys.press(enter()).as_slice(),
+            [Message::Chats(chats::Message::DismissDialog)]
+        ));
+    }
+}
+
+#[test]
+fn gui_11_news_held_back_in_one_chat_is_not_announced_in_another() {
+    // The scroll state was the screen's, not the chat's: "New messages ↓" showed in the next
+    // chat put on screen, and its lines could stay held back.
+    let mut app = common::secure_chat("bob");
+    let _ = app.update(Message::Chats(chats::Message::Scrolled(200.0)));
+    common::says(&mut app, "bob", 0, "hi");
+    if let Screen::Chats(s) = &mut app.screen {
+        s.incoming();
+    }
     assert!(shows(&app, "New messages ↓"));
+    app.model.open(&common::nick("carol"), "10:03");
+    assert!(!shows(&app, "New messages ↓"));
+    assert!(shows(&app, "Asking carol to chat…"));
 }

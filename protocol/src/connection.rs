@@ -201,6 +201,15 @@ impl fmt::Display for ConnectError {
                         "the relay's computer cannot be reached from here: check the address \
                          and your network",
                     ),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    f.write_str("the relay closed the connection at once: try again later")
+                }
+                std::io::ErrorKind::PermissionDenied => f.write_str(
+                    "this computer does not allow the connection: check its firewall settings",
+                ),
+                std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::NetworkDown => {
+                    f.write_str("this computer is not connected to a network: check your network")
+                }
                 // A name that does not resolve comes as an uncategorised error on most
                 // systems: say what it most likely is, not the error's kind.
                 _ => f.write_str(
@@ -907,11 +916,21 @@ mod tests {
             Error::from(ErrorKind::ConnectionRefused),
             Error::from(ErrorKind::TimedOut),
             Error::from(ErrorKind::HostUnreachable),
+            Error::from(ErrorKind::PermissionDenied),
             Error::other("failed to lookup address information: Name or service not known"),
         ] {
             let text = ConnectError::Unreachable(e).to_string();
             assert!(!text.contains('(') && !text.contains("error"), "{text}");
             assert!(text.contains("check"), "{text}");
         }
+        // A name that does not resolve is said as such; a firewall is not taken for a typo.
+        let dns = Error::other("failed to lookup address information: Name or service not known");
+        assert!(
+            ConnectError::Unreachable(dns)
+                .to_string()
+                .starts_with("no relay was found")
+        );
+        let denied = ConnectError::Unreachable(Error::from(ErrorKind::PermissionDenied));
+        assert!(denied.to_string().contains("firewall"));
     }
 }

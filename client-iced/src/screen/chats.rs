@@ -28,6 +28,9 @@ pub const NEWEST: iced::widget::scrollable::RelativeOffset =
     iced::widget::scrollable::RelativeOffset::START;
 /// The first field of a dialog.
 pub const DIALOG_FIRST_ID: &str = "dialog-first";
+/// "Cancel" in a dialog without fields, focused when it opens: Enter then does nothing the
+/// person did not mean ("Yes, the codes match", "End chat").
+pub const DIALOG_CANCEL_ID: &str = "dialog-cancel";
 /// The answer field of the ask dialog.
 pub const DIALOG_ANSWER_ID: &str = "dialog-answer";
 
@@ -79,12 +82,15 @@ pub struct State {
     /// While the person reads older lines: the chat, and how many of its lines the list shows.
     /// Lines that arrive meanwhile wait below "New messages", so that nothing being read moves.
     frozen: Option<(Nick, usize)>,
+    /// The chat that `scrolled_up`, `new_below` and `frozen` are about: another chat on screen
+    /// starts at its newest line.
+    scroll_for: Option<Nick>,
     /// A message arrived while scrolled up: show "New messages".
     pub new_below: bool,
 }
 
 /// Lines drawn at once: a frame costs the lines it lays out, and memory the text of each (about
-/// 35 KB a line, with its time, name and copy button), so a long history is shown a page at a
+/// 34 KB a line, with its time, name and copy button), so a long history is shown a page at a
 /// time (BENCHMARKS.md, desktop client). 200 keeps a chat of 1 000 messages under 30 MB.
 pub const PAGE: usize = 200;
 
@@ -201,6 +207,31 @@ impl State {
     }
 
     fn apply(
+        &mut self,
+        model: &mut Model,
+        message: Message,
+        now: Instant,
+        time: &str,
+    ) -> Vec<Command> {
+        // However the chat on screen changed (chosen, opened, removed, opened again; by this
+        // message or since the last), its list starts at the newest line, nothing held back.
+        self.follow_selection(model, false);
+        let reopened = matches!(message, Message::Open | Message::ChatAgain);
+        let out = self.apply_one(model, message, now, time);
+        self.follow_selection(model, reopened);
+        out
+    }
+
+    fn follow_selection(&mut self, model: &Model, anyway: bool) {
+        if anyway || model.selected != self.scroll_for {
+            self.scroll_for = model.selected.clone();
+            self.scrolled_up = false;
+            self.new_below = false;
+            self.frozen = None;
+        }
+    }
+
+    fn apply_one(
         &mut self,
         model: &mut Model,
         message: Message,
@@ -512,18 +543,17 @@ impl State {
             self.conversation(model, dark)
         ]
         .height(Length::Fill);
-        match &self.dialog {
-            None => main.into(),
-            Some(dialog) => stack![
-                crate::widget::inert(main),
+        // The same shape with or without a dialog, so that the chat under it keeps its state
+        // (the list's scroll position, the focus) when a dialog comes and goes.
+        stack![crate::widget::inert_if(main, self.dialog.is_some())]
+            .push(self.dialog.as_ref().map(|dialog| {
                 opaque(
                     container(self.dialog_view(dialog, model))
                         .center(Length::Fill)
-                        .style(theme::scrim)
+                        .style(theme::scrim),
                 )
-            ]
-            .into(),
-        }
+            }))
+            .into()
     }
 
     fn sidebar<'a>(
@@ -779,6 +809,7 @@ impl State {
                 .style(container::bordered_box),
             );
         }
+        let mine = self.scroll_for.as_ref() == Some(&chat.peer);
         let end = match &self.frozen {
             Some((peer, len)) if peer == &chat.peer => (*len).min(chat.lines.len()),
             _ => chat.lines.len(),
@@ -862,12 +893,25 @@ impl State {
         col = col.push(
             container(
                 row![]
-                    // Anything that waits below is announced: a warning as much as a message.
-                    .push((self.new_below || end < chat.lines.len()).then(|| {
-                        button(text("New messages ↓").size(13))
-                            .on_press(Message::JumpToEnd)
-                            .style(ibutton::primary)
-                            .padding([2, 10])
+                    // Anything that waits below is announced: a warning as much as a message,
+                    // and a warning as a warning.
+                    .push((mine && self.new_below || end < chat.lines.len()).then(|| {
+                        let warning = chat
+                            .lines
+                            .iter()
+                            .skip(end)
+                            .any(|l| matches!(l.kind, LineKind::Warning(_)));
+                        button(
+                            text(if warning {
+                                "⚠ A warning below ↓"
+                            } else {
+                                "New messages ↓"
+                            })
+                            .size(13),
+                        )
+                        .on_press(Message::JumpToEnd)
+                        .style(ibutton::primary)
+                        .padding([2, 10])
                     }))
                     .push(
                         chat.peer_typing
@@ -996,6 +1040,7 @@ impl State {
                         button("Cancel")
                             .on_press(Message::DismissDialog)
                             .style(ibutton::secondary)
+                            .id(DIALOG_CANCEL_ID)
                     ]
                     .spacing(8),
                 ]
@@ -1014,6 +1059,7 @@ impl State {
                     button("Cancel")
                         .on_press(Message::DismissDialog)
                         .style(ibutton::secondary)
+                        .id(DIALOG_CANCEL_ID)
                 ]
                 .spacing(8),
             ],
