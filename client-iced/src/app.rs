@@ -507,9 +507,13 @@ impl App {
             Message::WindowUnfocused => self.focused = false,
             Message::WindowFocused => {
                 self.focused = true;
+                // A dialog keeps the focus the person left in it: moving it to the first field
+                // would put an answer being typed into the question, which goes to the friend.
+                if self.dialog_up() {
+                    return Task::none();
+                }
                 let id = match &self.screen {
                     Screen::Connect(_) => connect::NICK_ID,
-                    Screen::Chats(state) if state.dialog.is_some() => chats::DIALOG_FIRST_ID,
                     Screen::Chats(_) if self.model.current().is_some() => chats::INPUT_ID,
                     Screen::Chats(_) => chats::NEW_CHAT_ID,
                 };
