@@ -1774,3 +1774,33 @@ fn gui_11_news_held_back_in_one_chat_is_not_announced_in_another() {
     assert!(!shows(&app, "New messages ↓"));
     assert!(shows(&app, "Asking carol to chat…"));
 }
+
+#[test]
+fn gui_11_new_messages_both_scrolls_down_and_gives_the_box_its_focus() {
+    // Its focus task used to return before the scroll: the button vanished and the list stayed
+    // where it was. (A task's units count the operations it will run.)
+    let mut app = common::secure_chat("bob");
+    let task = app.update(Message::Chats(chats::Message::JumpToEnd));
+    assert_eq!(
+        task.units(),
+        2,
+        "focus the box, and scroll to the newest line"
+    );
+}
+
+#[test]
+fn gui_3_the_window_coming_back_leaves_a_dialogs_focus_alone() {
+    // Coming back to the window moved the focus to the dialog's first field: an answer being
+    // typed went on into the question, which is sent to the friend.
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("Ask a question").unwrap();
+    });
+    assert_eq!(app.update(Message::WindowFocused).units(), 0);
+    let _ = app.update(Message::Escape);
+    assert_eq!(
+        app.update(Message::WindowFocused).units(),
+        1,
+        "without a dialog, the message box gets the focus back"
+    );
+}
