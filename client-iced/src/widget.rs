@@ -310,6 +310,16 @@ impl<'a, M: Clone + 'a> Widget<M, Theme, iced::Renderer> for Focus<'a, M> {
             Role::Inert if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) => return,
             Role::Inert | Role::Pass => false,
             Role::TabRoot => {
+                // Esc is the app's (it closes a dialog): a text field would take it to drop its
+                // own focus, and the keys typed next were lost.
+                if let Event::Keyboard(keyboard::Event::KeyPressed {
+                    key: keyboard::Key::Named(keyboard::key::Named::Escape),
+                    ..
+                }) = event
+                {
+                    shell.capture_event();
+                    return;
+                }
                 if let Event::Keyboard(keyboard::Event::KeyPressed {
                     key: keyboard::Key::Named(keyboard::key::Named::Tab),
                     modifiers,
@@ -472,7 +482,8 @@ pub fn inert_if<'a, M: Clone + 'a>(
 }
 
 /// The window's content, with Tab and Shift+Tab moving the keyboard focus through its fields,
-/// buttons and checkboxes in order, round from the last to the first (issue 15, item 10).
+/// buttons and checkboxes in order, round from the last to the first (issue 15, item 10). Esc
+/// never reaches the content: it is the app's ([`crate::app::window_event`]).
 pub fn tab_root<'a, M: Clone + 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
     Element::new(Focus {
         inner: content.into(),

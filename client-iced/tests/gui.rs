@@ -1804,3 +1804,18 @@ fn gui_3_the_window_coming_back_leaves_a_dialogs_focus_alone() {
         "without a dialog, the message box gets the focus back"
     );
 }
+
+#[test]
+fn gui_10_esc_in_a_field_keeps_its_focus() {
+    // A text field took Esc to drop its own focus: with no dialog to close, the keys typed
+    // next went nowhere.
+    let (app, _) = App::boot();
+    let mut keys = Keyboard::new(&app);
+    keys.focus(connect::NICK_ID);
+    assert!(keys.press(Key::Named(Named::Escape)).is_empty());
+    assert!(keys.is_focused(connect::NICK_ID));
+    assert!(matches!(
+        keys.press(Key::Named(Named::Space)).as_slice(),
+        [Message::Connect(connect::Message::Nick(n))] if n == " "
+    ));
+}
