@@ -111,6 +111,15 @@ async fn terminal_chat_two_people_agree_on_the_code_chat_and_see_delivery() {
         bob.type_line("hi alice");
         alice.expect("<bob> hi alice");
 
+        // A question (§8): each side reads its own role, and the asker sees it went out.
+        alice.type_line("/ask Where did we meet? the lake");
+        alice.expect("* you asked bob: \u{201c}Where did we meet?\u{201d} Waiting for the answer.");
+        bob.expect("* alice asks: \u{201c}Where did we meet?\u{201d}");
+        bob.type_line("/answer the lake");
+        bob.expect("* checking your answer with alice...");
+        bob.expect("* alice is verified: your answer is the one alice expected.");
+        alice.expect("* bob is verified: bob gave the answer you expected.");
+
         // Delivery is reported on request, once the friend's acknowledgement is in.
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

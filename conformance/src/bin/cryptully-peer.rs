@@ -303,9 +303,14 @@ fn shown(text: &str) -> String {
 /// The terminal's line for the end of a verification. After an answer matched in this chat,
 /// a failed check says so in words instead of "someone is in the middle" (issue 15, item 2):
 /// the match proved nobody is.
-fn smp_result_line(peer: &Nick, outcome: &SmpOutcome, proven: bool) -> String {
+fn smp_result_line(peer: &Nick, outcome: &SmpOutcome, proven: bool, asked: bool) -> String {
     match outcome {
-        SmpOutcome::Matched => format!("* {peer} is verified: you both gave the same answer."),
+        SmpOutcome::Matched if asked => {
+            format!("* {peer} is verified: {peer} gave the answer you expected.")
+        }
+        SmpOutcome::Matched => {
+            format!("* {peer} is verified: your answer is the one {peer} expected.")
+        }
         SmpOutcome::Mismatched | SmpOutcome::Failed(_) if proven => format!(
             "* this check with {peer} did not succeed ({}), but an earlier answer in this chat \
              already proved that nobody is in the middle: it stays verified",
@@ -355,6 +360,8 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
     let (mut delivered, mut undelivered) = (0usize, 0usize);
     // Chats in which an answer matched: a later check that fails does not undo that proof.
     let mut proven: std::collections::HashSet<Nick> = std::collections::HashSet::new();
+    // Chats in which this person asked the question under way: the result names the roles.
+    let mut asking: std::collections::HashSet<Nick> = std::collections::HashSet::new();
     loop {
         tokio::select! {
             line = lines.next_line() => {
@@ -373,10 +380,17 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         }
                     }
                     "/ask" => match (current.clone(), rest.split_once('?')) {
-                        (Some(peer), Some((q, a))) => { handle.send(Command::StartSmp { peer, question: format!("{q}?"), answer: String::from(a.trim()).into() }); }
+                        (Some(peer), Some((q, a))) => {
+                            println!("* you asked {peer}: \u{201c}{}?\u{201d} Waiting for the answer.", shown(q.trim()));
+                            asking.insert(peer.clone());
+                            handle.send(Command::StartSmp { peer, question: format!("{q}?"), answer: String::from(a.trim()).into() });
+                        }
                         _ => println!("! usage: /ask QUESTION? ANSWER (after /to NICK)"),
                     },
-                    "/answer" => if let Some(peer) = current.clone() { handle.send(Command::AnswerSmp { peer, answer: String::from(rest).into() }); },
+                    "/answer" => if let Some(peer) = current.clone() {
+                        println!("* checking your answer with {peer}...");
+                        handle.send(Command::AnswerSmp { peer, answer: String::from(rest).into() });
+                    },
                     "/close" => if let Some(peer) = current.take() { handle.send(Command::Close { peer }); },
                     "/quit" => { handle.send(Command::Quit); return ExitCode::SUCCESS; }
                     "/help" => println!("{HELP}"),
@@ -403,7 +417,8 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                             if outcome == SmpOutcome::Matched {
                                 proven.insert(peer.clone());
                             }
-                            println!("{}", smp_result_line(&peer, &outcome, was_proven));
+                            let asked = asking.remove(&peer);
+                            println!("{}", smp_result_line(&peer, &outcome, was_proven, asked));
                         }
                         Event::Warning(w) => println!("!! {peer}: {w}"),
                         Event::Rejected(r) => println!("* {peer} {r}"),
@@ -433,13 +448,20 @@ mod tests {
     #[test]
     fn terminal_a_failed_check_after_a_match_says_the_chat_was_already_proven() {
         let bob = Nick::new("bob").unwrap();
-        let line = smp_result_line(&bob, &SmpOutcome::Mismatched, true);
+        let line = smp_result_line(&bob, &SmpOutcome::Matched, false, true);
+        assert_eq!(line, "* bob is verified: bob gave the answer you expected.");
+        let line = smp_result_line(&bob, &SmpOutcome::Matched, false, false);
+        assert_eq!(
+            line,
+            "* bob is verified: your answer is the one bob expected."
+        );
+        let line = smp_result_line(&bob, &SmpOutcome::Mismatched, true, false);
         assert!(
             line.starts_with("* ") && line.contains("already proved that nobody is in the middle"),
             "{line}"
         );
         assert!(!line.contains("someone is in the middle"), "{line}");
-        let line = smp_result_line(&bob, &SmpOutcome::Mismatched, false);
+        let line = smp_result_line(&bob, &SmpOutcome::Mismatched, false, false);
         assert!(
             line.starts_with("! ") && line.contains("someone is in the middle"),
             "{line}"
