@@ -1639,19 +1639,8 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 let (_, mut m1) = model::smp_step1(k.secret("the lake"), &mut rng);
                 (m1.g2a, m1.c2, m1.d2) =
                     model::proof_of_knowledge(1, &BigUint::from(1u32), &BigUint::from(777u32));
-                for inner in [
-                    InnerMessage::Smp0 {
-                        question: "q?".into(),
-                    },
-                    InnerMessage::Smp1(m1),
-                ] {
-                    e.wire.record(k.seal(&inner)?).await?;
-                }
-                e.shim.expect("smp_question", |_| true).await?;
-                e.shim
-                    .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "the lake"}))
-                    .await?;
-                match k.next_inner(&mut e.wire).await? {
+                runner_asks(&mut e, &mut k, "q?", m1).await?;
+                match shim_answers(&mut e, &mut k, "the lake").await? {
                     InnerMessage::Smp2(_) => Ok(()),
                     other => Err(format!(
                         "2 is in the range of §8.1 (2 ≤ x ≤ p − 2): expected SMP2, got {}",
@@ -1738,15 +1727,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     }
                 }
                 // Now the shim asks, and the runner cancels.
-                e.shim
-                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our dog?", "answer": "rex"}))
-                    .await?;
-                for want in ["SMP0", "SMP1"] {
-                    let got = k.next_inner(&mut e.wire).await?;
-                    if got.name() != want {
-                        return Err(format!("expected {want}, got {}", got.name()));
-                    }
-                }
+                shim_asks(&mut e, &mut k, "Our dog?", "rex").await?;
                 e.wire.record(k.seal(&InnerMessage::SmpAbort)?).await?;
                 let result = e.shim.expect("smp_result", |_| true).await?;
                 if result["result"] != "aborted" {
@@ -1773,15 +1754,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                e.shim
-                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our cat?", "answer": "tom"}))
-                    .await?;
-                let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
-                    return Err("expected SMP0".into());
-                };
-                let InnerMessage::Smp1(_) = k.next_inner(&mut e.wire).await? else {
-                    return Err("expected SMP1".into());
-                };
+                shim_asks(&mut e, &mut k, "Our cat?", "tom").await?;
                 smp_times_out(&mut e, &mut k, 600).await
             }
         ),
@@ -1793,15 +1766,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
                 for (question, answer) in [("Our cat?", "tom"), ("Our dog?", "rex")] {
-                    e.shim
-                        .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": question, "answer": answer}))
-                        .await?;
-                    for want in ["SMP0", "SMP1"] {
-                        let got = k.next_inner(&mut e.wire).await?;
-                        if got.name() != want {
-                            return Err(format!("expected {want}, got {}", got.name()));
-                        }
-                    }
+                    shim_asks(&mut e, &mut k, question, answer).await?;
                     if question == "Our dog?" {
                         break;
                     }
@@ -1840,15 +1805,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                e.shim
-                    .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "Our cat?", "answer": "tom"}))
-                    .await?;
-                let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
-                    return Err("expected SMP0".into());
-                };
-                let InnerMessage::Smp1(m1) = k.next_inner(&mut e.wire).await? else {
-                    return Err("expected SMP1".into());
-                };
+                let m1 = shim_asks(&mut e, &mut k, "Our cat?", "tom").await?;
                 clock(&mut e.shim, 590).await?;
                 let mut rng = crate::TestRng(13);
                 let (answerer, m2) = model::smp_step2(&m1, &k.secret("tom"), &mut rng)?;
@@ -1881,19 +1838,8 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
                 let mut rng = crate::TestRng(11);
                 let (_, smp1) = model::smp_step1(k.secret("tom"), &mut rng);
-                for inner in [
-                    InnerMessage::Smp0 {
-                        question: "Our cat?".into(),
-                    },
-                    InnerMessage::Smp1(smp1),
-                ] {
-                    e.wire.record(k.seal(&inner)?).await?;
-                }
-                e.shim.expect("smp_question", |_| true).await?;
-                e.shim
-                    .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "tom"}))
-                    .await?;
-                let InnerMessage::Smp2(_) = k.next_inner(&mut e.wire).await? else {
+                runner_asks(&mut e, &mut k, "Our cat?", smp1).await?;
+                let InnerMessage::Smp2(_) = shim_answers(&mut e, &mut k, "tom").await? else {
                     return Err("expected SMP2".into());
                 };
                 smp_times_out(&mut e, &mut k, 60).await
@@ -1980,44 +1926,18 @@ async fn smp_forged(ctx: &Ctx, forged: Forged) -> Result<()> {
         Forged::Smp1(forge) => {
             let (_, mut m1) = ask(&k, &mut rng);
             forge(&mut m1);
-            for inner in [
-                InnerMessage::Smp0 {
-                    question: "q?".into(),
-                },
-                InnerMessage::Smp1(m1),
-            ] {
-                e.wire.record(k.seal(&inner)?).await?;
-            }
+            runner_asks(&mut e, &mut k, "q?", m1).await?;
         }
         Forged::Smp2(forge) => {
-            e.shim
-                .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": "q?", "answer": "the lake"}))
-                .await?;
-            let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
-                return Err("expected SMP0".into());
-            };
-            let InnerMessage::Smp1(m1) = k.next_inner(&mut e.wire).await? else {
-                return Err("expected SMP1".into());
-            };
+            let m1 = shim_asks(&mut e, &mut k, "q?", "the lake").await?;
             let (_, mut m2) = model::smp_step2(&m1, &k.secret("the lake"), &mut rng)?;
             forge(&mut m2);
             e.wire.record(k.seal(&InnerMessage::Smp2(m2))?).await?;
         }
         Forged::Smp3(forge) => {
             let (asker, m1) = ask(&k, &mut rng);
-            for inner in [
-                InnerMessage::Smp0 {
-                    question: "q?".into(),
-                },
-                InnerMessage::Smp1(m1),
-            ] {
-                e.wire.record(k.seal(&inner)?).await?;
-            }
-            e.shim.expect("smp_question", |_| true).await?;
-            e.shim
-                .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": "the lake"}))
-                .await?;
-            let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
+            runner_asks(&mut e, &mut k, "q?", m1).await?;
+            let InnerMessage::Smp2(m2) = shim_answers(&mut e, &mut k, "the lake").await? else {
                 return Err("expected SMP2".into());
             };
             let (_, mut m3) = model::smp_step3(asker, &m2, &mut rng)
@@ -2073,15 +1993,7 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
         }
         SmpTwist::None => {}
     }
-    for inner in [
-        InnerMessage::Smp0 {
-            question: "Where did we meet?".into(),
-        },
-        InnerMessage::Smp1(smp1),
-    ] {
-        let r = k.seal(&inner)?;
-        e.wire.record(r).await?;
-    }
+    runner_asks(&mut e, &mut k, "Where did we meet?", smp1).await?;
     if twist != SmpTwist::None {
         let result = e.shim.expect("smp_result", |_| true).await?;
         if result["result"] != "failed" {
@@ -2156,6 +2068,44 @@ async fn handshake_times_out(e: &mut Env, limit: u64) -> Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// The runner asks `question` (§8.5 step 1): SMP0 and `m1`, sealed and sent to the shim.
+async fn runner_asks(e: &mut Env, k: &mut Keys, question: &str, m1: smp::Smp1) -> Result<()> {
+    for inner in [
+        InnerMessage::Smp0 {
+            question: question.into(),
+        },
+        InnerMessage::Smp1(m1),
+    ] {
+        e.wire.record(k.seal(&inner)?).await?;
+    }
+    Ok(())
+}
+
+/// The shim's person, asked a question, answers `answer`: the shim's next message (SMP2 from
+/// a correct shim, §8.5 step 2).
+async fn shim_answers(e: &mut Env, k: &mut Keys, answer: &str) -> Result<InnerMessage> {
+    e.shim.expect("smp_question", |_| true).await?;
+    e.shim
+        .send(json!({"cmd": "smp_answer", "peer": RUNNER, "answer": answer}))
+        .await?;
+    k.next_inner(&mut e.wire).await
+}
+
+/// The shim asks `question` expecting `answer` (§8.5 step 1): its SMP0 and SMP1, read from
+/// the wire; the SMP1 is returned for the runner's step 2.
+async fn shim_asks(e: &mut Env, k: &mut Keys, question: &str, answer: &str) -> Result<smp::Smp1> {
+    e.shim
+        .send(json!({"cmd": "smp_start", "peer": RUNNER, "question": question, "answer": answer}))
+        .await?;
+    let InnerMessage::Smp0 { .. } = k.next_inner(&mut e.wire).await? else {
+        return Err("expected SMP0".into());
+    };
+    let InnerMessage::Smp1(m1) = k.next_inner(&mut e.wire).await? else {
+        return Err("expected SMP1".into());
+    };
+    Ok(m1)
 }
 
 /// §8.6 [8.6-6]: the run waits `limit` seconds of the shim's clock. Five seconds short of it
