@@ -383,7 +383,6 @@ impl App {
             Message::Net(NetEvent::Event(e)) => {
                 let disconnected = matches!(e, ConnEvent::Disconnected { .. });
                 let secure_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Established { .. } } if self.model.selected.as_ref() == Some(peer));
-                let message_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::Message { .. } } if self.model.selected.as_ref() == Some(peer));
                 let typing_from = match &e {
                     ConnEvent::Peer {
                         peer,
@@ -392,9 +391,6 @@ impl App {
                     _ => None,
                 };
                 let question_here = matches!(&e, ConnEvent::Peer { peer, event: cryptully_protocol::session::Event::SmpQuestion { .. } } if self.model.selected.as_ref() == Some(peer));
-                if let (true, Screen::Chats(state)) = (message_here, &mut self.screen) {
-                    state.incoming();
-                }
                 let reason = match &e {
                     ConnEvent::Disconnected { reason } => Some(reason.clone()),
                     _ => None,

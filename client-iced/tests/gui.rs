@@ -673,10 +673,7 @@ fn gui_shortcuts_ctrl_n_ctrl_w_and_esc_and_nothing_else() {
 #[test]
 fn gui_esc_closes_the_dialog_and_ctrl_w_asks_before_ending_or_removing_a_chat() {
     use cryptully_protocol::session::{EndReason, Event};
-    let mut app = common::secure_chat("bob");
-    interact(&mut app, |ui| {
-        ui.click("Ask a question").unwrap();
-    });
+    let mut app = asking_bob();
     assert!(shows(&app, "Ask"));
     // Ctrl+W under a dialog leaves it: it used to replace it, and an answer being typed was
     // lost.
@@ -1325,6 +1322,15 @@ fn gui_11_the_message_box_follows_the_chat_on_screen() {
     );
 }
 
+/// A secure chat with bob, its "Ask a question" dialog open.
+fn asking_bob() -> App {
+    let mut app = common::secure_chat("bob");
+    interact(&mut app, |ui| {
+        ui.click("Ask a question").unwrap();
+    });
+    app
+}
+
 /// The app's view as a live interface that keeps focus between key presses, and runs the same
 /// focus operations that Tab and Shift+Tab run in the app.
 struct Keyboard<'a> {
@@ -1334,6 +1340,12 @@ struct Keyboard<'a> {
 
 impl<'a> Keyboard<'a> {
     fn new(app: &'a App) -> Self {
+        Self::resume(app, iced_test::runtime::user_interface::Cache::default())
+    }
+
+    /// The app's view, with the widget state (focus among it) that `cache` kept from an
+    /// earlier view: as the runtime rebuilds the view after each update.
+    fn resume(app: &'a App, cache: iced_test::runtime::user_interface::Cache) -> Self {
         use iced_test::core::renderer::Headless;
         let mut renderer = iced::futures::executor::block_on(<iced::Renderer as Headless>::new(
             iced::Font::DEFAULT,
@@ -1344,10 +1356,28 @@ impl<'a> Keyboard<'a> {
         let ui = iced_test::runtime::UserInterface::build(
             app.view(),
             iced::Size::new(1024.0, 768.0),
-            iced_test::runtime::user_interface::Cache::default(),
+            cache,
             &mut renderer,
         );
         Keyboard { ui, renderer }
+    }
+
+    /// The widget state, for [`Keyboard::resume`] after the app changed.
+    fn into_cache(self) -> iced_test::runtime::user_interface::Cache {
+        self.ui.into_cache()
+    }
+
+    /// Types `text`; what the app was told.
+    fn type_text(&mut self, text: &str) -> Vec<Message> {
+        let mut messages = Vec::new();
+        let _ = self.ui.update(
+            &iced_test::simulator::typewrite(text).collect::<Vec<_>>(),
+            iced::mouse::Cursor::Unavailable,
+            &mut self.renderer,
+            &mut iced::advanced::clipboard::Null,
+            &mut messages,
+        );
+        messages
     }
 
     fn run(&mut self, operation: impl iced::advanced::widget::Operation<()> + 'static) {
@@ -1479,10 +1509,7 @@ fn gui_tab_reaches_buttons_and_the_checkbox_and_enter_or_space_presses_them() {
 fn gui_a_key_typed_right_after_tab_lands_in_the_field_tab_moved_to() {
     // Issue 15, item 3: "Q1?", Tab, "Abc" typed at once put "Abc" into the question, which is
     // sent to the friend, when Tab moved the focus only after the keys behind it were handled.
-    let mut app = common::secure_chat("bob");
-    interact(&mut app, |ui| {
-        ui.click("Ask a question").unwrap();
-    });
+    let mut app = asking_bob();
     let messages: Vec<Message> = {
         let mut ui = simulator(app.view());
         ui.click(selector::id(chats::DIALOG_FIRST_ID)).unwrap();
@@ -1548,10 +1575,7 @@ fn gui_tab_stays_in_a_chat_dialog_so_enter_never_presses_a_button_behind_it() {
     // Issue 15, items 3 and 10: with the question dialog up, Tab goes round its fields and
     // buttons only; before, it went on to "Close chat", "We read the same code…" and the theme
     // button, where Enter pressed them under the dialog.
-    let mut app = common::secure_chat("bob");
-    interact(&mut app, |ui| {
-        ui.click("Ask a question").unwrap();
-    });
+    let app = asking_bob();
     let mut keys = Keyboard::new(&app);
     keys.focus(chats::DIALOG_FIRST_ID);
     let mut pressed = Vec::new();
@@ -1584,26 +1608,11 @@ fn gui_11_the_message_box_keeps_its_focus_when_news_appears_above_it() {
     // it: it lost the focus, and the keys typed next went nowhere.
     use cryptully_protocol::TypingState;
     use cryptully_protocol::session::Event;
-    use iced_test::core::renderer::Headless;
-    let size = iced::Size::new(1024.0, 768.0);
-    let mut renderer = iced::futures::executor::block_on(<iced::Renderer as Headless>::new(
-        iced::Font::DEFAULT,
-        iced::Pixels(16.0),
-        None,
-    ))
-    .unwrap();
     let mut app = common::secure_chat("bob");
     let cache = {
-        let mut ui = iced_test::runtime::UserInterface::build(
-            app.view(),
-            size,
-            iced_test::runtime::user_interface::Cache::default(),
-            &mut renderer,
-        );
-        let mut focus =
-            iced::advanced::widget::operation::focusable::focus::<()>(chats::INPUT_ID.into());
-        ui.operate(&renderer, &mut focus);
-        ui.into_cache()
+        let mut keys = Keyboard::new(&app);
+        keys.focus(chats::INPUT_ID);
+        keys.into_cache()
     };
     let _ = app.update(Message::Chats(chats::Message::Scrolled(200.0)));
     common::from(
@@ -1615,20 +1624,9 @@ fn gui_11_the_message_box_keeps_its_focus_when_news_appears_above_it() {
         },
     );
     common::from(&mut app, "bob", Event::Typing(TypingState::Typing));
-    if let Screen::Chats(s) = &mut app.screen {
-        s.incoming(); // as the app does for a message in the chat on screen
-    }
     assert!(shows(&app, "New messages ↓"));
     assert!(shows(&app, "bob is typing…"));
-    let mut ui = iced_test::runtime::UserInterface::build(app.view(), size, cache, &mut renderer);
-    let mut messages = Vec::new();
-    let _ = ui.update(
-        &iced_test::simulator::typewrite("yes").collect::<Vec<_>>(),
-        iced::mouse::Cursor::Unavailable,
-        &mut renderer,
-        &mut iced::advanced::clipboard::Null,
-        &mut messages,
-    );
+    let messages = Keyboard::resume(&app, cache).type_text("yes");
     assert!(
         messages
             .iter()
@@ -1766,9 +1764,6 @@ fn gui_11_news_held_back_in_one_chat_is_not_announced_in_another() {
     let mut app = common::secure_chat("bob");
     let _ = app.update(Message::Chats(chats::Message::Scrolled(200.0)));
     common::says(&mut app, "bob", 0, "hi");
-    if let Screen::Chats(s) = &mut app.screen {
-        s.incoming();
-    }
     assert!(shows(&app, "New messages ↓"));
     app.model.open(&common::nick("carol"), "10:03");
     assert!(!shows(&app, "New messages ↓"));
@@ -1792,10 +1787,7 @@ fn gui_11_new_messages_both_scrolls_down_and_gives_the_box_its_focus() {
 fn gui_3_the_window_coming_back_leaves_a_dialogs_focus_alone() {
     // Coming back to the window moved the focus to the dialog's first field: an answer being
     // typed went on into the question, which is sent to the friend.
-    let mut app = common::secure_chat("bob");
-    interact(&mut app, |ui| {
-        ui.click("Ask a question").unwrap();
-    });
+    let mut app = asking_bob();
     assert_eq!(app.update(Message::WindowFocused).units(), 0);
     let _ = app.update(Message::Escape);
     assert_eq!(

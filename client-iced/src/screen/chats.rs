@@ -82,11 +82,9 @@ pub struct State {
     /// While the person reads older lines: the chat, and how many of its lines the list shows.
     /// Lines that arrive meanwhile wait below "New messages", so that nothing being read moves.
     frozen: Option<(Nick, usize)>,
-    /// The chat that `scrolled_up`, `new_below` and `frozen` are about: another chat on screen
+    /// The chat that `scrolled_up` and `frozen` are about: another chat on screen
     /// starts at its newest line.
     scroll_for: Option<Nick>,
-    /// A message arrived while scrolled up: show "New messages".
-    pub new_below: bool,
 }
 
 /// Lines drawn at once: a frame costs the lines it lays out, and memory the text of each (about
@@ -182,11 +180,16 @@ impl State {
         now: Instant,
         time: &str,
     ) -> Vec<Command> {
-        // The chat on screen can change under the message box (a request that arrives, a chat
-        // opened or removed): the box always shows the draft of the chat on screen.
+        // The chat on screen can change under the message box and the list (a request that
+        // arrives, a chat opened or removed, by this message or since the last): the box always
+        // shows the draft of the chat on screen, and its list starts at the newest line with
+        // nothing held back, also when the same chat is opened again.
         self.sync_editor(model);
+        self.follow_selection(model, false);
+        let reopened = matches!(message, Message::Open | Message::ChatAgain);
         let out = self.apply(model, message, now, time);
         self.sync_editor(model);
+        self.follow_selection(model, reopened);
         out
     }
 
@@ -206,32 +209,15 @@ impl State {
         }
     }
 
-    fn apply(
-        &mut self,
-        model: &mut Model,
-        message: Message,
-        now: Instant,
-        time: &str,
-    ) -> Vec<Command> {
-        // However the chat on screen changed (chosen, opened, removed, opened again; by this
-        // message or since the last), its list starts at the newest line, nothing held back.
-        self.follow_selection(model, false);
-        let reopened = matches!(message, Message::Open | Message::ChatAgain);
-        let out = self.apply_one(model, message, now, time);
-        self.follow_selection(model, reopened);
-        out
-    }
-
     fn follow_selection(&mut self, model: &Model, anyway: bool) {
         if anyway || model.selected != self.scroll_for {
             self.scroll_for = model.selected.clone();
             self.scrolled_up = false;
-            self.new_below = false;
             self.frozen = None;
         }
     }
 
-    fn apply_one(
+    fn apply(
         &mut self,
         model: &mut Model,
         message: Message,
@@ -255,7 +241,6 @@ impl State {
                 out.extend(self.stop_typing(model));
                 self.scrolled_up = false;
                 self.frozen = None;
-                self.new_below = false;
                 model.select(&peer);
                 self.dialog = None;
                 self.draft_error = None;
@@ -290,7 +275,6 @@ impl State {
             Message::Send => {
                 // Sending shows the newest lines, one's own among them.
                 self.scrolled_up = false;
-                self.new_below = false;
                 self.frozen = None;
                 if let Some(peer) = current {
                     let text = self.drafts.remove(&peer).unwrap_or_default();
@@ -431,13 +415,11 @@ impl State {
                 }
                 self.scrolled_up = up;
                 if !up {
-                    self.new_below = false;
                     self.frozen = None;
                 }
             }
             Message::JumpToEnd => {
                 self.scrolled_up = false;
-                self.new_below = false;
                 self.frozen = None;
             }
             Message::ShowEarlier => {
@@ -503,13 +485,6 @@ impl State {
             return true;
         }
         false
-    }
-
-    /// A message arrived in the chat on screen: mark it if the person is reading older lines.
-    pub fn incoming(&mut self) {
-        if self.scrolled_up {
-            self.new_below = true;
-        }
     }
 
     /// Whether the typing timer needs ticks.
@@ -809,7 +784,6 @@ impl State {
                 .style(container::bordered_box),
             );
         }
-        let mine = self.scroll_for.as_ref() == Some(&chat.peer);
         let end = match &self.frozen {
             Some((peer, len)) if peer == &chat.peer => (*len).min(chat.lines.len()),
             _ => chat.lines.len(),
@@ -895,7 +869,7 @@ impl State {
                 row![]
                     // Anything that waits below is announced: a warning as much as a message,
                     // and a warning as a warning.
-                    .push((mine && self.new_below || end < chat.lines.len()).then(|| {
+                    .push((end < chat.lines.len()).then(|| {
                         let warning = chat
                             .lines
                             .iter()
