@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod files;
+pub mod identity;
 pub mod links;
 pub mod model;
 pub mod net;

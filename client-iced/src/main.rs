@@ -19,6 +19,22 @@ fn main() -> iced::Result {
         .after_help(files_help(remembered.as_deref(), log.as_deref()))
         .get_matches();
     let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(action) = args.identity_action() {
+        let Some(paths) = cryptully_client_iced::identity::Paths::default_paths() else {
+            eprintln!("no home directory: the identity cannot be kept");
+            std::process::exit(1);
+        };
+        match cryptully_client_iced::identity::manage(&paths, &action) {
+            Ok(said) => {
+                println!("{said}");
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+    }
     start_log(log.as_deref());
     let settings = window::Settings {
         size: iced::Size::new(980.0, 680.0),
@@ -48,16 +64,19 @@ fn log_path() -> Option<std::path::PathBuf> {
 
 /// What `--help` says about the files the app keeps (issue 15, item 14).
 fn files_help(settings: Option<&std::path::Path>, log: Option<&std::path::Path>) -> String {
+    let identity = cryptully_client_iced::identity::Paths::default_paths();
     let shown = |p: Option<&std::path::Path>| {
         p.map_or("(no home directory: not kept)".to_string(), |p| {
             p.display().to_string()
         })
     };
     format!(
-        "Files:\n  settings (nickname, relay, theme): {}\n  log (details of errors; no messages, no keys): {}\n  remembered relay certificates: {}",
+        "Files:\n  settings (nickname, relay, theme): {}\n  log (details of errors; no messages, no keys): {}\n  remembered relay certificates: {}\n  identity (your private key; keep it private): {}\n  contacts (friends' identities, verified or not): {}",
         shown(settings),
         shown(log),
-        shown(cryptully_client_iced::pins::Pins::default_path().as_deref())
+        shown(cryptully_client_iced::pins::Pins::default_path().as_deref()),
+        shown(identity.as_ref().map(|p| p.identity.as_path())),
+        shown(identity.as_ref().map(|p| p.contacts.as_path()))
     )
 }
 

@@ -4,10 +4,10 @@
 
 use cryptully_protocol::Nick;
 use cryptully_protocol::connection::{Command, ConnEvent};
+use cryptully_protocol::contacts::{Recognition, date};
 use cryptully_protocol::session::{EndReason, Event};
 use cryptully_protocol::smp::SmpError;
 use cryptully_protocol::{SmpOutcome, TypingState};
-use std::collections::HashMap;
 
 /// What a nickname may be (§3.2), for the person choosing one.
 pub const NICK_RULES: &str = "Nicknames are 1 to 32 characters: letters A-Z, digits, _ and -.";
@@ -126,6 +126,19 @@ pub enum Trust {
     AnswerMatched,
     /// A check failed and nothing in this chat proves it safe.
     Failed,
+    /// The friend proved the identity the person verified in an earlier chat, at this time
+    /// (seconds since the Unix epoch): verified with nothing to do (§12.5 [12.5-2]).
+    Remembered {
+        /// When it was verified.
+        since: u64,
+    },
+    /// The friend proved another identity than the one the person verified then: this may
+    /// not be them. Nothing can be sent until the person verifies again or goes on without
+    /// (§12.5 [12.5-3]).
+    IdentityChanged {
+        /// When the old identity was verified.
+        since: u64,
+    },
 }
 
 /// Who asked the question of the verification under way.
@@ -192,7 +205,10 @@ impl Chat {
 
     /// The code was compared or an answer matched, and no check has failed since.
     pub fn verified(&self) -> bool {
-        matches!(self.trust, Trust::CodeCompared | Trust::AnswerMatched)
+        matches!(
+            self.trust,
+            Trust::CodeCompared | Trust::AnswerMatched | Trust::Remembered { .. }
+        )
     }
 
     fn line(&mut self, kind: LineKind, time: &str) {
@@ -212,8 +228,6 @@ pub struct Model {
     pub selected: Option<Nick>,
     /// A notice about the connection as a whole.
     pub notice: Option<Notice>,
-    /// The last safety code seen per nickname, to announce a change (§5.5).
-    codes: HashMap<Nick, String>,
     next_id: u64,
 }
 
@@ -400,13 +414,87 @@ impl Model {
         }
     }
 
-    /// The person confirmed that they and the friend read the same safety code (issue 15,
-    /// item 5). Only from `Unverified`: after a failed check, the panel offers asking again.
-    pub fn mark_verified(&mut self, peer: &Nick, time: &str) {
+    /// What the friend's proven identity means (§12.5), said in the chat.
+    fn contact(&mut self, peer: &Nick, recognition: Recognition, time: &str) {
+        let Some(c) = self.chat_mut(peer) else {
+            return;
+        };
+        let who = c.peer.clone();
+        match recognition {
+            // A verification of this very chat (code or answer) is reported back: it is said
+            // already.
+            Recognition::Verified { .. } if c.verified() => {}
+            Recognition::Verified { since } => {
+                c.trust = Trust::Remembered { since };
+                c.line(
+                    LineKind::Success(format!(
+                        "Verified: {who} has the same identity as when you verified on {}. Nothing to do.",
+                        date(since)
+                    )),
+                    time,
+                );
+            }
+            Recognition::New => c.line(
+                LineKind::Info(format!(
+                    "First chat with {who}: compare the safety code once, and Cryptully remembers {who} for next time."
+                )),
+                time,
+            ),
+            // After "go on without verifying" the dialog's own line said it.
+            Recognition::Known if c.trust != Trust::Unverified => {}
+            Recognition::Known => {
+                if !c.lines.iter().any(|l| matches!(&l.kind, LineKind::Info(t) if t.contains("not verified yet"))) {
+                    c.line(
+                        LineKind::Info(format!(
+                            "{who} is not verified yet: compare the safety code, or ask a question."
+                        )),
+                        time,
+                    );
+                }
+            }
+            Recognition::Changed {
+                was_verified: Some(since),
+            } => {
+                c.trust = Trust::IdentityChanged { since };
+                c.line(
+                    LineKind::Warning(format!(
+                        "This may not be {who}: the identity is not the one you verified on {}. Someone may be pretending to be {who}, or {who} reset their app. Nothing is sent until you check again.",
+                        date(since)
+                    )),
+                    time,
+                );
+            }
+            Recognition::Changed { was_verified: None } => c.line(
+                LineKind::Warning(format!(
+                    "{who}'s identity changed since your last chat (it was never verified). Compare the safety code, or ask a question."
+                )),
+                time,
+            ),
+        }
+    }
+
+    /// The person goes on with a changed identity without verifying it (§12.5).
+    pub fn accept_identity(&mut self, peer: &Nick, time: &str) {
         if let Some(c) = self
             .chat_mut(peer)
-            .filter(|c| c.code.is_some() && c.trust == Trust::Unverified)
+            .filter(|c| matches!(c.trust, Trust::IdentityChanged { .. }))
         {
+            c.trust = Trust::Unverified;
+            let line = format!(
+                "You chose to go on with {}'s new identity without verifying it: not verified.",
+                c.peer
+            );
+            c.line(LineKind::Info(line), time);
+        }
+    }
+
+    /// The person confirmed that they and the friend read the same safety code (issue 15,
+    /// item 5). From `Unverified`, or to verify a changed identity again (§12.5); after a failed
+    /// check, the panel offers asking again.
+    pub fn mark_verified(&mut self, peer: &Nick, time: &str) {
+        if let Some(c) = self.chat_mut(peer).filter(|c| {
+            c.code.is_some() && matches!(c.trust, Trust::Unverified | Trust::IdentityChanged { .. })
+        }) {
             c.trust = Trust::CodeCompared;
             let line = format!(
                 "You marked this chat as verified: you and {} read the same safety code.",
@@ -528,6 +616,9 @@ impl Model {
                 tracing::info!(message, "an error");
                 self.notice = Some(Notice::warning(plain(&message)));
             }
+            // The network edge writes them to the contacts file (§12.5).
+            ConnEvent::ContactsChanged(_) => {}
+            ConnEvent::Contact { peer, recognition } => self.contact(&peer, recognition, time),
             ConnEvent::Disconnected { reason } => {
                 self.notice = Some(Notice::warning(format!("Disconnected: {}", plain(&reason))));
                 for c in &mut self.chats {
@@ -570,31 +661,26 @@ impl Model {
         }
         if let Event::Established {
             safety_code,
-            fingerprint,
+            identity_fingerprint,
+            ..
         } = event
         {
             let code = safety_code.to_string();
-            let before = self.codes.insert(peer.clone(), code.clone());
             let Some(chat) = self.chat_mut(peer) else {
                 return;
             };
             chat.state = ChatState::Secure;
             chat.code = Some(code.clone());
-            chat.fingerprint = Some(fingerprint.to_string());
+            // §5.8: the long fingerprint is of the two identities, the same in every chat.
+            chat.fingerprint = Some(identity_fingerprint.to_string());
             chat.line(
                 LineKind::Success(format!(
                     "Secure connection established. Safety code {code}."
                 )),
                 time,
             );
-            if let Some(old) = before.filter(|old| *old != code) {
-                chat.line(
-                    LineKind::Warning(format!(
-                        "The safety code for {peer} changed (was {old}): this is a new session. Compare the numbers again."
-                    )),
-                    time,
-                );
-            }
+            // A new chat has a new code by design: whether this is the same friend is the
+            // identity's to say (the contact event that follows, §12.5), not the code's.
             return;
         }
         let Some(chat) = self.chat_mut(peer) else {
@@ -731,18 +817,22 @@ mod tests {
 
     fn secure(m: &mut Model, p: &str) {
         assert!(m.open(&nick(p), "10:00"));
+        m.apply(peer(p, established(1, [7; 32])), "10:01");
+    }
+
+    /// A chat's establishment: its code from `seed`, the friend proving `identity`.
+    fn established(seed: u8, identity: [u8; 32]) -> Event {
         let code =
-            cryptully_protocol::key_schedule::KeySchedule::derive(&[1; 32], &[2; 32]).unwrap();
-        m.apply(
-            peer(
-                p,
-                Event::Established {
-                    safety_code: code.safety_code(),
-                    fingerprint: code.fingerprint(),
-                },
+            cryptully_protocol::key_schedule::KeySchedule::derive(&[seed; 32], &[2; 32]).unwrap();
+        Event::Established {
+            safety_code: code.safety_code(),
+            fingerprint: code.fingerprint(),
+            peer_identity: identity,
+            identity_fingerprint: cryptully_protocol::IdentityFingerprint::of(
+                (&nick("alice"), &[6; 32]),
+                (&nick("bob"), &identity),
             ),
-            "10:01",
-        );
+        }
     }
 
     #[test]
@@ -856,29 +946,57 @@ mod tests {
         assert!(m.send(&nick("bob"), "too late", "10:06").is_none());
     }
 
+    /// Issue 14: a new chat has a new code by design; only the identity tells a stranger
+    /// from the friend (§12.5).
     #[test]
-    fn model_5_5_a_changed_safety_code_is_announced() {
+    fn model_12_5_a_new_code_alone_warns_nothing_a_changed_verified_identity_blocks() {
         let mut m = Model::default();
         secure(&mut m, "bob");
         m.apply(peer("bob", Event::Ended(EndReason::PeerGone)), "10:05");
         assert!(m.open(&nick("bob"), "10:06"));
-        let other =
-            cryptully_protocol::key_schedule::KeySchedule::derive(&[9; 32], &[2; 32]).unwrap();
+        m.apply(peer("bob", established(9, [7; 32])), "10:07");
+        let contact = |r| ConnEvent::Contact {
+            peer: nick("bob"),
+            recognition: r,
+        };
         m.apply(
-            peer(
-                "bob",
-                Event::Established {
-                    safety_code: other.safety_code(),
-                    fingerprint: other.fingerprint(),
-                },
-            ),
+            contact(Recognition::Verified {
+                since: 1_773_273_600,
+            }),
             "10:07",
         );
-        let last = &m.chat(&nick("bob")).unwrap().lines.last().unwrap().kind;
+        let chat = m.chat(&nick("bob")).unwrap();
         assert!(
-            matches!(last, LineKind::Warning(w) if w.contains("changed")),
-            "{last:?}"
+            !chat
+                .lines
+                .iter()
+                .any(|l| matches!(l.kind, LineKind::Warning(_)))
         );
+        assert!(chat.verified(), "verified at once, with nothing to do");
+        assert!(matches!(
+            &chat.lines.last().unwrap().kind,
+            LineKind::Success(t) if t.contains("same identity as when you verified on 2026-03-12")
+        ));
+
+        m.apply(peer("bob", Event::Ended(EndReason::PeerGone)), "10:08");
+        assert!(m.open(&nick("bob"), "10:09"));
+        m.apply(peer("bob", established(10, [8; 32])), "10:10");
+        m.apply(
+            contact(Recognition::Changed {
+                was_verified: Some(1_773_273_600),
+            }),
+            "10:10",
+        );
+        let chat = m.chat(&nick("bob")).unwrap();
+        assert!(!chat.verified());
+        assert!(matches!(chat.trust, Trust::IdentityChanged { .. }));
+        assert!(matches!(
+            &chat.lines.last().unwrap().kind,
+            LineKind::Warning(t) if t.starts_with("This may not be bob")
+        ));
+        // Going on without verifying is the person's explicit choice, and leaves it unverified.
+        m.accept_identity(&nick("bob"), "10:11");
+        assert_eq!(m.chat(&nick("bob")).unwrap().trust, Trust::Unverified);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use crate::pins::Pins;
 use cryptully_protocol::Nick;
-use cryptully_protocol::connection::{ConnEvent, ConnectError, Handle, connect};
+use cryptully_protocol::connection::{
+    CONNECT_TIMEOUT, ConnEvent, ConnectError, Handle, Profile, connect_as,
+};
 use cryptully_protocol::errors::ErrorCode;
 use cryptully_protocol::transport::{RelayAddr, Security};
 use iced::Subscription;
@@ -116,6 +118,28 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                 return;
             }
         };
+        // §12.5: this device's identity and its contacts. A file that cannot be read stops here,
+        // in words, and is left as it is.
+        let paths = crate::identity::Paths::default_paths();
+        let profile = match paths.as_ref().map(crate::identity::Paths::load) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                let _ = out.send(NetEvent::Failed(format!("{e}."))).await;
+                return;
+            }
+            // No home directory: an identity for this run only.
+            None => Profile::throwaway(&mut cryptully_protocol::rand_core::OsRng),
+        };
+        let connect = |addr: String, nick: Nick, profile: Profile| async move {
+            connect_as(
+                addr.as_str(),
+                nick,
+                profile,
+                cryptully_protocol::rand_core::OsRng,
+                CONNECT_TIMEOUT,
+            )
+            .await
+        };
         let mut addr = target.relay.trim().to_string();
         if target.host {
             let port = addr
@@ -185,7 +209,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
             Some(p) => p.apply(typed),
             None => typed,
         };
-        let mut result = connect(&relay_addr, nick.clone()).await;
+        let mut result = connect(relay_addr.to_string(), nick.clone(), profile.clone()).await;
         if result.is_ok() {
             if let (Some(pins), Some(path)) = (pins.as_mut(), pins_path.as_deref()) {
                 // Saved only when something changed; a failure to save costs only the memory.
@@ -206,7 +230,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                 {
                     hosting = Some("No relay was running, so Cryptully started one on this computer (127.0.0.1:9000).".into());
                     relay = Some(r);
-                    result = connect(addr.as_str(), nick).await;
+                    result = connect(addr.clone(), nick, profile).await;
                 }
             }
         }
@@ -214,6 +238,21 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
             Ok((handle, mut events)) => {
                 let _ = out.send(NetEvent::Connected { handle, hosting }).await;
                 while let Some(e) = events.recv().await {
+                    // §12.5: what is remembered of friends is written as it changes.
+                    if let (ConnEvent::ContactsChanged(contacts), Some(paths)) = (&e, &paths) {
+                        if let Err(err) =
+                            cryptully_protocol::storage::save_contacts(&paths.contacts, contacts)
+                        {
+                            let e = ConnEvent::Error {
+                                peer: None,
+                                message: err.to_string(),
+                            };
+                            if out.send(NetEvent::Event(e)).await.is_err() {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
                     if out.send(NetEvent::Event(e)).await.is_err() {
                         break;
                     }

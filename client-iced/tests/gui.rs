@@ -240,7 +240,15 @@ async fn chatting(relay: std::net::SocketAddr) -> (Person, Person) {
     interact(&mut bob.app, |ui| {
         ui.click("Accept").unwrap();
     });
-    let secure = |a: &App, p: &str| chat(a, p).is_some_and(|c| c.state == ChatState::Secure);
+    // Secure, and told what the friend's identity means (§12.5: a first chat).
+    let secure = |a: &App, p: &str| {
+        chat(a, p).is_some_and(|c| {
+            c.state == ChatState::Secure
+                && c.lines.iter().any(
+                    |l| matches!(&l.kind, LineKind::Info(t) if t.starts_with("First chat with")),
+                )
+        })
+    };
     alice.until("secure", |a| secure(a, "bob")).await;
     bob.until("secure", |a| secure(a, "alice")).await;
     (alice, bob)
@@ -989,7 +997,7 @@ fn gui_14_the_nickname_relay_and_theme_are_remembered() {
 
     let args = Args {
         nick: Some("bob".into()),
-        relay: None,
+        ..Args::default()
     };
     let (told, _) = App::boot_remembering(&args, Some(path.clone()));
     let Screen::Connect(form) = &told.screen else {
@@ -1810,4 +1818,40 @@ fn gui_10_esc_in_a_field_keeps_its_focus() {
         keys.press(Key::Named(Named::Space)).as_slice(),
         [Message::Connect(connect::Message::Nick(n))] if n == " "
     ));
+}
+
+/// Issue 14, §12.5 [12.5-3]: a changed identity of a verified friend is loud and blocks the
+/// message box until the person decides; going on without verifying is a choice of its own.
+#[test]
+fn gui_12_5_a_changed_verified_identity_blocks_writing_until_the_person_decides() {
+    use cryptully_protocol::contacts::Recognition;
+    let mut app = common::secure_chat("bob");
+    let _ = app.update(Message::Net(NetEvent::Event(ConnEvent::Contact {
+        peer: nick("bob"),
+        recognition: Recognition::Changed {
+            was_verified: Some(1_773_273_600),
+        },
+    })));
+    assert!(shows(&app, "⚠ This may not be bob"));
+    assert!(shows(&app, "THIS MAY NOT BE bob: check again before you write"));
+    // Keys typed into the message box go nowhere.
+    interact(&mut app, |ui| {
+        let _ = ui.click(iced_test::selector::id(chats::INPUT_ID));
+        ui.typewrite("my address is");
+    });
+    let typed = |app: &App| match &app.screen {
+        Screen::Chats(s) => s.editor.text(),
+        _ => panic!("the chats screen"),
+    };
+    assert!(!typed(&app).contains("my address is"), "the box took text");
+    interact(&mut app, |ui| {
+        ui.click("Go on without verifying").unwrap();
+    });
+    assert!(!shows(&app, "⚠ This may not be bob"));
+    assert!(shows(&app, "secure, not yet verified"));
+    interact(&mut app, |ui| {
+        let _ = ui.click(iced_test::selector::id(chats::INPUT_ID));
+        ui.typewrite("now it may");
+    });
+    assert!(typed(&app).contains("now it may"), "the message box takes text again");
 }

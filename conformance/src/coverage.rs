@@ -325,6 +325,27 @@ pub const CHECKERS: &[(&str, &[&str])] = &[
     ),
     ("5.3-1", &["vector:VEC-4.4-INVALID-*"]),
     (
+        "4.7-1",
+        &[
+            "vector:VEC-5-HANDSHAKE-*",
+            "test:relay/tests/identity.rs::identity_12_5_verify_once_then_verified_after_reconnecting_and_a_relay_in_the_middle_blocks_both",
+        ],
+    ),
+    ("5.7-1", &["vector:VEC-4.7-INVALID-IDENTITY-*"]),
+    (
+        "12.5-3",
+        &[
+            "test:relay/tests/identity.rs::identity_12_5_verify_once_then_verified_after_reconnecting_and_a_relay_in_the_middle_blocks_both",
+            "test:client-iced/src/model.rs::model_12_5_a_new_code_alone_warns_nothing_a_changed_verified_identity_blocks",
+        ],
+    ),
+    (
+        "12.5-5",
+        &[
+            "test:protocol/src/contacts.rs::contacts_12_5_a_verified_identity_carries_over_and_a_changed_one_blocks",
+        ],
+    ),
+    (
         "5.4-1",
         &[
             "review:protocol/src/key_schedule.rs (KeySchedule is ZeroizeOnDrop; the session keeps only chain keys)",

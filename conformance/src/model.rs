@@ -102,6 +102,46 @@ pub struct Schedule {
     pub safety_code: String,
     /// §5.6, 32 lowercase hex digits.
     pub fingerprint: String,
+    /// §5.2, for the IDENTITY MACs of §5.7.
+    pub transcript_hash: [u8; 32],
+}
+
+/// §5.7: the IDENTITY MAC for the direction `label` (`"cryptully/3 identity i2r"` or `... r2i`),
+/// from `dh = X25519(s_sender, E_receiver)`.
+pub fn identity_mac(
+    transcript_hash: &[u8; 32],
+    dh: &[u8; 32],
+    label: &str,
+    identity: &[u8; 32],
+) -> [u8; 32] {
+    let (prk, _) = hkdf::Hkdf::<Sha256>::extract(Some(transcript_hash), dh);
+    let key: [u8; 32] = expand(&prk.into(), label);
+    hmac_sha256(&key, identity)
+}
+
+/// §5.8: the 30 digits of two identities, without spaces.
+pub fn identity_fingerprint(a: (&str, &[u8; 32]), b: (&str, &[u8; 32])) -> String {
+    let (a, b) = (
+        (a.0.to_ascii_lowercase(), a.1),
+        (b.0.to_ascii_lowercase(), b.1),
+    );
+    let (a, b) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    let h = sha256(&[
+        b"cryptully/3 identity fingerprint",
+        &[a.0.len() as u8],
+        a.0.as_bytes(),
+        a.1,
+        &[b.0.len() as u8],
+        b.0.as_bytes(),
+        b.1,
+    ]);
+    h.chunks(5)
+        .take(6)
+        .map(|c| {
+            let v = c.iter().fold(0u64, |acc, x| acc << 8 | u64::from(*x));
+            format!("{:05}", v % 100_000)
+        })
+        .collect()
 }
 
 /// §5.2–§5.6. Nicknames are canonicalised here (§3.2: ASCII lowercase), whatever the caller
@@ -118,7 +158,7 @@ pub fn schedule(
         responder.to_ascii_lowercase(),
     );
     let th = sha256(&[
-        b"cryptully/2 transcript",
+        b"cryptully/3 transcript",
         &[i.len() as u8],
         i.as_bytes(),
         &[r.len() as u8],
@@ -129,14 +169,15 @@ pub fn schedule(
     ]);
     let (prk, _) = hkdf::Hkdf::<Sha256>::extract(Some(&th), shared);
     let prk: [u8; 32] = prk.into();
-    let seed: [u8; 8] = expand(&prk, "cryptully/2 safety code");
-    let fingerprint: [u8; 16] = expand(&prk, "cryptully/2 fingerprint");
+    let seed: [u8; 8] = expand(&prk, "cryptully/3 safety code");
+    let fingerprint: [u8; 16] = expand(&prk, "cryptully/3 fingerprint");
     Schedule {
-        i2r: expand(&prk, "cryptully/2 chain i2r"),
-        r2i: expand(&prk, "cryptully/2 chain r2i"),
-        session_id: expand(&prk, "cryptully/2 session id"),
+        i2r: expand(&prk, "cryptully/3 chain i2r"),
+        r2i: expand(&prk, "cryptully/3 chain r2i"),
+        session_id: expand(&prk, "cryptully/3 session id"),
         safety_code: format!("{:06}", u64::from_be_bytes(seed) % 1_000_000),
         fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect(),
+        transcript_hash: th,
     }
 }
 
@@ -150,7 +191,7 @@ struct Step {
 
 fn step(ck: &[u8; 32]) -> Step {
     let mk = hmac_sha256(ck, &[0x01]);
-    let keys: [u8; 80] = expand(&mk, "cryptully/2 record keys");
+    let keys: [u8; 80] = expand(&mk, "cryptully/3 record keys");
     let mut s = Step {
         next: hmac_sha256(ck, &[0x02]),
         enc: [0; 32],

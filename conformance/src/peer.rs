@@ -18,6 +18,7 @@ use cryptully_protocol::limits::{MAX_SKIP, MAX_TOO_FAR};
 use cryptully_protocol::net::{FrameReader, write_frame};
 use cryptully_protocol::records::Record;
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
+use cryptully_protocol::versioning::PEER_VERSION;
 use cryptully_protocol::{Nick, smp};
 use cryptully_relay::{Config, RelayHandle};
 use num_bigint::BigUint;
@@ -26,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -247,6 +249,10 @@ struct Keys {
     code: String,
     /// The fingerprint of §5.6 as the shim reports it: 32 lowercase hex digits.
     fingerprint: String,
+    /// §5.2, for the IDENTITY MACs (§5.7).
+    transcript_hash: [u8; 32],
+    /// The identity key the shim proved (§4.7), once its IDENTITY opened.
+    shim_identity: [u8; 32],
 }
 
 impl Keys {
@@ -275,7 +281,91 @@ impl Keys {
             session_id: s.session_id,
             code: s.safety_code,
             fingerprint: s.fingerprint,
+            transcript_hash: s.transcript_hash,
+            shim_identity: [0; 32],
         })
+    }
+
+    /// §4.7: the runner's IDENTITY as `identity`, its first record, with the MAC of §5.7 keyed
+    /// by `X25519(identity, shim's ephemeral key)`. `label` names the runner's direction.
+    fn identity(
+        &mut self,
+        identity: &KeyPair,
+        shim_ephemeral: &[u8; 32],
+        label: &str,
+    ) -> Result<Record> {
+        let dh = identity.shared(shim_ephemeral)?;
+        let mac = model::identity_mac(&self.transcript_hash, &dh, label, identity.public());
+        self.seal(&InnerMessage::Identity {
+            identity_key: *identity.public(),
+            mac,
+        })
+    }
+
+    /// §4.7: the shim's first record must be an IDENTITY whose MAC the runner recomputes from its
+    /// own ephemeral key `mine`. Remembers the identity key.
+    async fn shim_identity(&mut self, wire: &mut Wire, mine: &KeyPair, label: &str) -> Result<()> {
+        let PeerMessage::Record(r) = wire.peer().await? else {
+            return Err("expected the shim's IDENTITY record (§4.7 [4.7-1])".into());
+        };
+        let opened = self
+            .rx
+            .open(&r)
+            .map_err(|e| format!("the shim's IDENTITY record did not open: {e}"))?;
+        let inner = InnerMessage::decode_padded(&opened.plaintext).map_err(|e| e.to_string())?;
+        let InnerMessage::Identity { identity_key, mac } = inner else {
+            return Err(format!(
+                "the shim's first record was {}, not IDENTITY (§4.7 [4.7-1])",
+                inner.name()
+            ));
+        };
+        let dh = mine.shared(&identity_key)?;
+        let want = model::identity_mac(&self.transcript_hash, &dh, label, &identity_key);
+        if !bool::from(want.ct_eq(&mac)) {
+            return Err("the shim's IDENTITY MAC is not the one of §5.7".into());
+        }
+        self.shim_identity = identity_key;
+        Ok(())
+    }
+
+    /// §13.2: what the shim reports on `established` is what the runner derived: the safety
+    /// code, the fingerprint, the runner's identity and the identity fingerprint (§5.8).
+    fn check_established(
+        &self,
+        ev: &Value,
+        (shim_nick, runner_nick): (&str, &str),
+        runner: &KeyPair,
+    ) -> Result<()> {
+        if ev["safety_code"] != self.code {
+            return Err(format!(
+                "safety code {} but the runner derived {}",
+                ev["safety_code"], self.code
+            ));
+        }
+        if ev["fingerprint"] != self.fingerprint {
+            return Err(format!(
+                "fingerprint {} but the runner derived {} (§5.6, §13.2)",
+                ev["fingerprint"], self.fingerprint
+            ));
+        }
+        if ev["identity"] != hex::encode(runner.public()) {
+            return Err(format!(
+                "the shim reports the friend's identity {} but the runner's is {} (§4.7, §13.2)",
+                ev["identity"],
+                hex::encode(runner.public())
+            ));
+        }
+        let fp = model::identity_fingerprint(
+            (shim_nick, &self.shim_identity),
+            (runner_nick, runner.public()),
+        );
+        if ev["identity_fingerprint"] != fp {
+            return Err(format!(
+                "identity fingerprint {} but the runner derived {fp} (§5.8, §13.2)",
+                ev["identity_fingerprint"]
+            ));
+        }
+        Ok(())
     }
 
     fn seal(&mut self, inner: &InnerMessage) -> Result<Record> {
@@ -332,6 +422,11 @@ fn fresh_key() -> KeyPair {
 const SHIM: &str = "alice";
 const RUNNER: &str = "bob";
 
+/// The runner's long-term identity (§5.7) in every case but those about a changed one.
+fn runner_identity() -> KeyPair {
+    KeyPair::from_private([0x52; 32])
+}
+
 /// The shim opens a chat with the runner, which answers correctly.
 async fn shim_initiates(shim: &mut Shim, wire: &mut Wire) -> Result<Keys> {
     shim_opens(shim, wire, SHIM, RUNNER).await
@@ -345,6 +440,34 @@ async fn shim_opens(
     shim_nick: &str,
     typed: &str,
 ) -> Result<Keys> {
+    shim_opens_as(shim, wire, shim_nick, typed, &runner_identity()).await
+}
+
+/// [`shim_opens`] with the runner proving `identity` (§4.7).
+async fn shim_opens_as(
+    shim: &mut Shim,
+    wire: &mut Wire,
+    shim_nick: &str,
+    typed: &str,
+    identity: &KeyPair,
+) -> Result<Keys> {
+    let (mut keys, shim_ephemeral) =
+        shim_opens_until_identity(shim, wire, shim_nick, typed).await?;
+    let record = keys.identity(identity, &shim_ephemeral, "cryptully/3 identity r2i")?;
+    wire.send(shim_nick, &PeerMessage::Record(record)).await?;
+    let ev = shim.expect("established", |_| true).await?;
+    keys.check_established(&ev, (shim_nick, RUNNER), identity)?;
+    Ok(keys)
+}
+
+/// The first half of [`shim_opens`]: the handshake up to the shim's IDENTITY, checked. Returns
+/// the keys and the shim's ephemeral public key; the runner's IDENTITY is still to send.
+async fn shim_opens_until_identity(
+    shim: &mut Shim,
+    wire: &mut Wire,
+    shim_nick: &str,
+    typed: &str,
+) -> Result<(Keys, [u8; 32])> {
     shim.send(json!({"cmd": "open", "peer": typed})).await?;
     let PeerMessage::Helo { commitment: c, .. } = wire.peer().await? else {
         return Err("expected HELO".into());
@@ -363,7 +486,7 @@ async fn shim_opens(
     if commitment(&public_key) != c {
         return Err("the shim's PUB_KEY does not open its own commitment".into());
     }
-    let keys = Keys::derive(
+    let mut keys = Keys::derive(
         shim_nick,
         RUNNER,
         public_key,
@@ -372,20 +495,9 @@ async fn shim_opens(
         &public_key,
         false,
     )?;
-    let ev = shim.expect("established", |_| true).await?;
-    if ev["safety_code"] != keys.code {
-        return Err(format!(
-            "safety code {} but the runner derived {}",
-            ev["safety_code"], keys.code
-        ));
-    }
-    if ev["fingerprint"] != keys.fingerprint {
-        return Err(format!(
-            "fingerprint {} but the runner derived {} (§5.6, §13.2)",
-            ev["fingerprint"], keys.fingerprint
-        ));
-    }
-    Ok(keys)
+    keys.shim_identity(wire, &mine, "cryptully/3 identity i2r")
+        .await?;
+    Ok((keys, public_key))
 }
 
 /// The runner opens a chat with the shim, which accepts.
@@ -400,7 +512,7 @@ async fn helo_accepted(
     wire.send(
         to,
         &PeerMessage::Helo {
-            version: 2,
+            version: PEER_VERSION,
             commitment,
         },
     )
@@ -428,35 +540,48 @@ async fn runner_sends_pub_key(
     mine: &KeyPair,
     public_key: [u8; 32],
 ) -> Result<Keys> {
+    runner_sends_pub_key_as(
+        shim,
+        wire,
+        (SHIM, RUNNER),
+        mine,
+        public_key,
+        &runner_identity(),
+    )
+    .await
+}
+
+/// [`runner_sends_pub_key`] with the runner proving `identity` (§4.7).
+async fn runner_sends_pub_key_as(
+    shim: &mut Shim,
+    wire: &mut Wire,
+    (shim_nick, runner_nick): (&str, &str),
+    mine: &KeyPair,
+    public_key: [u8; 32],
+    identity: &KeyPair,
+) -> Result<Keys> {
     wire.send(
-        SHIM,
+        shim_nick,
         &PeerMessage::PubKey {
             public_key: *mine.public(),
         },
     )
     .await?;
-    let keys = Keys::derive(
-        RUNNER,
-        SHIM,
+    let mut keys = Keys::derive(
+        runner_nick,
+        shim_nick,
         *mine.public(),
         public_key,
         mine,
         &public_key,
         true,
     )?;
+    let record = keys.identity(identity, &public_key, "cryptully/3 identity i2r")?;
+    wire.send(shim_nick, &PeerMessage::Record(record)).await?;
+    keys.shim_identity(wire, mine, "cryptully/3 identity r2i")
+        .await?;
     let ev = shim.expect("established", |_| true).await?;
-    if ev["safety_code"] != keys.code {
-        return Err(format!(
-            "safety code {} but the runner derived {}",
-            ev["safety_code"], keys.code
-        ));
-    }
-    if ev["fingerprint"] != keys.fingerprint {
-        return Err(format!(
-            "fingerprint {} but the runner derived {} (§5.6, §13.2)",
-            ev["fingerprint"], keys.fingerprint
-        ));
-    }
+    keys.check_established(&ev, (shim_nick, runner_nick), identity)?;
     Ok(keys)
 }
 
@@ -468,7 +593,7 @@ async fn shim_rejects(e: &mut Env, reject: Value) -> Result<()> {
         .send(
             SHIM,
             &PeerMessage::Helo {
-                version: 2,
+                version: PEER_VERSION,
                 commitment: k.commitment(),
             },
         )
@@ -755,18 +880,12 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-4.4-HANDSHAKE-FAILED-RECEIVED",
-            "the shim sent PUB_KEY and counts itself established; REJ HANDSHAKE_FAILED comes before any record: the chat ends, its unacknowledged message reported undelivered, and later records are not shown",
-            ["4.4-5"],
+            "the shim sent PUB_KEY and its IDENTITY; REJ HANDSHAKE_FAILED comes instead of the friend's IDENTITY: the chat ends, is never reported established, a message the person writes is refused and reported undelivered, and a late IDENTITY changes nothing",
+            ["4.4-5", "4.7-3"],
             |ctx| {
                 let mut e = env(ctx).await?;
-                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
-                e.shim
-                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 7, "text": "hello"}))
-                    .await?;
-                match k.next_inner(&mut e.wire).await? {
-                    InnerMessage::Msg { .. } => {}
-                    other => return Err(format!("expected the MSG, got {}", other.name())),
-                }
+                let (mut k, shim_ephemeral) =
+                    shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
                 e.wire
                     .send(
                         SHIM,
@@ -775,7 +894,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                         },
                     )
                     .await?;
-                let events = e.shim.drain(Duration::from_secs(2)).await?;
+                let mut events = e.shim.drain(Duration::from_secs(2)).await?;
                 let ended = events.iter().any(|v| {
                     v["event"] == "ended"
                         || (v["event"] == "rejected" && v["reason"] == "handshake_failed")
@@ -784,6 +903,25 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     return Err(format!(
                         "REJ HANDSHAKE_FAILED before any record must end the chat (§4.4): {}",
                         Value::from(events)
+                    ));
+                }
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 7, "text": "hello"}))
+                    .await?;
+                let record = k.identity(
+                    &runner_identity(),
+                    &shim_ephemeral,
+                    "cryptully/3 identity r2i",
+                )?;
+                e.wire.record(record).await?;
+                events.extend(e.shim.drain(Duration::from_millis(700)).await?);
+                if let Some(v) = events.iter().find(|v| v["event"] == "established") {
+                    return Err(format!("the failed chat was reported established: {v}"));
+                }
+                if let Some(m) = e.wire.peer_within(Duration::from_millis(300)).await? {
+                    return Err(format!(
+                        "the shim sent {} after the failed handshake",
+                        m.name()
                     ));
                 }
                 let undelivered = events.iter().any(|v| {
@@ -1011,7 +1149,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     .send(
                         SHIM,
                         &PeerMessage::Helo {
-                            version: 2,
+                            version: PEER_VERSION,
                             commitment: mine.commitment(),
                         },
                     )
@@ -1052,7 +1190,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     .send(
                         SHIM,
                         &PeerMessage::Helo {
-                            version: 2,
+                            version: PEER_VERSION,
                             commitment: fresh_key().commitment(),
                         },
                     )
@@ -1087,7 +1225,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     .send(
                         SHIM,
                         &PeerMessage::Helo {
-                            version: 2,
+                            version: PEER_VERSION,
                             commitment: first.commitment(),
                         },
                     )
@@ -1103,32 +1241,10 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 else {
                     return Err("expected REDY".into());
                 };
-                e.wire
-                    .send(
-                        SHIM,
-                        &PeerMessage::PubKey {
-                            public_key: *second.public(),
-                        },
-                    )
-                    .await?;
-                let keys = Keys::derive(
-                    RUNNER,
-                    SHIM,
-                    *second.public(),
-                    public_key,
-                    &second,
-                    &public_key,
-                    true,
-                )?;
-                let ev = e.shim.expect("established", |_| true).await?;
-                if ev["safety_code"] == keys.code {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "safety code {} but the runner derived {}",
-                        ev["safety_code"], keys.code
-                    ))
-                }
+                // The runner checks the code, the fingerprint and the identities (§13.2).
+                runner_sends_pub_key(&mut e.shim, &mut e.wire, &second, public_key)
+                    .await
+                    .map(|_| ())
             }
         ),
         case!(
@@ -1878,6 +1994,182 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-12.5-VERIFIED-ONCE-CARRIES-OVER",
+            "a chat verified by the safety code, closed, and a new chat with the same identity: the shim reports the friend `verified` at once, since the first",
+            ["12.5-1", "12.5-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (c, _) =
+                    second_chat(&mut e, &runner_identity(), true, &runner_identity()).await?;
+                if c["status"] != "verified" || !c["since"].is_u64() {
+                    return Err(format!(
+                        "the same verified identity must start verified, with its time: {c}"
+                    ));
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-12.5-RELAY-IN-THE-MIDDLE-OF-A-VERIFIED-PAIR",
+            "after a verified chat, a relay in the middle of the next one proves its own identity: the shim reports `changed` with `was_verified`, and refuses to send a message (undelivered, nothing on the wire) until its person decides",
+            ["12.5-3"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mallory = KeyPair::from_private([0x6d; 32]);
+                let (c, mut k) = second_chat(&mut e, &runner_identity(), true, &mallory).await?;
+                if c["status"] != "changed" || !c["was_verified"].is_u64() {
+                    return Err(format!(
+                        "a changed identity of a verified friend must be reported as such: {c}"
+                    ));
+                }
+                e.shim
+                    .send(
+                        json!({"cmd": "send", "peer": RUNNER, "id": 3, "text": "my address is..."}),
+                    )
+                    .await?;
+                e.shim
+                    .expect("undelivered", |v| v["ids"] == json!([3]))
+                    .await?;
+                if let Some(m) = e.wire.peer_within(Duration::from_millis(500)).await? {
+                    return Err(format!(
+                        "the shim sent {} to a friend whose identity changed",
+                        m.name()
+                    ));
+                }
+                // The person chooses to go on: messages flow again.
+                e.shim
+                    .send(json!({"cmd": "accept_identity", "peer": RUNNER}))
+                    .await?;
+                e.shim.expect("contact", |v| v["status"] == "known").await?;
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 4, "text": "ok"}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Msg { text } if text == "ok" => Ok(()),
+                    other => Err(format!(
+                        "expected the MSG after accept_identity, got {}",
+                        other.name()
+                    )),
+                }
+            }
+        ),
+        case!(
+            "PEER-12.5-NICKNAME-TAKEN-OVER",
+            "an unverified friend's nickname comes back with another identity: the shim reports `changed` without `was_verified`, and the chat goes on",
+            ["12.5-4"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let other = KeyPair::from_private([0x6e; 32]);
+                let (c, mut k) = second_chat(&mut e, &runner_identity(), false, &other).await?;
+                if c["status"] != "changed" || !c["was_verified"].is_null() {
+                    return Err(format!("expected `changed` without `was_verified`: {c}"));
+                }
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 5, "text": "hi"}))
+                    .await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::Msg { .. } => Ok(()),
+                    other => Err(format!("expected the MSG, got {}", other.name())),
+                }
+            }
+        ),
+        case!(
+            "PEER-12.5-UNVERIFIED-STAYS-UNVERIFIED",
+            "a chat never verified, closed, and a new chat with the same identity: `known`, not `verified`",
+            ["12.5-2", "12.5-5"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (c, _) =
+                    second_chat(&mut e, &runner_identity(), false, &runner_identity()).await?;
+                if c["status"] != "known" {
+                    return Err(format!("expected `known`: {c}"));
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-12.5-SMP-MATCH-VERIFIES",
+            "a matching answer verifies the friend's identity: the next chat starts `verified`",
+            ["12.5-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                smp_run_matches(&mut e, &mut k).await?;
+                e.wire.record(k.seal(&InnerMessage::End)?).await?;
+                e.shim.expect("ended", |_| true).await?;
+                shim_opens(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                let c = e.shim.expect("contact", |_| true).await?;
+                if c["status"] != "verified" {
+                    return Err(format!("expected `verified` after a matching answer: {c}"));
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-4.7-FORGED-IDENTITY",
+            "the runner's first record is an IDENTITY with someone else's key and a MAC it cannot compute: REJ HANDSHAKE_FAILED, never established",
+            ["4.7-1", "4.7-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (mut k, _) =
+                    shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                let forged = k.seal(&InnerMessage::Identity {
+                    identity_key: *runner_identity().public(),
+                    mac: [0x5a; 32],
+                })?;
+                e.wire.record(forged).await?;
+                expect_handshake_failed_rej(&mut e.wire).await?;
+                let events = e.shim.drain(Duration::from_millis(700)).await?;
+                match events.iter().find(|v| v["event"] == "established") {
+                    Some(v) => Err(format!("a forged IDENTITY was accepted: {v}")),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
+            "PEER-4.7-FIRST-RECORD-NOT-IDENTITY",
+            "the runner's first record is a MSG instead of IDENTITY: REJ HANDSHAKE_FAILED, the message is not shown",
+            ["4.7-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (mut k, _) =
+                    shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                e.wire.record(k.msg("believe me")?).await?;
+                expect_handshake_failed_rej(&mut e.wire).await?;
+                let events = e.shim.drain(Duration::from_millis(700)).await?;
+                match events
+                    .iter()
+                    .find(|v| v["event"] == "established" || v["event"] == "message")
+                {
+                    Some(v) => Err(format!("expected no chat: {v}")),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
+            "PEER-4.7-SECOND-IDENTITY-ENDS",
+            "an IDENTITY after the chat is established (a new key mid-chat) ends the chat; nothing after it is shown",
+            ["4.7-4"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let again = k.seal(&InnerMessage::Identity {
+                    identity_key: [0x6f; 32],
+                    mac: [0; 32],
+                })?;
+                e.wire.record(again).await?;
+                e.shim.expect("ended", |_| true).await?;
+                e.wire.record(k.msg("after")?).await?;
+                let events = e.shim.drain(Duration::from_millis(700)).await?;
+                match events.iter().find(|v| v["event"] == "message") {
+                    Some(v) => Err(format!(
+                        "a message after the second IDENTITY was shown: {v}"
+                    )),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
             "PEER-1.3-RELAY-IN-THE-MIDDLE",
             "a relay in the middle: the two people see different codes and SMP fails with the right answer",
             ["3.2-4", "5.2-1"],
@@ -2007,6 +2299,27 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
             other => Err(format!("expected SMP_ABORT, got {}", other.name())),
         };
     }
+    smp_answered(&mut e, &mut k, asker, &mut rng, answer).await
+}
+
+/// The runner asks with the right answer ("the lake") and the shim's person gives it: both
+/// report matched (§8.5).
+async fn smp_run_matches(e: &mut Env, k: &mut Keys) -> Result<()> {
+    let mut rng = crate::TestRng(7);
+    let (asker, smp1) = model::smp_step1(k.secret("the lake"), &mut rng);
+    runner_asks(e, k, "Where did we meet?", smp1).await?;
+    smp_answered(e, k, asker, &mut rng, "the lake").await
+}
+
+/// The runner asked "Where did we meet?" expecting "the lake"; the shim's person answers
+/// `answer`, and the run completes with the result both sides must report.
+async fn smp_answered(
+    e: &mut Env,
+    k: &mut Keys,
+    asker: model::Asker1,
+    rng: &mut crate::TestRng,
+    answer: &str,
+) -> Result<()> {
     e.shim
         .expect("smp_question", |v| v["question"] == "Where did we meet?")
         .await?;
@@ -2016,7 +2329,7 @@ async fn smp_case(ctx: &Ctx, answer: &str, twist: SmpTwist) -> Result<()> {
     let InnerMessage::Smp2(m2) = k.next_inner(&mut e.wire).await? else {
         return Err("expected SMP2".into());
     };
-    let (asker, m3) = model::smp_step3(asker, &m2, &mut rng)
+    let (asker, m3) = model::smp_step3(asker, &m2, rng)
         .map_err(|e| format!("the shim's SMP2 failed its checks: {e}"))?;
     e.wire.record(k.seal(&InnerMessage::Smp3(m3))?).await?;
     let InnerMessage::Smp4(m4) = k.next_inner(&mut e.wire).await? else {
@@ -2371,25 +2684,16 @@ async fn mitm(ctx: &Ctx) -> Result<()> {
     else {
         return Err("expected REDY from bob".into());
     };
-    to_bob
-        .send(
-            "bob",
-            &PeerMessage::PubKey {
-                public_key: *mine.public(),
-            },
-        )
-        .await?;
-    let mut kb = Keys::derive(
-        "alice",
-        "bob",
-        *mine.public(),
-        public_key,
+    let mut kb = runner_sends_pub_key_as(
+        &mut bob,
+        &mut to_bob,
+        ("bob", "alice"),
         &mine,
-        &public_key,
-        true,
-    )?;
-    let code_b = bob.expect("established", |_| true).await?["safety_code"].clone();
-    if code_b == json!(ka.code) {
+        public_key,
+        &runner_identity(),
+    )
+    .await?;
+    if kb.code == ka.code {
         return Err(
             "both people were shown the same safety code through a relay in the middle".into(),
         );
@@ -2428,6 +2732,35 @@ async fn mitm(ctx: &Ctx) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Two chats the shim opens with the runner (§12.5): the first proves `first`, is verified by
+/// the shim's person (`mark_verified`) when `verify`, and ends; the second proves `second`.
+/// Returns the shim's `contact` event for the second chat, and its keys.
+async fn second_chat(
+    e: &mut Env,
+    first: &KeyPair,
+    verify: bool,
+    second: &KeyPair,
+) -> Result<(Value, Keys)> {
+    let mut k = shim_opens_as(&mut e.shim, &mut e.wire, SHIM, RUNNER, first).await?;
+    let c = e.shim.expect("contact", |_| true).await?;
+    if c["status"] != "new" {
+        return Err(format!("a first chat must be a `new` contact: {c}"));
+    }
+    if verify {
+        e.shim
+            .send(json!({"cmd": "mark_verified", "peer": RUNNER}))
+            .await?;
+        e.shim
+            .expect("contact", |v| v["status"] == "verified")
+            .await?;
+    }
+    e.wire.record(k.seal(&InnerMessage::End)?).await?;
+    e.shim.expect("ended", |_| true).await?;
+    let k2 = shim_opens_as(&mut e.shim, &mut e.wire, SHIM, RUNNER, second).await?;
+    let c2 = e.shim.expect("contact", |_| true).await?;
+    Ok((c2, k2))
 }
 
 /// Runs the selected cases, each with a fresh relay and a fresh shim.

@@ -7,14 +7,19 @@ use cryptully_protocol::errors::{ErrorCode, RejectReason};
 use cryptully_protocol::framing::{MAX_FRAME, check_frame, split_frame};
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::InnerMessage;
-use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
+use cryptully_protocol::key_schedule::{
+    self, Direction, EphemeralKeyPair, IdentityFingerprint, IdentityKeyPair, KeySchedule,
+    Transcript,
+};
 use cryptully_protocol::records::{self, ChainKey, ReceiveChain, Record, RecordError, SendChain};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::session::{Session, SessionError};
+use cryptully_protocol::versioning::PEER_VERSION;
 use cryptully_protocol::{DecodeError, Nick, smp};
 use num_bigint::BigUint;
 use serde_json::Value;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 type Result<T> = std::result::Result<T, String>;
@@ -341,7 +346,7 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
         let hs = hs.clone();
         out.push(check(
             format!("VEC-5-HANDSHAKE-{}", i + 1),
-            "every value §4-§5 derives from the two private keys".into(),
+            "every value §4-§5 derives from the four private keys, IDENTITY included (§4.7, §5.7, §5.8)".into(),
             move || {
                 let input = field(&hs, "input")?;
                 let o = field(&hs, "output")?;
@@ -366,7 +371,7 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                         "helo",
                         hex::encode(
                             PeerMessage::Helo {
-                                version: 2,
+                                version: PEER_VERSION,
                                 commitment: ik.commitment(),
                             }
                             .to_bytes(),
@@ -406,6 +411,57 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                 for (key, value) in got {
                     same(key, value.as_str(), text(o, key)?)?;
                 }
+                // §4.7, §5.7: each side's IDENTITY, computed by its receiver's side.
+                let th = transcript.hash();
+                let iid = IdentityKeyPair::from_private_bytes(array32(
+                    input,
+                    "initiator_identity_private",
+                )?);
+                let rid = IdentityKeyPair::from_private_bytes(array32(
+                    input,
+                    "responder_identity_private",
+                )?);
+                let fp = IdentityFingerprint::of(
+                    (&transcript.initiator, iid.public()),
+                    (&transcript.responder, rid.public()),
+                );
+                same("identity_fingerprint", fp.to_string().as_str(), text(o, "identity_fingerprint")?)?;
+                for (dir, sender, receiver, direction, chain) in [
+                    ("i2r", &iid, &rk, Direction::InitiatorToResponder, i2r),
+                    ("r2i", &rid, &ik, Direction::ResponderToInitiator, r2i),
+                ] {
+                    let who = if dir == "i2r" { "initiator" } else { "responder" };
+                    let key = format!("{who}_identity_public");
+                    same(&key, hex::encode(sender.public()).as_str(), text(o, &key)?)?;
+                    let dh = receiver
+                        .diffie_hellman(sender.public())
+                        .map_err(|e| e.to_string())?;
+                    let mac = key_schedule::identity_mac(&th, &dh, direction, sender.public())
+                        .map_err(|e| e.to_string())?;
+                    let inner = InnerMessage::Identity {
+                        identity_key: *sender.public(),
+                        mac: *mac,
+                    };
+                    let record = SendChain::new(ChainKey::new(*chain))
+                        .seal(&inner.encode_padded())
+                        .map_err(|e| e.to_string())?;
+                    let got = [
+                        (format!("identity_dh_{dir}"), hex::encode(*dh)),
+                        (format!("identity_mac_{dir}"), hex::encode(*mac)),
+                        (format!("identity_inner_{dir}"), {
+                            let mut b = Vec::new();
+                            inner.encode(&mut b);
+                            hex::encode(b)
+                        }),
+                        (
+                            format!("identity_record_{dir}"),
+                            hex::encode(PeerMessage::Record(record).to_bytes()),
+                        ),
+                    ];
+                    for (key, value) in got {
+                        same(&key, value.as_str(), text(o, &key)?)?;
+                    }
+                }
                 Ok(())
             },
         ));
@@ -422,7 +478,8 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                 let mut rng = crate::TestRng(7);
                 match text(&case, "error")? {
                     "commitment_mismatch" => {
-                        let (mut b, _) = Session::respond(nick("bob")?, nick("alice")?, &helo);
+                        let id = Arc::new(IdentityKeyPair::generate(&mut rng));
+                        let (mut b, _) = Session::respond(nick("bob")?, nick("alice")?, id, &helo);
                         let _ = b.accept(&mut rng).map_err(|e| e.to_string())?;
                         let pk = PeerMessage::decode(&bytes(&case, "pub_key")?)
                             .map_err(|e| e.to_string())?;
@@ -435,7 +492,9 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                         )
                     }
                     _ => {
-                        let (mut a, _) = Session::initiate(nick("alice")?, nick("bob")?, &mut rng);
+                        let id = Arc::new(IdentityKeyPair::generate(&mut rng));
+                        let (mut a, _) =
+                            Session::initiate(nick("alice")?, nick("bob")?, id, &mut rng);
                         let redy = PeerMessage::decode(&bytes(&case, "redy")?)
                             .map_err(|e| e.to_string())?;
                         let reply = a.handle(redy, &mut rng).map_err(|e| e.to_string())?;
@@ -447,6 +506,51 @@ fn handshakes(v: &Value, out: &mut Vec<Check>) -> Result<()> {
                         )
                     }
                 }
+            },
+        ));
+    }
+    invalid_identities(v, out)
+}
+
+/// §4.7: first records an initiator must refuse, each against a live initiator of the first
+/// handshake waiting for the responder's IDENTITY.
+fn invalid_identities(v: &Value, out: &mut Vec<Check>) -> Result<()> {
+    let first = list(v, "handshakes")?
+        .first()
+        .ok_or("no handshake")?
+        .clone();
+    for (i, case) in list(v, "invalid_identity")?.iter().enumerate() {
+        let (case, first) = (case.clone(), first.clone());
+        let desc = text(&case, "description")?.to_string();
+        out.push(check(
+            format!("VEC-4.7-INVALID-IDENTITY-{}", i + 1),
+            desc,
+            move || {
+                let input = field(&first, "input")?;
+                let output = field(&first, "output")?;
+                let mut rng = crate::TestRng(8);
+                let (mut a, _) = Session::initiate_with(
+                    nick(text(input, "initiator_nick")?)?,
+                    nick(text(input, "responder_nick")?)?,
+                    Arc::new(IdentityKeyPair::from_private_bytes(array32(
+                        input,
+                        "initiator_identity_private",
+                    )?)),
+                    EphemeralKeyPair::from_private_bytes(array32(input, "initiator_private")?),
+                );
+                let redy = PeerMessage::Redy {
+                    public_key: array32(output, "responder_public")?,
+                };
+                let _ = a.handle(redy, &mut rng).map_err(|e| e.to_string())?;
+                let record =
+                    PeerMessage::decode(&bytes(&case, "record")?).map_err(|e| e.to_string())?;
+                let reply = a.handle(record, &mut rng).map_err(|e| e.to_string())?;
+                same("reply", reply.send, vec![reply_of(&case)?])?;
+                same(
+                    "then",
+                    a.send_message("x").err(),
+                    Some(SessionError::IdentityNotProven),
+                )
             },
         ));
     }

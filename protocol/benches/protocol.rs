@@ -105,32 +105,59 @@ fn records() {
 }
 
 fn handshake() {
-    println!("## §4-§5 one full handshake, both sides (HELO, REDY, PUB_KEY; 4 X25519 operations)");
+    println!(
+        "## §4-§5, §4.7 one full handshake, both sides (HELO, REDY, PUB_KEY, both IDENTITYs; 8 X25519 operations)"
+    );
     let alice = Nick::new("alice").unwrap();
     let bob = Nick::new("bob").unwrap();
+    // A device's identity is made once, not per chat.
+    let (alice_id, bob_id) = (id(), id());
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let mut full = || {
-        let (mut a, helo) = Session::initiate(alice.clone(), bob.clone(), &mut rng);
-        let (mut b, _) = Session::respond(bob.clone(), alice.clone(), &helo);
+        let (mut a, helo) = Session::initiate(alice.clone(), bob.clone(), alice_id.clone(), &mut rng);
+        let (mut b, _) = Session::respond(bob.clone(), alice.clone(), bob_id.clone(), &helo);
         let redy = b.accept(&mut rng).unwrap().send.pop().unwrap();
-        let pub_key = a.handle(redy, &mut rng).unwrap().send.pop().unwrap();
-        let _ = black_box(b.handle(pub_key, &mut rng).unwrap());
+        let mut to_b = a.handle(redy, &mut rng).unwrap().send;
+        let a_identity = to_b.pop().unwrap();
+        let pub_key = to_b.pop().unwrap();
+        let b_identity = b.handle(pub_key, &mut rng).unwrap().send.pop().unwrap();
+        let _ = black_box(b.handle(a_identity, &mut rng).unwrap());
+        let _ = black_box(a.handle(b_identity, &mut rng).unwrap());
+        assert!(a.is_established() && b.is_established());
     };
     let mut rng2 = ChaCha20Rng::seed_from_u64(2);
     let mut dh_only = || {
-        // The floor: two key generations and two X25519 agreements.
+        // Version 2's floor: two key generations and two X25519 agreements.
         use cryptully_protocol::key_schedule::EphemeralKeyPair;
         let a = EphemeralKeyPair::generate(&mut rng2);
         let b = EphemeralKeyPair::generate(&mut rng2);
         black_box(a.diffie_hellman(b.public()).unwrap());
         black_box(b.diffie_hellman(a.public()).unwrap());
     };
-    let t = interleaved(300, &mut [&mut full, &mut dh_only]);
+    // §5.7: what identities add, four X25519 agreements: each side's own MAC key and its check
+    // of the friend's.
+    use cryptully_protocol::key_schedule::EphemeralKeyPair;
+    let (ea, eb) = (
+        EphemeralKeyPair::from_private_bytes([3; 32]),
+        EphemeralKeyPair::from_private_bytes([4; 32]),
+    );
+    let (sa, sb) = (
+        EphemeralKeyPair::from_private_bytes([5; 32]),
+        EphemeralKeyPair::from_private_bytes([6; 32]),
+    );
+    let mut identity_dh = || {
+        black_box(sa.diffie_hellman(eb.public()).unwrap());
+        black_box(eb.diffie_hellman(sa.public()).unwrap());
+        black_box(sb.diffie_hellman(ea.public()).unwrap());
+        black_box(ea.diffie_hellman(sb.public()).unwrap());
+    };
+    let t = interleaved(300, &mut [&mut full, &mut dh_only, &mut identity_dh]);
     println!(
-        "handshake: {} per full handshake | 4 bare X25519 ops {} | protocol overhead {}",
+        "handshake: {} per full handshake | 4 bare X25519 ops of version 2 {} | 4 identity X25519 ops {} | protocol overhead {}",
         fmt_time(t[0]),
         fmt_time(t[1]),
-        fmt_time(t[0] - t[1])
+        fmt_time(t[2]),
+        fmt_time(t[0] - t[1] - t[2])
     );
 }
 
@@ -185,4 +212,11 @@ fn main() {
     if want("smp") {
         smp_run();
     }
+}
+
+/// A fresh long-term identity (§5.7) for one side of a test chat.
+fn id() -> std::sync::Arc<cryptully_protocol::IdentityKeyPair> {
+    std::sync::Arc::new(cryptully_protocol::IdentityKeyPair::generate(
+        &mut rand_core::OsRng,
+    ))
 }

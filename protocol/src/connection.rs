@@ -7,19 +7,23 @@
 //! peer's nickname; nothing the person sent is lost silently: messages never acknowledged are
 //! reported as undelivered when their chat ends, however it ends.
 
+use crate::contacts::{Contacts, Recognition};
 use crate::errors::ErrorCode;
 use crate::handshake::PeerMessage;
 use crate::inner::TypingState;
+use crate::key_schedule::IdentityKeyPair;
 use crate::net::{FrameReader, NetError, put_frame};
 use crate::nick::Nick;
 use crate::relay::{ClientMessage, RelayMessage};
 use crate::session::{EndReason, Event, Session, SessionError, Step};
+use crate::smp::SmpOutcome;
 use crate::transport::{Fingerprint, Io, ToRelayAddr};
 use crate::versioning::RELAY_VERSION;
 use bytes::BytesMut;
 use core::fmt;
 use rand_core::CryptoRngCore;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -92,6 +96,23 @@ pub enum Command {
         /// With whom.
         peer: Nick,
     },
+    /// The person read the safety code aloud and it matched (§5.5): `peer`'s proven identity
+    /// is remembered as verified (§12.5), and a chat blocked by a changed identity may go on.
+    MarkVerified {
+        /// With whom.
+        peer: Nick,
+    },
+    /// The person goes on with `peer`'s changed identity without verifying it (§12.5): it
+    /// replaces the verified one, unverified, and the chat may go on.
+    AcceptIdentity {
+        /// With whom.
+        peer: Nick,
+    },
+    /// Forget what is remembered of `peer` (§12.5).
+    Forget {
+        /// Whom.
+        peer: Nick,
+    },
     /// Close the chat with `peer` (§7.7).
     Close {
         /// With whom.
@@ -125,6 +146,18 @@ pub enum ConnEvent {
         /// The record sequence number.
         seq: u64,
     },
+    /// What the friend's proven identity means (§12.5): right after [`Event::Established`], and
+    /// again when the person verifies it or accepts a changed one.
+    Contact {
+        /// The peer, canonical.
+        peer: Nick,
+        /// New, known, verified, or changed. When it [`Recognition::blocks`], messages to
+        /// `peer` are refused until [`Command::MarkVerified`], a matching answer (§8) or
+        /// [`Command::AcceptIdentity`].
+        recognition: Recognition,
+    },
+    /// What is remembered of friends changed: the application stores it (§12.5).
+    ContactsChanged(Contacts),
     /// A message could not be sent at all.
     NotSent {
         /// To whom.
@@ -283,8 +316,28 @@ impl Handle {
     }
 }
 
+/// Who this client is from chat to chat (§12.5): its long-term identity and what it remembers
+/// of its friends'.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// This device's identity key (§5.7).
+    pub identity: Arc<IdentityKeyPair>,
+    /// What it remembers of friends.
+    pub contacts: Contacts,
+}
+
+impl Profile {
+    /// A fresh identity and no contacts: nothing carries over to another run (tests, tools).
+    pub fn throwaway(rng: &mut impl CryptoRngCore) -> Self {
+        Self {
+            identity: Arc::new(IdentityKeyPair::generate(rng)),
+            contacts: Contacts::default(),
+        }
+    }
+}
+
 /// Connects to `addr`, registers `nick` and starts the connection task, drawing keys from the
-/// operating system's random source.
+/// operating system's random source, with a throwaway identity ([`connect_as`] keeps one).
 pub async fn connect(
     addr: impl ToRelayAddr,
     nick: Nick,
@@ -305,10 +358,23 @@ pub async fn connect_with_rng<R: CryptoRngCore + Send + 'static>(
 pub async fn connect_within<R: CryptoRngCore + Send + 'static>(
     addr: impl ToRelayAddr,
     nick: Nick,
+    mut rng: R,
+    limit: Duration,
+) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
+    let profile = Profile::throwaway(&mut rng);
+    connect_as(addr, nick, profile, rng, limit).await
+}
+
+/// Connects as `profile`: its identity proves this side in every chat (§4.7), and its contacts
+/// decide what each friend's identity means (§12.5).
+pub async fn connect_as<R: CryptoRngCore + Send + 'static>(
+    addr: impl ToRelayAddr,
+    nick: Nick,
+    profile: Profile,
     rng: R,
     limit: Duration,
 ) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
-    tokio::time::timeout(limit, connect_now(addr, nick, rng))
+    tokio::time::timeout(limit, connect_now(addr, nick, profile, rng))
         .await
         .map_err(|_| ConnectError::TimedOut)?
 }
@@ -316,6 +382,7 @@ pub async fn connect_within<R: CryptoRngCore + Send + 'static>(
 async fn connect_now<R: CryptoRngCore + Send + 'static>(
     addr: impl ToRelayAddr,
     nick: Nick,
+    profile: Profile,
     rng: R,
 ) -> Result<(Handle, mpsc::UnboundedReceiver<ConnEvent>), ConnectError> {
     let addr = addr
@@ -368,6 +435,8 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
     let client = Client {
         nick: registered.clone(),
         sessions: HashMap::new(),
+        profile,
+        blocked: HashSet::new(),
         writer,
         events,
         rng,
@@ -498,6 +567,10 @@ impl Writer {
 struct Client<R> {
     nick: Nick,
     sessions: HashMap<Nick, Session>,
+    profile: Profile,
+    /// Chats whose friend proved another identity than the verified one: nothing is sent to
+    /// them until the person decides [12.5-3].
+    blocked: HashSet<Nick>,
     writer: Writer,
     events: mpsc::UnboundedSender<ConnEvent>,
     rng: R,
@@ -607,14 +680,75 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             });
         }
         for event in step.events {
+            // What the contacts make of an event is told after the event itself.
+            let about_contacts = matches!(
+                event,
+                Event::Established { .. } | Event::SmpResult(SmpOutcome::Matched) | Event::Ended(_)
+            )
+            .then(|| event.clone());
             self.emit(ConnEvent::Peer {
                 peer: peer.clone(),
                 event,
             });
+            if let Some(follow) = about_contacts.and_then(|e| self.contact_event(peer, &e)) {
+                self.emit(follow);
+            }
         }
         if self.sessions.get(peer).is_some_and(Session::is_over) {
             self.sessions.remove(peer);
         }
+    }
+
+    /// §12.5: what an event means for the contacts. A chat's proven identity is compared with
+    /// the remembered one; a matching answer verifies it.
+    fn contact_event(&mut self, peer: &Nick, event: &Event) -> Option<ConnEvent> {
+        match event {
+            Event::Established { peer_identity, .. } => {
+                let before = self.profile.contacts.clone();
+                let recognition = self.profile.contacts.recognise(peer, peer_identity);
+                if recognition.blocks() {
+                    self.blocked.insert(peer.clone());
+                } else {
+                    self.blocked.remove(peer);
+                }
+                if before != self.profile.contacts {
+                    self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
+                }
+                Some(ConnEvent::Contact {
+                    peer: peer.clone(),
+                    recognition,
+                })
+            }
+            Event::SmpResult(SmpOutcome::Matched) => {
+                self.verify(peer);
+                None
+            }
+            Event::Ended(_) => {
+                self.blocked.remove(peer);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The person verified `peer` in this chat: by the code or a matching answer (§12.5).
+    fn verify(&mut self, peer: &Nick) {
+        let Some(identity) = self.sessions.get(peer).and_then(Session::peer_identity) else {
+            return self.error(
+                Some(peer),
+                "the chat is not secure yet: there is nothing to verify",
+            );
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.profile.contacts.mark_verified(peer, &identity, now);
+        self.blocked.remove(peer);
+        self.emit(ConnEvent::Contact {
+            peer: peer.clone(),
+            recognition: Recognition::Verified { since: now },
+        });
+        self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
     }
 
     fn apply_result(&mut self, peer: &Nick, result: Result<Step, SessionError>) {
@@ -657,7 +791,12 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                 if self.sessions.get(&peer).is_some_and(|s| !s.is_over()) {
                     return self.error(Some(&peer), "a chat with this nickname is already open");
                 }
-                let (session, helo) = Session::initiate(self.nick.clone(), peer.clone(), rng);
+                let (session, helo) = Session::initiate(
+                    self.nick.clone(),
+                    peer.clone(),
+                    self.profile.identity.clone(),
+                    rng,
+                );
                 self.sessions.insert(peer.clone(), session);
                 self.apply(
                     &peer,
@@ -673,6 +812,14 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     let reason = "there is no open chat with this nickname".to_string();
                     return self.emit(ConnEvent::NotSent { peer, id, reason });
                 };
+                // §12.5 [12.5-3]: not a word to someone who may not be the verified friend.
+                if self.blocked.contains(&peer) {
+                    let reason = format!(
+                        "this may not be {peer}: their identity changed since you verified it. \
+                         Verify them again, or choose to go on without, before sending"
+                    );
+                    return self.emit(ConnEvent::NotSent { peer, id, reason });
+                }
                 // Refused before it is sealed, so no record number is spent on it (§6.3).
                 if self.writer.pending_bytes + text.len() > MAX_PACED_BYTES {
                     let reason = "too many messages are still waiting to go out; wait a moment and send it again".to_string();
@@ -698,6 +845,9 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             }
             Command::Typing { peer, state } => {
                 let peer = peer.canonical();
+                if self.blocked.contains(&peer) {
+                    return;
+                }
                 if let Some(session) = self.sessions.get_mut(&peer) {
                     if let Ok(record) = session.send_typing(state) {
                         self.apply(
@@ -708,6 +858,26 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                             },
                         );
                     }
+                }
+            }
+            Command::MarkVerified { peer } => self.verify(&peer.canonical()),
+            Command::AcceptIdentity { peer } => {
+                let peer = peer.canonical();
+                let Some(identity) = self.sessions.get(&peer).and_then(Session::peer_identity)
+                else {
+                    return self.error(Some(&peer), "there is no secure chat with this nickname");
+                };
+                self.profile.contacts.accept(&peer, &identity);
+                self.blocked.remove(&peer);
+                self.emit(ConnEvent::Contact {
+                    peer: peer.clone(),
+                    recognition: Recognition::Known,
+                });
+                self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
+            }
+            Command::Forget { peer } => {
+                if self.profile.contacts.forget(&peer) {
+                    self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
                 }
             }
             Command::AdvanceClock(by) => {
@@ -842,7 +1012,12 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             if self.sessions.contains_key(&peer) && !crossed {
                 self.end_chat(&peer, EndReason::PeerClosed);
             }
-            let (mut session, mut step) = Session::respond(self.nick.clone(), peer.clone(), &msg);
+            let (mut session, mut step) = Session::respond(
+                self.nick.clone(),
+                peer.clone(),
+                self.profile.identity.clone(),
+                &msg,
+            );
             if crossed && session.state_name() == "ExpectDecision" {
                 match session.accept(&mut self.rng) {
                     Ok(accepted) => step = accepted,

@@ -13,7 +13,7 @@
 use crate::framing::{MAX_FRAME, split_frame};
 use crate::handshake::PeerMessage;
 use crate::inner::{InnerMessage, TypingState};
-use crate::key_schedule::EphemeralKeyPair;
+use crate::key_schedule::{EphemeralKeyPair, IdentityKeyPair};
 use crate::nick::Nick;
 use crate::records::{ChainKey, ReceiveChain, SendChain};
 use crate::relay::{ClientMessage, RelayMessage};
@@ -23,7 +23,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::collections::VecDeque;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// §2.1: frames split from any byte stream are within bounds and consume the stream in order.
 pub fn frames(data: &[u8]) {
@@ -258,16 +258,28 @@ pub fn session(data: &[u8]) {
     let (alice_nick, bob_nick) = (Nick::new("alice").unwrap(), Nick::new("bob").unwrap());
     // One key pair each, made once: X25519 key generation was a tenth of this target's time,
     // and the handshake's logic is the same with any key.
-    static KEYS: OnceLock<(EphemeralKeyPair, EphemeralKeyPair)> = OnceLock::new();
-    let (alice_key, bob_key) = KEYS.get_or_init(|| {
+    type Keys = (
+        EphemeralKeyPair,
+        EphemeralKeyPair,
+        Arc<IdentityKeyPair>,
+        Arc<IdentityKeyPair>,
+    );
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    let (alice_key, bob_key, alice_id, bob_id) = KEYS.get_or_init(|| {
         (
             EphemeralKeyPair::from_private_bytes([0x41; 32]),
             EphemeralKeyPair::from_private_bytes([0x42; 32]),
+            Arc::new(IdentityKeyPair::from_private_bytes([0x61; 32])),
+            Arc::new(IdentityKeyPair::from_private_bytes([0x62; 32])),
         )
     });
-    let (mut alice, helo) =
-        Session::initiate_with(alice_nick.clone(), bob_nick.clone(), alice_key.clone());
-    let (mut bob, _) = Session::respond(bob_nick, alice_nick, &helo);
+    let (mut alice, helo) = Session::initiate_with(
+        alice_nick.clone(),
+        bob_nick.clone(),
+        alice_id.clone(),
+        alice_key.clone(),
+    );
+    let (mut bob, _) = Session::respond(bob_nick, alice_nick, bob_id.clone(), &helo);
     let mut to_bob: VecDeque<Vec<u8>> = VecDeque::new();
     let mut to_alice: VecDeque<Vec<u8>> = VecDeque::new();
     let mut tampered = false;
@@ -369,7 +381,19 @@ pub fn session(data: &[u8]) {
                 "a session that is over shows nothing"
             );
             for e in &step.events {
-                if let Event::Established { safety_code, .. } = e {
+                if let Event::Established {
+                    safety_code,
+                    peer_identity,
+                    ..
+                } = e
+                {
+                    // §4.7: only the friend's own identity can be proven, tampering or not.
+                    let friend = if target_is_bob { alice_id } else { bob_id };
+                    assert_eq!(
+                        peer_identity,
+                        friend.public(),
+                        "a proven identity is the friend's"
+                    );
                     if target_is_bob {
                         codes.1 = Some(*safety_code)
                     } else {

@@ -9,6 +9,7 @@ mod ty {
     pub(super) const MSG: u8 = 0x01;
     pub(super) const TYPING: u8 = 0x02;
     pub(super) const ACK: u8 = 0x03;
+    pub(super) const IDENTITY: u8 = 0x04;
     pub(super) const SMP0: u8 = 0x10;
     pub(super) const SMP1: u8 = 0x11;
     pub(super) const SMP2: u8 = 0x12;
@@ -63,6 +64,14 @@ pub enum InnerMessage {
         /// The MSG's record sequence number.
         seq: u64,
     },
+    /// §7.8 IDENTITY: each side's first record, its long-term identity key and the MAC that
+    /// proves it holds the private half (§5.7).
+    Identity {
+        /// The sender's identity public key.
+        identity_key: [u8; 32],
+        /// `HMAC-SHA256(K, identity_key)` with the key of §5.7.
+        mac: [u8; 32],
+    },
     /// §8.4 SMP0: the question, 0 to 1024 bytes of UTF-8.
     Smp0 {
         /// The question.
@@ -116,6 +125,10 @@ impl InnerMessage {
             },
             ty::TYPING => Self::Typing(TypingState::from_u8(r.u8("state")?)?),
             ty::ACK => Self::Ack { seq: r.u64("seq")? },
+            ty::IDENTITY => Self::Identity {
+                identity_key: r.array("identity key")?,
+                mac: r.array("mac")?,
+            },
             ty::SMP0 => Self::Smp0 {
                 question: r.text16("question", 0, MAX_SMP_QUESTION)?,
             },
@@ -143,6 +156,11 @@ impl InnerMessage {
             Self::Ack { seq } => {
                 out.push(ty::ACK);
                 out.extend_from_slice(&seq.to_be_bytes());
+            }
+            Self::Identity { identity_key, mac } => {
+                out.push(ty::IDENTITY);
+                out.extend_from_slice(identity_key);
+                out.extend_from_slice(mac);
             }
             Self::Smp0 { question } => {
                 out.push(ty::SMP0);
@@ -187,6 +205,7 @@ impl InnerMessage {
             Self::Msg { .. } => "MSG",
             Self::Typing(_) => "TYPING",
             Self::Ack { .. } => "ACK",
+            Self::Identity { .. } => "IDENTITY",
             Self::Smp0 { .. } => "SMP0",
             Self::Smp1(_) => "SMP1",
             Self::Smp2(_) => "SMP2",

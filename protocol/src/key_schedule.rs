@@ -8,13 +8,18 @@ use rand_core::CryptoRngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// §5.2 transcript label.
-const TRANSCRIPT_LABEL: &[u8] = b"cryptully/2 transcript";
+const TRANSCRIPT_LABEL: &[u8] = b"cryptully/3 transcript";
 /// §5.4 labels.
-const LABEL_CHAIN_I2R: &[u8] = b"cryptully/2 chain i2r";
-const LABEL_CHAIN_R2I: &[u8] = b"cryptully/2 chain r2i";
-const LABEL_SESSION_ID: &[u8] = b"cryptully/2 session id";
-const LABEL_SAFETY_CODE: &[u8] = b"cryptully/2 safety code";
-const LABEL_FINGERPRINT: &[u8] = b"cryptully/2 fingerprint";
+const LABEL_CHAIN_I2R: &[u8] = b"cryptully/3 chain i2r";
+const LABEL_CHAIN_R2I: &[u8] = b"cryptully/3 chain r2i";
+const LABEL_SESSION_ID: &[u8] = b"cryptully/3 session id";
+const LABEL_SAFETY_CODE: &[u8] = b"cryptully/3 safety code";
+const LABEL_FINGERPRINT: &[u8] = b"cryptully/3 fingerprint";
+/// §5.7 labels of the IDENTITY MAC keys, one per direction.
+const LABEL_IDENTITY_I2R: &[u8] = b"cryptully/3 identity i2r";
+const LABEL_IDENTITY_R2I: &[u8] = b"cryptully/3 identity r2i";
+/// §5.8 label of the identity fingerprint.
+const LABEL_IDENTITY_FINGERPRINT: &[u8] = b"cryptully/3 identity fingerprint";
 
 /// An ephemeral X25519 key pair (§5.1). The private half is erased on drop. Cloneable only with
 /// the `fuzzing` feature, so the fuzz targets can reuse one key instead of computing it per input.
@@ -71,6 +76,149 @@ impl fmt::Debug for EphemeralKeyPair {
             .field("private", &"<redacted>")
             .field("public", &Hex(&self.public))
             .finish()
+    }
+}
+
+/// A long-term X25519 identity key pair (§5.7), made once per device and kept by the
+/// application. The private half is erased on drop and never leaves this type except through
+/// [`IdentityKeyPair::dangerous_private_bytes`], for the application's key file.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct IdentityKeyPair {
+    private: Box<[u8; 32]>,
+    #[zeroize(skip)]
+    public: [u8; 32],
+}
+
+impl IdentityKeyPair {
+    /// Draws a fresh identity from `rng`.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        erased(|| {
+            let mut private = Zeroizing::new([0u8; 32]);
+            rng.fill_bytes(&mut *private);
+            Self::from_private_bytes(*private)
+        })
+    }
+
+    /// The identity with this private key (a key file, vectors, tests).
+    pub fn from_private_bytes(private: [u8; 32]) -> Self {
+        erased(|| {
+            let public = primitives::x25519_public(&private);
+            Self {
+                private: Box::new(private),
+                public,
+            }
+        })
+    }
+
+    /// The public key, which the friend's client remembers (§12.5).
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    /// The private key, for the application to store or export. Secret.
+    pub fn dangerous_private_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.private)
+    }
+
+    /// `X25519(identity private, peer's ephemeral public)`, refusing the all-zero result (§5.7).
+    pub(crate) fn diffie_hellman(
+        &self,
+        peer: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        erased(|| primitives::x25519(&self.private, peer))
+    }
+}
+
+impl fmt::Debug for IdentityKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityKeyPair")
+            .field("private", &"<redacted>")
+            .field("public", &Hex(&self.public))
+            .finish()
+    }
+}
+
+/// Which way an IDENTITY travels (§5.7): its MAC key has a label per direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent by the initiator.
+    InitiatorToResponder,
+    /// Sent by the responder.
+    ResponderToInitiator,
+}
+
+/// The MAC of an IDENTITY (§5.7):
+/// `K = HKDF(salt = TH, IKM = X25519(s_sender, E_receiver), info = label, 32)`,
+/// `mac = HMAC-SHA256(K, identity_public)`. `dh` is that X25519 output, which the sender computes
+/// from its identity key and the receiver from its ephemeral key.
+pub fn identity_mac(
+    transcript_hash: &[u8; 32],
+    dh: &[u8; 32],
+    direction: Direction,
+    identity_public: &[u8; 32],
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    erased(|| {
+        let prk = primitives::hkdf_extract(transcript_hash, dh);
+        let mut key = Zeroizing::new([0u8; 32]);
+        let label = match direction {
+            Direction::InitiatorToResponder => LABEL_IDENTITY_I2R,
+            Direction::ResponderToInitiator => LABEL_IDENTITY_R2I,
+        };
+        primitives::hkdf_expand(&*prk, label, &mut *key)?;
+        Ok(primitives::hmac_sha256(&*key, &[identity_public]))
+    })
+}
+
+/// The identity fingerprint of two people (§5.8): the same 30 digits on both screens, from both
+/// identity keys, the lower canonical nickname's first. Unlike the safety code it does not change
+/// from chat to chat, so it can be compared once, in person or over another channel.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdentityFingerprint([u32; 6]);
+
+impl IdentityFingerprint {
+    /// §5.8: `SHA-256(label || len8(nick_a) || nick_a || S_a || len8(nick_b) || nick_b || S_b)`
+    /// with `nick_a < nick_b` canonical; six groups of five digits, each the big-endian value of
+    /// five hash bytes mod 100 000.
+    pub fn of(one: (&Nick, &[u8; 32]), other: (&Nick, &[u8; 32])) -> Self {
+        let (a, b) = if one.0.canonical() <= other.0.canonical() {
+            (one, other)
+        } else {
+            (other, one)
+        };
+        let mut nicks_a = Vec::with_capacity(33);
+        put_nick(&mut nicks_a, &a.0.canonical());
+        let mut nicks_b = Vec::with_capacity(33);
+        put_nick(&mut nicks_b, &b.0.canonical());
+        let hash = sha256(&[LABEL_IDENTITY_FINGERPRINT, &nicks_a, a.1, &nicks_b, b.1]);
+        let mut groups = [0u32; 6];
+        for (group, chunk) in groups.iter_mut().zip(hash.chunks(5)) {
+            let value = chunk.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+            *group = (value % 100_000) as u32;
+        }
+        Self(groups)
+    }
+
+    /// The 30 digits without spaces.
+    pub fn digits(&self) -> String {
+        self.0.iter().map(|g| format!("{g:05}")).collect()
+    }
+}
+
+impl fmt::Display for IdentityFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, g) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{g:05}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for IdentityFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityFingerprint({self})")
     }
 }
 

@@ -1,6 +1,6 @@
 //! # cryptully-protocol
 //!
-//! The Cryptully wire protocol, version 2, as specified in `spec/`. Each module is one section of
+//! The Cryptully wire protocol (relay version 2, peer version 3), as specified in `spec/`. Each module is one section of
 //! the spec, named after it; every public item cites its section.
 //!
 //! | § | Module |
@@ -15,6 +15,7 @@
 //! | 9 | [`errors`] |
 //! | 10 | [`limits`] |
 //! | 11 | [`versioning`] |
+//! | 12.5 | [`contacts`], [`storage`] (files, feature `tokio`) |
 //!
 //! With the `tokio` feature, `net` reads and writes frames over async streams and `connection`
 //! is the client side of §3 and §4 over TCP; the core modules stay free of I/O.
@@ -28,6 +29,7 @@
 pub mod codec;
 #[cfg(feature = "tokio")]
 pub mod connection;
+pub mod contacts;
 pub mod errors;
 pub mod framing;
 #[cfg(feature = "fuzzing")]
@@ -46,6 +48,8 @@ pub mod relay;
 pub mod session;
 pub mod smp;
 #[cfg(feature = "tokio")]
+pub mod storage;
+#[cfg(feature = "tokio")]
 pub mod transport;
 pub mod versioning;
 
@@ -54,7 +58,7 @@ pub use errors::{ErrorCode, RejectReason};
 pub use framing::FrameError;
 pub use handshake::PeerMessage;
 pub use inner::{InnerMessage, TypingState};
-pub use key_schedule::{Fingerprint, SafetyCode};
+pub use key_schedule::{Fingerprint, IdentityFingerprint, IdentityKeyPair, SafetyCode};
 pub use nick::Nick;
 pub use rand_core;
 pub use records::RecordError;

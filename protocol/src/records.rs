@@ -15,7 +15,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The RECORD type byte (§4.1), also the first byte under the tag (§6.3).
 pub(crate) const RECORD_TYPE: u8 = 0x20;
-const RECORD_KEYS_LABEL: &[u8] = b"cryptully/2 record keys";
+const RECORD_KEYS_LABEL: &[u8] = b"cryptully/3 record keys";
 const TAG_LEN: usize = 32;
 
 /// Why a record could not be sealed or opened (§6.4).

@@ -10,7 +10,8 @@ use crate::errors::RejectReason;
 use crate::handshake::PeerMessage;
 use crate::inner::{InnerMessage, TypingState};
 use crate::key_schedule::{
-    self, EphemeralKeyPair, Fingerprint, KeySchedule, SafetyCode, Transcript,
+    self, Direction, EphemeralKeyPair, Fingerprint, IdentityFingerprint, IdentityKeyPair,
+    KeySchedule, SafetyCode, Transcript,
 };
 use crate::limits::{
     HANDSHAKE_DECISION_TIMEOUT, HANDSHAKE_STEP_TIMEOUT, MAX_MSG_TEXT, MAX_SMP_QUESTION, MAX_TOO_FAR,
@@ -23,6 +24,7 @@ use crate::versioning::PEER_VERSION;
 use core::fmt;
 use rand_core::CryptoRngCore;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
@@ -99,12 +101,17 @@ pub enum Event {
         /// Who asks.
         peer: Nick,
     },
-    /// The handshake completed (§4.4).
+    /// The handshake completed and the friend proved its identity key (§4.7).
     Established {
         /// Read aloud to compare (§5.5).
         safety_code: SafetyCode,
         /// For auditors (§5.6).
         fingerprint: Fingerprint,
+        /// The friend's long-term identity public key, proven by its IDENTITY (§4.7). The
+        /// application compares it with what it remembers of this nickname (§12.5).
+        peer_identity: [u8; 32],
+        /// The 30 digits both people see for their two identities (§5.8).
+        identity_fingerprint: IdentityFingerprint,
     },
     /// The peer rejected the request (§4.3).
     Rejected(RejectReason),
@@ -157,6 +164,9 @@ pub enum SessionError {
     CommitmentMismatch,
     /// The peer's public key is a low-order point (§4.4). Fatal.
     LowOrderKey,
+    /// The friend's first record was not a valid IDENTITY: a wrong MAC, a low-order identity
+    /// key, or another message (§4.7). Fatal; REJ HANDSHAKE_FAILED was sent.
+    IdentityNotProven,
     /// An authenticated record held an invalid inner message (§6.4 step 6). Fatal.
     InvalidInnerMessage(DecodeError),
     /// The sending direction is exhausted (§6.2). Fatal.
@@ -196,6 +206,9 @@ impl fmt::Display for SessionError {
             ),
             Self::LowOrderKey => f.write_str(
                 "the friend sent an invalid key; someone may be interfering, so the chat was closed (§4.4)",
+            ),
+            Self::IdentityNotProven => f.write_str(
+                "the friend's client could not prove who it is; someone may be interfering, so the chat was closed (§4.7)",
             ),
             Self::InvalidInnerMessage(e) => write!(
                 f,
@@ -250,6 +263,8 @@ struct Established {
     session_id: [u8; 32],
     safety_code: SafetyCode,
     fingerprint: Fingerprint,
+    /// The friend's identity public key, once its IDENTITY is verified (§4.7).
+    peer_identity: [u8; 32],
     smp: Smp,
     /// Counts SMP runs, so that two runs waiting in the same state are two waits (§8.6).
     smp_run: u64,
@@ -276,6 +291,13 @@ enum State {
         keys: EphemeralKeyPair,
         commitment: [u8; 32],
     },
+    /// Keys are derived and this side's IDENTITY is sent; the friend's must come next (§4.7).
+    /// The ephemeral key is kept until then: the IDENTITY MAC needs it.
+    ExpectIdentity {
+        est: Box<Established>,
+        keys: EphemeralKeyPair,
+        transcript_hash: [u8; 32],
+    },
     Established(Box<Established>),
     Closed,
     Failed(SessionError),
@@ -287,6 +309,7 @@ impl State {
             Self::ExpectRedy { .. } => "ExpectRedy",
             Self::ExpectDecision { .. } => "ExpectDecision",
             Self::ExpectPubKey { .. } => "ExpectPubKey",
+            Self::ExpectIdentity { .. } => "ExpectIdentity",
             Self::Established(_) => "Established",
             Self::Closed => "Closed",
             Self::Failed(_) => "Failed",
@@ -298,6 +321,8 @@ impl State {
 pub struct Session {
     local: Nick,
     peer: Nick,
+    /// This device's long-term identity (§5.7), shared by all its sessions.
+    identity: Arc<IdentityKeyPair>,
     role: Role,
     state: State,
     /// What the session waits for and since when, as last seen by [`Session::tick`].
@@ -330,16 +355,27 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// Opens a chat with `peer` (§4.2): the session and the HELO to send.
-    pub fn initiate(local: Nick, peer: Nick, rng: &mut impl CryptoRngCore) -> (Self, PeerMessage) {
+    /// Opens a chat with `peer` (§4.2): the session and the HELO to send. `identity` is this
+    /// device's long-term key (§5.7).
+    pub fn initiate(
+        local: Nick,
+        peer: Nick,
+        identity: Arc<IdentityKeyPair>,
+        rng: &mut impl CryptoRngCore,
+    ) -> (Self, PeerMessage) {
         erased(|| {
             let keys = EphemeralKeyPair::generate(rng);
-            Self::initiate_with(local, peer, keys)
+            Self::initiate_with(local, peer, identity, keys)
         })
     }
 
     /// [`Session::initiate`] with a given key pair (vectors and tests).
-    pub fn initiate_with(local: Nick, peer: Nick, keys: EphemeralKeyPair) -> (Self, PeerMessage) {
+    pub fn initiate_with(
+        local: Nick,
+        peer: Nick,
+        identity: Arc<IdentityKeyPair>,
+        keys: EphemeralKeyPair,
+    ) -> (Self, PeerMessage) {
         let helo = PeerMessage::Helo {
             version: PEER_VERSION,
             commitment: keys.commitment(),
@@ -347,6 +383,7 @@ impl Session {
         let session = Self {
             local,
             peer,
+            identity,
             role: Role::Initiator,
             state: State::ExpectRedy { keys },
             waiting_since: None,
@@ -356,10 +393,16 @@ impl Session {
 
     /// A HELO arrived from `peer` (§4.3). With a supported version the step holds
     /// [`Event::Request`]; otherwise the session is failed and the step holds REJ.
-    pub fn respond(local: Nick, peer: Nick, helo: &PeerMessage) -> (Self, Step) {
+    pub fn respond(
+        local: Nick,
+        peer: Nick,
+        identity: Arc<IdentityKeyPair>,
+        helo: &PeerMessage,
+    ) -> (Self, Step) {
         let mut session = Self {
             local,
             peer: peer.clone(),
+            identity,
             role: Role::Responder,
             state: State::Closed,
             waiting_since: None,
@@ -441,6 +484,14 @@ impl Session {
     pub fn session_id(&self) -> Option<[u8; 32]> {
         match &self.state {
             State::Established(e) => Some(e.session_id),
+            _ => None,
+        }
+    }
+
+    /// The friend's identity public key, once proven (§4.7).
+    pub fn peer_identity(&self) -> Option<[u8; 32]> {
+        match &self.state {
+            State::Established(e) => Some(e.peer_identity),
             _ => None,
         }
     }
@@ -544,6 +595,15 @@ impl Session {
                     events: vec![Event::Ended(EndReason::HandshakeFailed)],
                 }),
                 (
+                    State::ExpectIdentity { .. },
+                    PeerMessage::Rej {
+                        reason: RejectReason::HandshakeFailed,
+                    },
+                ) => Ok(Step {
+                    send: Vec::new(),
+                    events: vec![Event::Ended(EndReason::HandshakeFailed)],
+                }),
+                (
                     State::Established(est),
                     PeerMessage::Rej {
                         reason: RejectReason::HandshakeFailed,
@@ -565,6 +625,14 @@ impl Session {
                         Ok(Step::default())
                     }
                 }
+                (
+                    State::ExpectIdentity {
+                        est,
+                        keys,
+                        transcript_hash,
+                    },
+                    PeerMessage::Record(record),
+                ) => self.on_identity_record(est, keys, transcript_hash, &record),
                 (State::Established(mut est), PeerMessage::Record(record)) => {
                     // §8.6: when both ask at once, the lower canonical nickname's question goes on.
                     let tie = if self.local < self.peer {
@@ -594,7 +662,11 @@ impl Session {
                 // §4.4: a commitment that does not open, or a low-order key, is announced to the
                 // friend with REJ HANDSHAKE_FAILED, so that neither side believes the chat is
                 // secure. The session fails all the same.
-                Err(e @ (SessionError::CommitmentMismatch | SessionError::LowOrderKey)) => {
+                Err(
+                    e @ (SessionError::CommitmentMismatch
+                    | SessionError::LowOrderKey
+                    | SessionError::IdentityNotProven),
+                ) => {
                     self.state = State::Failed(e);
                     Ok(Step {
                         send: vec![PeerMessage::Rej {
@@ -732,6 +804,9 @@ impl Session {
                 Some((HANDSHAKE_DECISION_TIMEOUT, wait("ExpectDecision", 0)))
             }
             State::ExpectPubKey { .. } => Some((HANDSHAKE_STEP_TIMEOUT, wait("ExpectPubKey", 0))),
+            State::ExpectIdentity { .. } => {
+                Some((HANDSHAKE_STEP_TIMEOUT, wait("ExpectIdentity", 0)))
+            }
             State::Established(e) => e
                 .smp
                 .timeout()
@@ -837,10 +912,10 @@ impl Session {
         let pub_key = PeerMessage::PubKey {
             public_key: *keys.public(),
         };
-        let event = self.establish(&schedule, &transcript);
+        let identity = self.establish(&schedule, &transcript, keys)?;
         Ok(Step {
-            send: vec![pub_key],
-            events: vec![event],
+            send: vec![pub_key, identity],
+            events: Vec::new(),
         })
     }
 
@@ -865,14 +940,21 @@ impl Session {
             .diffie_hellman(&initiator_public)
             .map_err(crypto_error)?;
         let schedule = KeySchedule::derive(&transcript.hash(), &shared).map_err(crypto_error)?;
-        let event = self.establish(&schedule, &transcript);
+        let identity = self.establish(&schedule, &transcript, keys)?;
         Ok(Step {
-            send: Vec::new(),
-            events: vec![event],
+            send: vec![identity],
+            events: Vec::new(),
         })
     }
 
-    fn establish(&mut self, schedule: &KeySchedule, t: &Transcript) -> Event {
+    /// Keys are derived: moves to `ExpectIdentity` and returns this side's IDENTITY record
+    /// (§4.7), the first record it sends.
+    fn establish(
+        &mut self,
+        schedule: &KeySchedule,
+        t: &Transcript,
+        keys: EphemeralKeyPair,
+    ) -> Result<PeerMessage, SessionError> {
         let (i2r, r2i) = schedule.dangerous_chain_keys();
         let (send, recv) = match self.role {
             Role::Initiator => (*i2r, *r2i),
@@ -886,16 +968,91 @@ impl Session {
             session_id: *schedule.session_id(),
             safety_code: schedule.safety_code(),
             fingerprint: schedule.fingerprint(),
+            peer_identity: [0; 32],
             smp: Smp::Idle,
             smp_run: 0,
             unacked: BTreeSet::new(),
             too_far: 0,
         };
-        self.state = State::Established(Box::new(est));
-        Event::Established {
-            safety_code: schedule.safety_code(),
-            fingerprint: schedule.fingerprint(),
+        let transcript_hash = t.hash();
+        let (peer_ephemeral, direction) = match self.role {
+            Role::Initiator => (&t.responder_public, Direction::InitiatorToResponder),
+            Role::Responder => (&t.initiator_public, Direction::ResponderToInitiator),
+        };
+        let dh = self
+            .identity
+            .diffie_hellman(peer_ephemeral)
+            .map_err(crypto_error)?;
+        let identity_key = *self.identity.public();
+        let mac = key_schedule::identity_mac(&transcript_hash, &dh, direction, &identity_key)
+            .map_err(crypto_error)?;
+        let mut est = Box::new(est);
+        let record = seal(
+            &mut est,
+            &InnerMessage::Identity {
+                identity_key,
+                mac: *mac,
+            },
+        )?;
+        self.state = State::ExpectIdentity {
+            est,
+            keys,
+            transcript_hash,
+        };
+        Ok(record)
+    }
+
+    /// §4.7: the friend's first record must be an IDENTITY whose MAC this side can recompute
+    /// from its own ephemeral key. Records that do not open are warnings, as in `Established`.
+    fn on_identity_record(
+        &mut self,
+        mut est: Box<Established>,
+        keys: EphemeralKeyPair,
+        transcript_hash: [u8; 32],
+        record: &Record,
+    ) -> Result<Step, SessionError> {
+        let (mut step, inner) = match open(&mut est, record)? {
+            Opened::Inner(step, inner) => (step, *inner),
+            Opened::Done(step, ended) => {
+                if !ended {
+                    self.state = State::ExpectIdentity {
+                        est,
+                        keys,
+                        transcript_hash,
+                    };
+                }
+                return Ok(step);
+            }
+        };
+        let InnerMessage::Identity { identity_key, mac } = inner else {
+            return Err(SessionError::IdentityNotProven);
+        };
+        let direction = match self.role {
+            Role::Initiator => Direction::ResponderToInitiator,
+            Role::Responder => Direction::InitiatorToResponder,
+        };
+        let dh = keys
+            .diffie_hellman(&identity_key)
+            .map_err(|_| SessionError::IdentityNotProven)?;
+        let expected = key_schedule::identity_mac(&transcript_hash, &dh, direction, &identity_key)
+            .map_err(|_| SessionError::IdentityNotProven)?;
+        if !bool::from(expected.ct_eq(&mac)) {
+            return Err(SessionError::IdentityNotProven);
         }
+        drop(keys);
+        est.peer_identity = identity_key;
+        let identity_fingerprint = IdentityFingerprint::of(
+            (&self.local, self.identity.public()),
+            (&self.peer, &identity_key),
+        );
+        step.events.push(Event::Established {
+            safety_code: est.safety_code,
+            fingerprint: est.fingerprint,
+            peer_identity: identity_key,
+            identity_fingerprint,
+        });
+        self.state = State::Established(est);
+        Ok(step)
     }
 }
 
@@ -907,48 +1064,10 @@ fn on_record(
     tie: TieBreak,
     rng: &mut impl CryptoRngCore,
 ) -> Result<(Step, bool), SessionError> {
-    let mut step = Step::default();
-    let opened = match est.recv.open(record) {
-        Ok(opened) => opened,
-        Err(RecordError::Replayed { seq, .. }) => {
-            step.events.push(Event::Warning(Warning::Replayed { seq }));
-            return Ok((step, false));
-        }
-        Err(RecordError::TooFarAhead { seq, .. }) => {
-            // §6.4: one such record may be a relay's forgery; MAX_TOO_FAR in a row mean the
-            // friend's records can no longer be opened, and the chat would hang for ever.
-            est.too_far += 1;
-            if est.too_far >= MAX_TOO_FAR {
-                step.send.push(seal(est, &InnerMessage::End)?);
-                let unacked: Vec<u64> = est.unacked.iter().copied().collect();
-                if !unacked.is_empty() {
-                    step.events.push(Event::Undelivered { seqs: unacked });
-                }
-                step.events.push(Event::Ended(EndReason::MessagesLost));
-                return Ok((step, true));
-            }
-            step.events.push(Event::Warning(Warning::Tampered { seq }));
-            return Ok((step, false));
-        }
-        Err(RecordError::BadTag { seq }) => {
-            step.events.push(Event::Warning(Warning::Tampered { seq }));
-            return Ok((step, false));
-        }
-        Err(RecordError::BadPadding) => {
-            return Err(SessionError::InvalidInnerMessage(
-                DecodeError::InvalidValue("padding"),
-            ));
-        }
-        Err(RecordError::SequenceExhausted) => return Err(SessionError::SequenceExhausted),
+    let (mut step, inner) = match open(est, record)? {
+        Opened::Inner(step, inner) => (step, *inner),
+        Opened::Done(step, ended) => return Ok((step, ended)),
     };
-    est.too_far = 0;
-    if opened.deleted > 0 {
-        step.events.push(Event::Warning(Warning::Deleted {
-            count: opened.deleted,
-        }));
-    }
-    let inner = InnerMessage::decode_padded(&opened.plaintext)
-        .map_err(SessionError::InvalidInnerMessage)?;
     match inner {
         InnerMessage::Msg { text } => {
             step.send
@@ -972,6 +1091,14 @@ fn on_record(
             step.events.push(Event::Ended(EndReason::PeerClosed));
             return Ok((step, true));
         }
+        // §4.7: one IDENTITY per direction, first. A second one is authenticated, so only the
+        // friend's client can have sent it: a broken client, and the chat cannot go on.
+        InnerMessage::Identity { .. } => {
+            return Err(SessionError::UnexpectedMessage {
+                state: "Established",
+                got: "IDENTITY",
+            });
+        }
         smp_msg => {
             if matches!(smp_msg, InnerMessage::Smp0 { .. }) {
                 est.smp_run += 1;
@@ -983,6 +1110,61 @@ fn on_record(
         }
     }
     Ok((step, false))
+}
+
+/// What opening one record gave: an inner message to act on, or a step that is all there is
+/// (a warning; or the session ended, when the flag is set).
+enum Opened {
+    Inner(Step, Box<InnerMessage>),
+    Done(Step, bool),
+}
+
+/// §6.4: opens a record. Warnings for records that do not open; the chat ends after MAX_TOO_FAR
+/// records in a row too far ahead.
+fn open(est: &mut Established, record: &Record) -> Result<Opened, SessionError> {
+    let mut step = Step::default();
+    let opened = match est.recv.open(record) {
+        Ok(opened) => opened,
+        Err(RecordError::Replayed { seq, .. }) => {
+            step.events.push(Event::Warning(Warning::Replayed { seq }));
+            return Ok(Opened::Done(step, false));
+        }
+        Err(RecordError::TooFarAhead { seq, .. }) => {
+            // §6.4: one such record may be a relay's forgery; MAX_TOO_FAR in a row mean the
+            // friend's records can no longer be opened, and the chat would hang for ever.
+            est.too_far += 1;
+            if est.too_far >= MAX_TOO_FAR {
+                step.send.push(seal(est, &InnerMessage::End)?);
+                let unacked: Vec<u64> = est.unacked.iter().copied().collect();
+                if !unacked.is_empty() {
+                    step.events.push(Event::Undelivered { seqs: unacked });
+                }
+                step.events.push(Event::Ended(EndReason::MessagesLost));
+                return Ok(Opened::Done(step, true));
+            }
+            step.events.push(Event::Warning(Warning::Tampered { seq }));
+            return Ok(Opened::Done(step, false));
+        }
+        Err(RecordError::BadTag { seq }) => {
+            step.events.push(Event::Warning(Warning::Tampered { seq }));
+            return Ok(Opened::Done(step, false));
+        }
+        Err(RecordError::BadPadding) => {
+            return Err(SessionError::InvalidInnerMessage(
+                DecodeError::InvalidValue("padding"),
+            ));
+        }
+        Err(RecordError::SequenceExhausted) => return Err(SessionError::SequenceExhausted),
+    };
+    est.too_far = 0;
+    if opened.deleted > 0 {
+        step.events.push(Event::Warning(Warning::Deleted {
+            count: opened.deleted,
+        }));
+    }
+    let inner = InnerMessage::decode_padded(&opened.plaintext)
+        .map_err(SessionError::InvalidInnerMessage)?;
+    Ok(Opened::Inner(step, Box::new(inner)))
 }
 
 fn seal(est: &mut Established, inner: &InnerMessage) -> Result<PeerMessage, SessionError> {

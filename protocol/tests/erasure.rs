@@ -148,9 +148,9 @@ fn run_chat() {
     let mut rng_a = KnownRng::at(b'a', 0);
     let mut rng_b = KnownRng::at(b'b', 0);
     let (alice_nick, bob_nick) = (Nick::new("alice").unwrap(), Nick::new("bob").unwrap());
-    let (alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), &mut rng_a);
+    let (alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), id(), &mut rng_a);
     print('a', &helo);
-    let (mut bob, step) = Session::respond(bob_nick, alice_nick, &helo);
+    let (mut bob, step) = Session::respond(bob_nick, alice_nick, id(), &helo);
     consume(step.events);
     let to_alice = bob.accept(&mut rng_b).unwrap().send;
     let mut c = Chat {
@@ -478,4 +478,11 @@ fn erasure_6_2_no_secret_of_an_ended_chat_is_left_in_memory() {
         needles.len(),
         found.join("\n")
     );
+}
+
+/// A fresh long-term identity (§5.7) for one side of a test chat.
+fn id() -> std::sync::Arc<cryptully_protocol::IdentityKeyPair> {
+    std::sync::Arc::new(cryptully_protocol::IdentityKeyPair::generate(
+        &mut rand_core::OsRng,
+    ))
 }

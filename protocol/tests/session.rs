@@ -29,8 +29,8 @@ impl Pair {
     /// A full handshake: alice initiates, bob accepts.
     fn established(seed: u64) -> (Self, Vec<Event>, Vec<Event>) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let (a, helo) = Session::initiate(nick("alice"), nick("Bob"), &mut rng);
-        let (mut b, step) = Session::respond(nick("bob"), nick("alice"), &helo);
+        let (a, helo) = Session::initiate(nick("alice"), nick("Bob"), id(), &mut rng);
+        let (mut b, step) = Session::respond(nick("bob"), nick("alice"), id(), &helo);
         assert_eq!(
             step.events,
             vec![Event::Request {
@@ -54,23 +54,35 @@ impl Pair {
     }
 
     fn pump(&mut self, first: Vec<PeerMessage>, from_a: bool) -> (Vec<Event>, Vec<Event>) {
-        let (mut ea, mut eb) = (Vec::new(), Vec::new());
-        let mut queue: Vec<(bool, PeerMessage)> = first.into_iter().map(|m| (from_a, m)).collect();
-        while !queue.is_empty() {
-            let (from_a, msg) = queue.remove(0);
-            // Every message crosses the wire as bytes, as through a relay.
-            let msg = PeerMessage::decode(&msg.to_bytes()).unwrap();
-            let (to, events) = if from_a {
-                (&mut self.b, &mut eb)
-            } else {
-                (&mut self.a, &mut ea)
-            };
-            let step = to.handle(msg, &mut self.rng).unwrap();
-            events.extend(step.events);
-            queue.extend(step.send.into_iter().map(|m| (!from_a, m)));
-        }
-        (ea, eb)
+        pump(&mut self.a, &mut self.b, first, from_a, &mut self.rng)
     }
+}
+
+/// Delivers `first` (from `a` when `from_a`, else from `b`) and whatever that makes each side
+/// send, until quiet. Returns the events each side saw.
+fn pump(
+    a: &mut Session,
+    b: &mut Session,
+    first: Vec<PeerMessage>,
+    from_a: bool,
+    rng: &mut ChaCha20Rng,
+) -> (Vec<Event>, Vec<Event>) {
+    let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    let mut queue: Vec<(bool, PeerMessage)> = first.into_iter().map(|m| (from_a, m)).collect();
+    while !queue.is_empty() {
+        let (from_a, msg) = queue.remove(0);
+        // Every message crosses the wire as bytes, as through a relay.
+        let msg = PeerMessage::decode(&msg.to_bytes()).unwrap();
+        let (to, events) = if from_a {
+            (&mut *b, &mut eb)
+        } else {
+            (&mut *a, &mut ea)
+        };
+        let step = to.handle(msg, rng).unwrap();
+        events.extend(step.events);
+        queue.extend(step.send.into_iter().map(|m| (!from_a, m)));
+    }
+    (ea, eb)
 }
 
 fn established_code(events: &[Event]) -> String {
@@ -243,8 +255,8 @@ fn session_3_9_peer_gone_reports_unacknowledged_messages() {
 #[test]
 fn session_4_3_reject_is_reported_to_the_initiator() {
     let mut rng = ChaCha20Rng::seed_from_u64(9);
-    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), id(), &helo);
     let rej = b.reject().unwrap().send.pop().unwrap();
     assert_eq!(
         rej,
@@ -263,7 +275,7 @@ fn session_4_3_unsupported_version_is_rejected_without_asking() {
         version: 1,
         commitment: [0; 32],
     };
-    let (s, step) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let (s, step) = Session::respond(nick("bob"), nick("alice"), id(), &helo);
     assert!(step.events.is_empty());
     assert_eq!(
         step.send,
@@ -277,8 +289,8 @@ fn session_4_3_unsupported_version_is_rejected_without_asking() {
 #[test]
 fn session_4_4_commitment_mismatch_is_fatal_and_stays_fatal() {
     let mut rng = ChaCha20Rng::seed_from_u64(10);
-    let (_, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let (_, helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), id(), &helo);
     let _ = b.accept(&mut rng).unwrap();
     let other = cryptully_protocol::key_schedule::EphemeralKeyPair::generate(&mut rng);
     let err = b.handle(
@@ -308,25 +320,22 @@ fn session_4_4_commitment_mismatch_is_fatal_and_stays_fatal() {
 #[test]
 fn session_4_4_a_failed_handshake_is_announced_to_the_initiator() {
     let mut rng = ChaCha20Rng::seed_from_u64(14);
-    let (mut a, _helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut a, _helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
     // A relay in the middle swapped the HELO: bob got another commitment.
-    let (_, other_helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &other_helo);
+    let (_, other_helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), id(), &other_helo);
     let redy = b.accept(&mut rng).unwrap();
     let step = a.handle(redy.send[0].clone(), &mut rng).unwrap();
-    assert!(a.is_established(), "alice believes the chat is open");
+    // §4.7: alice waits for bob's IDENTITY, and nothing of hers can be sent yet.
+    assert_eq!(a.state_name(), "ExpectIdentity");
+    assert!(matches!(
+        a.send_message("are you there?"),
+        Err(SessionError::NotEstablished { .. })
+    ));
     let rej = b.handle(step.send[0].clone(), &mut rng).unwrap();
     assert_eq!(rej.events, vec![Event::Ended(EndReason::HandshakeFailed)]);
-    let (_, sent) = a.send_message("are you there?").unwrap();
-    let _ = sent;
     let ended = a.handle(rej.send[0].clone(), &mut rng).unwrap();
-    assert_eq!(
-        ended.events,
-        vec![
-            Event::Undelivered { seqs: vec![0] },
-            Event::Ended(EndReason::HandshakeFailed)
-        ]
-    );
+    assert_eq!(ended.events, vec![Event::Ended(EndReason::HandshakeFailed)]);
     assert!(a.is_over());
 
     // A forged REJ after the friend's first record opened is ignored.
@@ -343,7 +352,7 @@ fn session_4_4_a_failed_handshake_is_announced_to_the_initiator() {
 #[test]
 fn session_4_4_low_order_key_aborts_before_pub_key() {
     let mut rng = ChaCha20Rng::seed_from_u64(11);
-    let (mut a, _) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut a, _) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
     let step = a.handle(
         PeerMessage::Redy {
             public_key: [0; 32],
@@ -366,7 +375,7 @@ fn session_4_4_low_order_key_aborts_before_pub_key() {
 #[test]
 fn session_4_5_unexpected_message_during_handshake_is_fatal() {
     let mut rng = ChaCha20Rng::seed_from_u64(12);
-    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
     assert_eq!(
         a.handle(helo.clone(), &mut rng),
         Err(SessionError::UnexpectedMessage {
@@ -391,7 +400,7 @@ fn session_4_5_unexpected_message_during_handshake_is_fatal() {
 #[test]
 fn session_6_4_tampered_replayed_and_deleted_records_are_warnings() {
     let (mut pair, _, _) = Pair::established(13);
-    let (_, r0) = pair.a.send_message("zero").unwrap();
+    let (s0, r0) = pair.a.send_message("zero").unwrap();
     let (_, r1) = pair.a.send_message("one").unwrap();
     let (s2, r2) = pair.a.send_message("two").unwrap();
     let PeerMessage::Record(mut bad) = r0.clone() else {
@@ -404,16 +413,16 @@ fn session_6_4_tampered_replayed_and_deleted_records_are_warnings() {
         .unwrap();
     assert_eq!(
         step.events,
-        vec![Event::Warning(Warning::Tampered { seq: 0 })]
+        vec![Event::Warning(Warning::Tampered { seq: s0 })]
     );
     assert!(step.send.is_empty());
     // The chain did not move: the genuine record still opens.
     let step = pair.b.handle(r0.clone(), &mut pair.rng).unwrap();
-    assert!(matches!(step.events[..], [Event::Message { seq: 0, .. }]));
+    assert!(matches!(step.events[..], [Event::Message { seq, .. }] if seq == s0));
     let step = pair.b.handle(r0, &mut pair.rng).unwrap();
     assert_eq!(
         step.events,
-        vec![Event::Warning(Warning::Replayed { seq: 0 })]
+        vec![Event::Warning(Warning::Replayed { seq: s0 })]
     );
     drop(r1); // deleted in transit
     let step = pair.b.handle(r2, &mut pair.rng).unwrap();
@@ -450,19 +459,21 @@ fn session_7_3_rejects_empty_and_oversize_messages_without_failing() {
 fn session_1_3_man_in_the_middle_shows_different_codes_and_smp_fails() {
     let mut rng = ChaCha20Rng::seed_from_u64(15);
     // alice → "bob" (really mallory)
-    let (mut alice, helo_a) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (mut m_as_bob, _) = Session::respond(nick("bob"), nick("alice"), &helo_a);
+    let (mut alice, helo_a) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let (mut m_as_bob, _) = Session::respond(nick("bob"), nick("alice"), id(), &helo_a);
     // mallory → bob, in alice's name
-    let (mut m_as_alice, helo_m) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (mut bob, _) = Session::respond(nick("bob"), nick("alice"), &helo_m);
+    let (mut m_as_alice, helo_m) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let bob_identity = id();
+    let (mut bob, _) = Session::respond(nick("bob"), nick("alice"), bob_identity.clone(), &helo_m);
 
-    let redy = bob.accept(&mut rng).unwrap().send.remove(0);
-    let pub_key = m_as_alice.handle(redy, &mut rng).unwrap().send.remove(0);
-    let bob_events = bob.handle(pub_key, &mut rng).unwrap().events;
-    let redy = m_as_bob.accept(&mut rng).unwrap().send.remove(0);
-    let step = alice.handle(redy, &mut rng).unwrap();
-    let alice_events = step.events;
-    let _ = m_as_bob.handle(step.send[0].clone(), &mut rng).unwrap();
+    let redy = bob.accept(&mut rng).unwrap().send;
+    let (_, bob_events) = pump(&mut m_as_alice, &mut bob, redy, false, &mut rng);
+    let redy = m_as_bob.accept(&mut rng).unwrap().send;
+    let (alice_events, _) = pump(&mut alice, &mut m_as_bob, redy, false, &mut rng);
+
+    // §4.7: the identity alice's chat proved is mallory's, not bob's: a client that remembers
+    // bob's (§12.5) sees the change without anything read aloud.
+    assert_ne!(alice.peer_identity(), Some(*bob_identity.public()));
 
     // What the people read aloud differs.
     assert_ne!(
@@ -504,15 +515,15 @@ fn session_1_3_man_in_the_middle_shows_different_codes_and_smp_fails() {
 #[test]
 fn session_4_2_every_helo_and_every_accept_uses_a_fresh_key() {
     let mut rng = ChaCha20Rng::seed_from_u64(20);
-    let (_, h1) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (_, h2) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (_, h1) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let (_, h2) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
     assert_ne!(h1, h2, "two HELOs commit to two different keys");
-    let (mut b1, step) = Session::respond(nick("bob"), nick("alice"), &h1);
+    let (mut b1, step) = Session::respond(nick("bob"), nick("alice"), id(), &h1);
     assert!(
         step.send.is_empty(),
         "§4.3: nothing is sent before the person accepts"
     );
-    let (mut b2, _) = Session::respond(nick("bob"), nick("alice"), &h1);
+    let (mut b2, _) = Session::respond(nick("bob"), nick("alice"), id(), &h1);
     let r1 = b1.accept(&mut rng).unwrap().send;
     let r2 = b2.accept(&mut rng).unwrap().send;
     assert_ne!(r1, r2, "each accept draws its own key");
@@ -527,16 +538,18 @@ fn session_7_4_an_ack_for_an_unknown_number_is_ignored() {
     let (mut alice, helo) = Session::initiate_with(
         nick("alice"),
         nick("bob"),
+        id(),
         EphemeralKeyPair::from_private_bytes(ipriv),
     );
-    let (mut bob, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let (mut bob, _) = Session::respond(nick("bob"), nick("alice"), id(), &helo);
     let redy = bob
         .accept_with(EphemeralKeyPair::from_private_bytes(rpriv))
         .unwrap()
         .send
         .remove(0);
     let pub_key = alice.handle(redy, &mut rng).unwrap().send.remove(0);
-    let _ = bob.handle(pub_key, &mut rng).unwrap();
+    let bob_identity = bob.handle(pub_key, &mut rng).unwrap().send.remove(0);
+    let _ = alice.handle(bob_identity, &mut rng).unwrap();
     let (sent, _never_delivered) = alice.send_message("waiting").unwrap();
 
     // A peer holding bob's keys seals an ACK for a number alice never used.
@@ -553,6 +566,8 @@ fn session_7_4_an_ack_for_an_unknown_number_is_ignored() {
     };
     let ks = KeySchedule::derive(&t.hash(), &ik.diffie_hellman(rk.public()).unwrap()).unwrap();
     let mut bob_tx = SendChain::new(ChainKey::new(*ks.dangerous_chain_keys().1));
+    // Record 0 was bob's IDENTITY (§4.7).
+    let _ = bob_tx.seal(&[0; 64]).unwrap();
     let ack = bob_tx
         .seal(&InnerMessage::Ack { seq: 999 }.encode_padded())
         .unwrap();
@@ -627,7 +642,7 @@ fn session_4_5_and_8_6_waits_time_out() {
 
     // An initiator whose HELO is never answered.
     let mut rng = ChaCha20Rng::seed_from_u64(30);
-    let (mut alice, _helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+    let (mut alice, _helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
     assert_eq!(alice.tick(t0), Step::default());
     assert_eq!(
         alice.tick(t0 + HANDSHAKE_DECISION_TIMEOUT - second),
@@ -670,4 +685,11 @@ fn session_4_5_and_8_6_waits_time_out() {
     let _ = pair.deliver_a_to_b(again);
     assert_eq!(pair.a.tick(t1), Step::default());
     assert_eq!(pair.a.tick(t1 + SMP_STEP_TIMEOUT), Step::default());
+}
+
+/// A fresh long-term identity (§5.7) for one side of a test chat.
+fn id() -> std::sync::Arc<cryptully_protocol::IdentityKeyPair> {
+    std::sync::Arc::new(cryptully_protocol::IdentityKeyPair::generate(
+        &mut rand_core::OsRng,
+    ))
 }

@@ -11,7 +11,9 @@
 use cryptully_protocol::errors::{ErrorCode, RejectReason};
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::{InnerMessage, TypingState};
-use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
+use cryptully_protocol::key_schedule::{
+    EphemeralKeyPair, IdentityKeyPair, KeySchedule, Transcript,
+};
 use cryptully_protocol::records::{ChainKey, SendChain};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
 use cryptully_protocol::session::Session;
@@ -111,6 +113,10 @@ fn snapshot_every_message_type() {
         },
         InnerMessage::Typing(TypingState::StoppedWithText),
         InnerMessage::Ack { seq: 3 },
+        InnerMessage::Identity {
+            identity_key: [0x1d; 32],
+            mac: [0x3a; 32],
+        },
         InnerMessage::Smp0 {
             question: "Where did we meet?".into(),
         },
@@ -147,10 +153,21 @@ fn snapshot_debug_of_keys_and_sessions_prints_no_secret() {
         .unwrap();
     let schedule = KeySchedule::derive(&transcript.hash(), &shared).unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(2);
-    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
-    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let identity = std::sync::Arc::new(IdentityKeyPair::from_private_bytes([0x44; 32]));
+    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), identity.clone(), &mut rng);
+    let bob_identity = std::sync::Arc::new(IdentityKeyPair::from_private_bytes([0x45; 32]));
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), bob_identity, &helo);
     let redy = b.accept(&mut rng).unwrap().send.remove(0);
-    let _ = a.handle(redy, &mut rng).unwrap();
+    let mut to_b = a.handle(redy, &mut rng).unwrap().send;
+    let pub_key = to_b.remove(0);
+    let to_a = b.handle(pub_key, &mut rng).unwrap().send;
+    for m in to_b {
+        let _ = b.handle(m, &mut rng).unwrap();
+    }
+    for m in to_a {
+        let _ = a.handle(m, &mut rng).unwrap();
+    }
+    assert!(a.is_established());
     let exponent = smp::SecretInt::random_exponent(&mut rng);
 
     let mut out = String::new();
@@ -160,10 +177,12 @@ fn snapshot_debug_of_keys_and_sessions_prints_no_secret() {
     writeln!(out, "{:?}", SendChain::new(ChainKey::new([0x77; 32]))).unwrap();
     writeln!(out, "{exponent:?}").unwrap();
     writeln!(out, "{a:#?}").unwrap();
+    writeln!(out, "{identity:?}").unwrap();
 
     // The secrets themselves, in the forms a leak would take, appear nowhere.
     let (i2r, r2i) = schedule.dangerous_chain_keys();
     for secret in [
+        &[0x44; 32][..],
         &private[..],
         &shared[..],
         &KeySchedule::dangerous_prk(&transcript.hash(), &shared)[..],

@@ -17,16 +17,21 @@ use cryptully_protocol::errors::{ErrorCode, RejectReason};
 use cryptully_protocol::framing::{FrameError, MAX_FRAME, check_frame, encode_frame};
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::{InnerMessage, TypingState};
-use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
+use cryptully_protocol::key_schedule::{
+    self, Direction, EphemeralKeyPair, IdentityFingerprint, IdentityKeyPair, KeySchedule,
+    Transcript,
+};
 use cryptully_protocol::records::{self, ChainKey, ReceiveChain, Record, RecordError, SendChain};
 use cryptully_protocol::relay::{ClientMessage, RelayMessage};
-use cryptully_protocol::session::{Event, Session, SessionError};
+use cryptully_protocol::session::{EndReason, Event, Session, SessionError};
+use cryptully_protocol::versioning::PEER_VERSION;
 use cryptully_protocol::{Nick, smp};
 use num_bigint::BigUint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 fn nick(s: &str) -> Nick {
     Nick::new(s).unwrap()
@@ -259,33 +264,65 @@ struct Handshake {
     schedule: KeySchedule,
     initiator_public: [u8; 32],
     responder_public: [u8; 32],
+    /// The responder's IDENTITY record and the inputs to forge variants of it.
+    transcript_hash: [u8; 32],
+    initiator_private: [u8; 32],
+    initiator_identity_private: [u8; 32],
 }
 
-fn handshake(seed: u64, initiator: &str, responder: &str) -> Handshake {
+/// A fresh identity (§5.7) drawn from `rng`.
+fn identity(rng: &mut ChaCha20Rng) -> Arc<IdentityKeyPair> {
+    let mut private = [0u8; 32];
+    rng.fill_bytes(&mut private);
+    Arc::new(IdentityKeyPair::from_private_bytes(private))
+}
+
+/// One handshake through two sessions, exactly as clients run it (§4.2–§4.7), with every
+/// intermediate value. `responder_identity_seed` picks the responder's identity key, so that
+/// the same people can meet with a changed identity.
+fn handshake(
+    seed: u64,
+    initiator: &str,
+    responder: &str,
+    responder_identity_seed: u64,
+) -> Handshake {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut i_priv = [0u8; 32];
     let mut r_priv = [0u8; 32];
     rng.fill_bytes(&mut i_priv);
     rng.fill_bytes(&mut r_priv);
+    let mut i_id_priv = [0u8; 32];
+    rng.fill_bytes(&mut i_id_priv);
+    let mut r_id_priv = [0u8; 32];
+    ChaCha20Rng::seed_from_u64(responder_identity_seed).fill_bytes(&mut r_id_priv);
+    let i_id = Arc::new(IdentityKeyPair::from_private_bytes(i_id_priv));
+    let r_id = Arc::new(IdentityKeyPair::from_private_bytes(r_id_priv));
     let i_keys = EphemeralKeyPair::from_private_bytes(i_priv);
     let r_keys = EphemeralKeyPair::from_private_bytes(r_priv);
     let (i_pub, r_pub, commitment) = (*i_keys.public(), *r_keys.public(), i_keys.commitment());
 
-    // Through the sessions, exactly as a client runs it.
-    let (mut a, helo) = Session::initiate_with(nick(initiator), nick(responder), i_keys);
-    let (mut b, _) = Session::respond(nick(responder), nick(initiator), &helo);
+    let (mut a, helo) =
+        Session::initiate_with(nick(initiator), nick(responder), i_id.clone(), i_keys);
+    let (mut b, _) = Session::respond(nick(responder), nick(initiator), r_id.clone(), &helo);
     let redy = b
         .accept_with(EphemeralKeyPair::from_private_bytes(r_priv))
         .unwrap()
         .send
         .remove(0);
     let step = a.handle(redy.clone(), &mut rng).unwrap();
-    let pub_key = step.send[0].clone();
-    let b_events = b.handle(pub_key.clone(), &mut rng).unwrap().events;
-    assert_eq!(
-        step.events, b_events,
-        "both sides see the same code and fingerprint"
+    assert!(
+        step.events.is_empty(),
+        "no chat before the friend's IDENTITY"
     );
+    let [pub_key, i_identity] = <[PeerMessage; 2]>::try_from(step.send).unwrap();
+    let step = b.handle(pub_key.clone(), &mut rng).unwrap();
+    assert!(
+        step.events.is_empty(),
+        "no chat before the friend's IDENTITY"
+    );
+    let [r_identity] = <[PeerMessage; 1]>::try_from(step.send).unwrap();
+    let b_events = b.handle(i_identity.clone(), &mut rng).unwrap().events;
+    let a_events = a.handle(r_identity.clone(), &mut rng).unwrap().events;
 
     let transcript = Transcript {
         initiator: nick(initiator),
@@ -299,14 +336,40 @@ fn handshake(seed: u64, initiator: &str, responder: &str) -> Handshake {
         .unwrap();
     let th = transcript.hash();
     let schedule = KeySchedule::derive(&th, &shared).unwrap();
-    let Event::Established {
-        safety_code,
-        fingerprint,
-    } = &b_events[0]
-    else {
-        panic!()
+    let fp = IdentityFingerprint::of(
+        (&nick(initiator), i_id.public()),
+        (&nick(responder), r_id.public()),
+    );
+    let established = |peer: &IdentityKeyPair| Event::Established {
+        safety_code: schedule.safety_code(),
+        fingerprint: schedule.fingerprint(),
+        peer_identity: *peer.public(),
+        identity_fingerprint: fp,
     };
-    assert_eq!(*safety_code, schedule.safety_code());
+    assert_eq!(a_events, vec![established(&r_id)]);
+    assert_eq!(b_events, vec![established(&i_id)]);
+    // §5.7: each side's identity DH, computed by the sender from its identity key; the
+    // receiver gets the same from its ephemeral key.
+    let dh_i2r = key_schedule::EphemeralKeyPair::from_private_bytes(r_priv)
+        .diffie_hellman(i_id.public())
+        .unwrap();
+    let dh_r2i = key_schedule::EphemeralKeyPair::from_private_bytes(i_priv)
+        .diffie_hellman(r_id.public())
+        .unwrap();
+    let mac_i2r =
+        key_schedule::identity_mac(&th, &dh_i2r, Direction::InitiatorToResponder, i_id.public())
+            .unwrap();
+    let mac_r2i =
+        key_schedule::identity_mac(&th, &dh_r2i, Direction::ResponderToInitiator, r_id.public())
+            .unwrap();
+    let inner = |id: &IdentityKeyPair, mac: &[u8; 32]| InnerMessage::Identity {
+        identity_key: *id.public(),
+        mac: *mac,
+    };
+    let record_hex = |m: &PeerMessage| match m {
+        PeerMessage::Record(_) => h(&m.to_bytes()),
+        other => panic!("not a record: {other:?}"),
+    };
     let (i2r, r2i) = schedule.dangerous_chain_keys();
     let json = json!({
         "description": format!("{initiator} opens a chat with {responder}"),
@@ -315,6 +378,8 @@ fn handshake(seed: u64, initiator: &str, responder: &str) -> Handshake {
             "responder_nick": responder,
             "initiator_private": h(&i_priv),
             "responder_private": h(&r_priv),
+            "initiator_identity_private": h(&i_id_priv),
+            "responder_identity_private": h(&r_id_priv),
         },
         "output": {
             "initiator_public": h(&i_pub),
@@ -329,9 +394,20 @@ fn handshake(seed: u64, initiator: &str, responder: &str) -> Handshake {
             "chain_key_i2r": h(i2r),
             "chain_key_r2i": h(r2i),
             "session_id": h(schedule.session_id()),
-            "safety_code": safety_code.digits(),
-            "safety_code_display": safety_code.to_string(),
-            "fingerprint": fingerprint.to_string(),
+            "safety_code": schedule.safety_code().digits(),
+            "safety_code_display": schedule.safety_code().to_string(),
+            "fingerprint": schedule.fingerprint().to_string(),
+            "initiator_identity_public": h(i_id.public()),
+            "responder_identity_public": h(r_id.public()),
+            "identity_dh_i2r": h(&*dh_i2r),
+            "identity_dh_r2i": h(&*dh_r2i),
+            "identity_mac_i2r": h(&*mac_i2r),
+            "identity_mac_r2i": h(&*mac_r2i),
+            "identity_inner_i2r": inner_hex(&inner(&i_id, &mac_i2r)),
+            "identity_inner_r2i": inner_hex(&inner(&r_id, &mac_r2i)),
+            "identity_record_i2r": record_hex(&i_identity),
+            "identity_record_r2i": record_hex(&r_identity),
+            "identity_fingerprint": fp.to_string(),
         }
     });
     Handshake {
@@ -339,13 +415,119 @@ fn handshake(seed: u64, initiator: &str, responder: &str) -> Handshake {
         schedule,
         initiator_public: i_pub,
         responder_public: r_pub,
+        transcript_hash: th,
+        initiator_private: i_priv,
+        initiator_identity_private: i_id_priv,
     }
 }
 
+/// §4.7: first records of the responder that the initiator of `main` must refuse, each sealed
+/// as record 0 of the responder's direction; each ends the chat with REJ HANDSHAKE_FAILED.
+fn identity_failures(main: &Handshake, rng: &mut ChaCha20Rng) -> Vec<Value> {
+    let (_, r2i) = main.schedule.dangerous_chain_keys();
+    let ours = identity(rng);
+    let theirs = identity(rng);
+    let dh = EphemeralKeyPair::from_private_bytes(main.initiator_private)
+        .diffie_hellman(ours.public())
+        .unwrap();
+    let good_mac = key_schedule::identity_mac(
+        &main.transcript_hash,
+        &dh,
+        Direction::ResponderToInitiator,
+        ours.public(),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "IDENTITY whose key was swapped for another; the MAC is the original key's (a relay in the middle cannot make the MAC of a key it does not hold)",
+            InnerMessage::Identity {
+                identity_key: *theirs.public(),
+                mac: *good_mac,
+            },
+        ),
+        (
+            "IDENTITY with the last MAC byte changed",
+            InnerMessage::Identity {
+                identity_key: *ours.public(),
+                mac: {
+                    let mut m = *good_mac;
+                    m[31] ^= 1;
+                    m
+                },
+            },
+        ),
+        (
+            "IDENTITY with the initiator-to-responder MAC (the wrong direction's label)",
+            InnerMessage::Identity {
+                identity_key: *ours.public(),
+                mac: *key_schedule::identity_mac(
+                    &main.transcript_hash,
+                    &dh,
+                    Direction::InitiatorToResponder,
+                    ours.public(),
+                )
+                .unwrap(),
+            },
+        ),
+        (
+            "IDENTITY with a low-order identity key (the identity DH is zero)",
+            InnerMessage::Identity {
+                identity_key: [0; 32],
+                mac: [0; 32],
+            },
+        ),
+        (
+            "a first record that is MSG, not IDENTITY",
+            InnerMessage::Msg { text: "hi".into() },
+        ),
+    ];
+    let rej = PeerMessage::Rej {
+        reason: RejectReason::HandshakeFailed,
+    };
+    cases
+        .into_iter()
+        .map(|(desc, inner)| {
+            let mut tx = SendChain::new(ChainKey::new(*r2i));
+            let record = tx.seal(&inner.encode_padded()).unwrap();
+            // Checked against a live initiator of the first handshake, waiting for it.
+            let (mut a, _) = Session::initiate_with(
+                nick("alice"),
+                nick("bob"),
+                Arc::new(IdentityKeyPair::from_private_bytes(
+                    main.initiator_identity_private,
+                )),
+                EphemeralKeyPair::from_private_bytes(main.initiator_private),
+            );
+            let redy = PeerMessage::Redy {
+                public_key: main.responder_public,
+            };
+            let _ = a.handle(redy, rng).unwrap();
+            assert_eq!(a.state_name(), "ExpectIdentity");
+            let step = a.handle(PeerMessage::Record(record.clone()), rng).unwrap();
+            assert_eq!(step.send, vec![rej.clone()], "{desc}");
+            assert_eq!(step.events, vec![Event::Ended(EndReason::HandshakeFailed)]);
+            assert_eq!(a.send_message("x"), Err(SessionError::IdentityNotProven));
+            json!({
+                "description": desc,
+                "side": "initiator",
+                "inner_hex": inner_hex(&inner),
+                "record": h(&PeerMessage::Record(record.clone()).to_bytes()),
+                "error": "identity_not_proven",
+                "reply": h(&rej.to_bytes()),
+            })
+        })
+        .collect()
+}
+
 fn handshakes() -> (Value, Handshake) {
-    let main = handshake(1, "alice", "bob");
-    let second = handshake(2, "Carol_1", "dave-the-2nd");
-    let third = handshake(3, "x", &"Y".repeat(32));
+    let main = handshake(1, "alice", "bob", 101);
+    let second = handshake(2, "Carol_1", "dave-the-2nd", 102);
+    let third = handshake(3, "x", &"Y".repeat(32), 103);
+    // §12.5: alice meets bob again; bob's device has another identity. Everything of the
+    // ephemeral handshake is as in the first, the identity values and fingerprint are not.
+    let mut changed = handshake(1, "alice", "bob", 104);
+    changed.json["description"] =
+        json!("alice opens a chat with bob again, and bob's identity changed since the first");
 
     let mut rng = ChaCha20Rng::seed_from_u64(4);
     let mut negative = Vec::new();
@@ -357,10 +539,10 @@ fn handshakes() -> (Value, Handshake) {
     rng.fill_bytes(&mut other);
     let other = EphemeralKeyPair::from_private_bytes(other);
     let helo = PeerMessage::Helo {
-        version: 2,
+        version: PEER_VERSION,
         commitment: committed.commitment(),
     };
-    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), &helo);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), identity(&mut rng), &helo);
     let _ = b.accept(&mut rng).unwrap();
     let bad = PeerMessage::PubKey {
         public_key: *other.public(),
@@ -386,7 +568,8 @@ fn handshakes() -> (Value, Handshake) {
     ];
     for point in low_order {
         let public_key: [u8; 32] = hex::decode(point).unwrap().try_into().unwrap();
-        let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), &mut rng);
+        let (mut a, helo) =
+            Session::initiate(nick("alice"), nick("bob"), identity(&mut rng), &mut rng);
         let redy = PeerMessage::Redy { public_key };
         let step = a.handle(redy.clone(), &mut rng).unwrap();
         assert_eq!(step.send, vec![rej.clone()], "{point}");
@@ -399,8 +582,9 @@ fn handshakes() -> (Value, Handshake) {
     }
     let json = json!({
         "section": "§4, §5",
-        "handshakes": [main.json.clone(), second.json, third.json],
+        "handshakes": [main.json.clone(), second.json, third.json, changed.json],
         "invalid": negative,
+        "invalid_identity": identity_failures(&main, &mut rng),
     });
     (json, main)
 }
@@ -411,10 +595,10 @@ fn peer_messages(records_from: &[u8; 32]) -> Value {
     let list = [
         (
             PeerMessage::Helo {
-                version: 2,
+                version: PEER_VERSION,
                 commitment: [0xc0; 32],
             },
-            json!({ "version": 2, "commitment": h(&[0xc0; 32]) }),
+            json!({ "version": PEER_VERSION, "commitment": h(&[0xc0; 32]) }),
         ),
         (
             PeerMessage::Redy {
@@ -728,6 +912,13 @@ fn inner_messages(smp_messages: &[InnerMessage]) -> Value {
             json!({ "state": 2 }),
         ),
         (InnerMessage::Ack { seq: 258 }, json!({ "seq": 258 })),
+        (
+            InnerMessage::Identity {
+                identity_key: [0x1d; 32],
+                mac: [0x3a; 32],
+            },
+            json!({ "identity_key": h(&[0x1d; 32]), "mac": h(&[0x3a; 32]) }),
+        ),
         (InnerMessage::SmpAbort, json!({})),
         (InnerMessage::End, json!({})),
     ];
@@ -761,7 +952,11 @@ fn inner_messages(smp_messages: &[InnerMessage]) -> Value {
             pad(&[0x01, 0x00, 0x02, 0xc3, 0x28]),
         ),
         ("TYPING state 3", pad(&[0x02, 0x03])),
-        ("unknown type 0x04", pad(&[0x04])),
+        ("unknown type 0x05", pad(&[0x05])),
+        (
+            "IDENTITY with 63 of its 64 bytes (the padding of a 64-byte plaintext is all there is)",
+            pad(&[0x04]),
+        ),
         ("non-zero padding byte", {
             let mut v = pad(&[0x20]);
             v[63] = 1;

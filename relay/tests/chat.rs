@@ -40,11 +40,18 @@ impl Client {
         assert!(self.handle.send(c));
     }
 
+    /// The next event, leaving out what the contacts make of a chat (§12.5, tested in
+    /// `tests/identity.rs`).
     async fn next(&mut self) -> ConnEvent {
-        tokio::time::timeout(Duration::from_secs(20), self.events.recv())
-            .await
-            .expect("an event within 20 s")
-            .expect("the connection is still running")
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(20), self.events.recv())
+                .await
+                .expect("an event within 20 s")
+                .expect("the connection is still running");
+            if !matches!(e, ConnEvent::Contact { .. } | ConnEvent::ContactsChanged(_)) {
+                return e;
+            }
+        }
     }
 
     /// The next event about `peer`'s chat.

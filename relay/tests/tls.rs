@@ -34,11 +34,18 @@ async fn tls_relay() -> (RelayHandle, Fingerprint) {
     )
 }
 
+/// The next event, leaving out what the contacts make of a chat (§12.5, tested in
+/// `tests/identity.rs`).
 async fn next(events: &mut tokio::sync::mpsc::UnboundedReceiver<ConnEvent>) -> ConnEvent {
-    tokio::time::timeout(Duration::from_secs(20), events.recv())
-        .await
-        .expect("an event within 20 s")
-        .expect("the connection is running")
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("an event within 20 s")
+            .expect("the connection is running");
+        if !matches!(e, ConnEvent::Contact { .. } | ConnEvent::ContactsChanged(_)) {
+            return e;
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """An independent check of the golden vectors, written from spec/ alone (not from the Rust code).
 
-It re-derives every handshake (§4, §5), re-seals every record (§6), re-runs every SMP step (§8)
-from the listed exponents, and re-encodes the relay and peer messages (§3, §4), then compares
-byte for byte. It shows that the spec is enough to build the same bytes, and it is a starting
-point for implementers in other languages.
+It re-derives every handshake (§4, §5) with its identity proofs (IDENTITY, peer version 3),
+re-seals every record (§6), re-runs every SMP step (§8) from the listed exponents, and re-encodes
+the relay and peer messages (§3, §4), then compares byte for byte. It shows that the spec is
+enough to build the same bytes, and it is a starting point for implementers in other languages.
 
 Usage: python3 spec/vectors/check_vectors.py   (needs the `cryptography` package)
 Exit status 0 when every vector matches; 1 with a list of mismatches otherwise.
@@ -64,6 +64,20 @@ def len8(b):
     return bytes([len(b)]) + b
 
 
+# §11: the peer protocol version (HELO) and the prefix of every label of §5 and §6. The relay
+# protocol version (HELLO, §3.3) is separate and comes from the vectors' fields.
+PEER_VERSION = 3
+
+
+def label(name):
+    return f"cryptully/{PEER_VERSION} {name}".encode()
+
+
+def pad(inner):
+    """§7.1: zeros up to a multiple of 64 bytes."""
+    return inner + bytes(-len(inner) % 64)
+
+
 # §3.2 nicknames ----------------------------------------------------------------------------
 NICK = re.compile(rb"[A-Za-z0-9_-]{1,32}")
 
@@ -104,6 +118,59 @@ def check_relay_messages():
         check(f"relay {m['name']}", encode_relay(m["name"], m["fields"]).hex(), m["hex"])
 
 
+# §4.1, §6.3 peer messages, §7 inner messages -------------------------------------------------
+def encode_peer(name, f):
+    h = bytes.fromhex
+    return {
+        "HELO": lambda: b"\x10" + f["version"].to_bytes(2, "big") + h(f["commitment"]),
+        "REDY": lambda: b"\x11" + h(f["public_key"]),
+        "REJ": lambda: b"\x12" + bytes([f["reason_value"]]),
+        "PUB_KEY": lambda: b"\x13" + h(f["public_key"]),
+        "RECORD": lambda: b"\x20" + f["seq"].to_bytes(8, "big") + h(f["ciphertext"]) + h(f["tag"]),
+    }[name]()
+
+
+def encode_inner(name, f):
+    """The inner messages with fields of their own (SMP payloads are checked from smp.json)."""
+    return {
+        "MSG": lambda: b"\x01" + len(f["text"].encode()).to_bytes(2, "big") + f["text"].encode(),
+        "TYPING": lambda: b"\x02" + bytes([f["state"]]),
+        "ACK": lambda: b"\x03" + f["seq"].to_bytes(8, "big"),
+        "IDENTITY": lambda: b"\x04" + bytes.fromhex(f["identity_key"]) + bytes.fromhex(f["mac"]),
+        "SMP_ABORT": lambda: b"\x15",
+        "END": lambda: b"\x20",
+    }.get(name, lambda: None)()
+
+
+def check_peer_and_inner_messages():
+    for m in load("peer_messages.json")["messages"]:
+        check(f"peer {m['name']}", encode_peer(m["name"], m["fields"]).hex(), m["hex"])
+        if m["name"] == "HELO":
+            check("peer HELO speaks this version", m["fields"]["version"], PEER_VERSION)
+    for m in load("inner_messages.json")["messages"]:
+        encoded = encode_inner(m["name"], m["fields"])
+        if encoded is not None:
+            check(f"inner {m['name']}", encoded.hex(), m["hex"])
+        check(f"inner {m['name']} padded", pad(bytes.fromhex(m["hex"])).hex(), m["padded_hex"])
+
+
+def check_cross_references():
+    """records.json, smp.json and peer_messages.json build on the first handshake."""
+    first = load("handshakes.json")["handshakes"][0]["output"]
+    records = load("records.json")
+    for key in ("chain_key_i2r", "chain_key_r2i"):
+        check(f"records.json {key} is the first handshake's", records[key], first[key])
+    # The RECORD of peer_messages.json is a record 0 of the first handshake's initiator -> responder
+    # direction (an END, not the MSG of records.json): a fresh receiver opens it.
+    for m in load("peer_messages.json")["messages"]:
+        if m["name"] == "RECORD":
+            outcome, _ = open_first_record(bytes.fromhex(first["chain_key_i2r"]), bytes.fromhex(m["hex"]))
+            check("peer RECORD opens under the first handshake's chain_key_i2r", "opened" in outcome, True)
+    for run in load("smp.json")["runs"]:
+        for key in ("initiator_public", "responder_public", "session_id"):
+            check(f"smp binding {key} is the first handshake's", run["binding"][key], first[key])
+
+
 # §4, §5 handshake --------------------------------------------------------------------------
 def x25519(private, public):
     key = X25519PrivateKey.from_private_bytes(private)
@@ -115,40 +182,141 @@ def public_of(private):
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def x25519_or_zero(private, public):
+    """X25519, with the all-zero output that the library refuses (a low-order point) returned as zeros."""
+    try:
+        return x25519(private, public)
+    except ValueError:
+        return bytes(32)
+
+
+IDENTITY = 0x04
+
+
+def identity_key(th, dh, direction):
+    """The key of an IDENTITY's MAC: HKDF(salt = TH, IKM = the identity DH), info "identity i2r|r2i"."""
+    return hkdf_expand(hkdf_extract(th, dh), label(f"identity {direction}"), 32)
+
+
+def identity_inner(th, dh, direction, identity_public):
+    """IDENTITY, unpadded: 0x04 || identity key || HMAC-SHA256(K, identity key)."""
+    return bytes([IDENTITY]) + identity_public + hmac_sha256(identity_key(th, dh, direction), identity_public)
+
+
+def identity_refusal(plaintext, own_ephemeral_private, th, direction):
+    """What a receiver does with the first (padded) inner message of `direction`: None when it proves
+    an identity key, else why it is refused (each refusal is identity_not_proven, REJ HANDSHAKE_FAILED)."""
+    if kind_of(decode_inner_padded, plaintext) is not None:
+        return "malformed"
+    if plaintext[0] != IDENTITY:
+        return "not an IDENTITY"
+    key, mac = plaintext[1:33], plaintext[33:65]
+    dh = x25519_or_zero(own_ephemeral_private, key)
+    if dh == bytes(32):
+        return "low-order identity key"
+    if not hmac.compare_digest(hmac_sha256(identity_key(th, dh, direction), key), mac):
+        return "MAC does not match"
+    return None
+
+
+def identity_fingerprint(nick_1, key_1, nick_2, key_2):
+    """SHA-256 over both (canonical nickname, identity key) pairs, smaller nickname first; six groups
+    of five digits, each a 5-byte big-endian slice of the hash mod 100000."""
+    (na, sa), (nb, sb) = sorted([(nick_1.lower().encode(), key_1), (nick_2.lower().encode(), key_2)],
+                                key=lambda pair: pair[0])
+    digest = sha256(label("identity fingerprint"), len8(na), sa, len8(nb), sb)
+    return " ".join(f"{int.from_bytes(digest[5 * k:5 * k + 5], 'big') % 100000:05}" for k in range(6))
+
+
+def open_first_record(chain_key, record):
+    """A fresh receiver opens `record`: (outcome, padded plaintext or None)."""
+    state = {"n": 0, "ck": chain_key}
+    outcome = open_record(state, record)
+    return outcome, state.get("plain")
+
+
 def check_handshakes():
     v = load("handshakes.json")
     for hs in v["handshakes"]:
         i, o = hs["input"], hs["output"]
         ipriv, rpriv = bytes.fromhex(i["initiator_private"]), bytes.fromhex(i["responder_private"])
         ipub, rpub = public_of(ipriv), public_of(rpriv)
+        iid_priv = bytes.fromhex(i["initiator_identity_private"])
+        rid_priv = bytes.fromhex(i["responder_identity_private"])
+        iid_pub, rid_pub = public_of(iid_priv), public_of(rid_priv)
         commitment = sha256(ipub)
         shared = x25519(ipriv, rpub)
         check("both sides agree", x25519(rpriv, ipub), shared)
-        th = sha256(b"cryptully/2 transcript",
+        th = sha256(label("transcript"),
                     len8(i["initiator_nick"].lower().encode()), len8(i["responder_nick"].lower().encode()),
                     commitment, rpub, ipub)
         prk = hkdf_extract(th, shared)
-        seed = int.from_bytes(hkdf_expand(prk, b"cryptully/2 safety code", 8), "big") % 1_000_000
-        fp = hkdf_expand(prk, b"cryptully/2 fingerprint", 16).hex()
+        seed = int.from_bytes(hkdf_expand(prk, label("safety code"), 8), "big") % 1_000_000
+        fp = hkdf_expand(prk, label("fingerprint"), 16).hex()
+        ck_i2r, ck_r2i = hkdf_expand(prk, label("chain i2r"), 32), hkdf_expand(prk, label("chain r2i"), 32)
+        # The identity DHs: each side's long-term key with the other side's ephemeral key.
+        dh_i2r, dh_r2i = x25519(iid_priv, rpub), x25519(rid_priv, ipub)
+        check(f"handshake {hs['description']}: identity_dh_i2r both ways", x25519(rpriv, iid_pub), dh_i2r)
+        check(f"handshake {hs['description']}: identity_dh_r2i both ways", x25519(ipriv, rid_pub), dh_r2i)
+        id_i2r = identity_inner(th, dh_i2r, "i2r", iid_pub)
+        id_r2i = identity_inner(th, dh_r2i, "r2i", rid_pub)
+        id_fp = identity_fingerprint(i["initiator_nick"], iid_pub, i["responder_nick"], rid_pub)
         got = {
             "initiator_public": ipub.hex(),
             "responder_public": rpub.hex(),
             "commitment": commitment.hex(),
-            "helo": ("10" + "0002" + commitment.hex()),
+            "helo": "10" + PEER_VERSION.to_bytes(2, "big").hex() + commitment.hex(),
             "redy": "11" + rpub.hex(),
             "pub_key": "13" + ipub.hex(),
             "shared_secret": shared.hex(),
             "transcript_hash": th.hex(),
             "prk": prk.hex(),
-            "chain_key_i2r": hkdf_expand(prk, b"cryptully/2 chain i2r", 32).hex(),
-            "chain_key_r2i": hkdf_expand(prk, b"cryptully/2 chain r2i", 32).hex(),
-            "session_id": hkdf_expand(prk, b"cryptully/2 session id", 32).hex(),
+            "chain_key_i2r": ck_i2r.hex(),
+            "chain_key_r2i": ck_r2i.hex(),
+            "session_id": hkdf_expand(prk, label("session id"), 32).hex(),
             "safety_code": f"{seed:06}",
             "safety_code_display": f"{seed // 1000:03} {seed % 1000:03}",
             "fingerprint": " ".join(fp[k:k + 4] for k in range(0, 32, 4)),
+            "initiator_identity_public": iid_pub.hex(),
+            "responder_identity_public": rid_pub.hex(),
+            "identity_dh_i2r": dh_i2r.hex(),
+            "identity_dh_r2i": dh_r2i.hex(),
+            "identity_mac_i2r": id_i2r[33:].hex(),
+            "identity_mac_r2i": id_r2i[33:].hex(),
+            "identity_inner_i2r": id_i2r.hex(),
+            "identity_inner_r2i": id_r2i.hex(),
+            # The first record of each direction (seq 0) carries that side's IDENTITY.
+            "identity_record_i2r": seal(ck_i2r, 0, pad(id_i2r)).hex(),
+            "identity_record_r2i": seal(ck_r2i, 0, pad(id_r2i)).hex(),
+            "identity_fingerprint": id_fp,
         }
+        check(f"handshake {hs['description']}: every output is re-derived", sorted(o), sorted(got))
         for key, value in got.items():
-            check(f"handshake {hs['description']}: {key}", value, o[key])
+            check(f"handshake {hs['description']}: {key}", value, o.get(key))
+        check(f"handshake {hs['description']}: IDENTITY is 65 bytes", (len(id_i2r), len(id_r2i)), (65, 65))
+        # The other way: the receiver of each direction opens the listed record and accepts the proof.
+        for direction, ck, inner, own_private in (("i2r", ck_i2r, id_i2r, rpriv), ("r2i", ck_r2i, id_r2i, ipriv)):
+            what = f"handshake {hs['description']}: identity_record_{direction}"
+            outcome, plain = open_first_record(ck, bytes.fromhex(o[f"identity_record_{direction}"]))
+            check(f"{what} opens", outcome, {"opened": {"deleted": 0, "inner": "IDENTITY"}})
+            check(f"{what} opens to the padded IDENTITY", plain, pad(inner))
+            check(f"{what} decodes", kind_of(decode_inner_padded, plain or b""), None)
+            listed = bytes.fromhex(o[f"identity_inner_{direction}"])
+            refusal = identity_refusal(pad(listed), own_private, th, direction)
+            check(f"{what} proves the identity key", refusal, None)
+    # The 4th handshake repeats the 1st (same nicknames and ephemeral keys) with another responder
+    # identity: the session is the same, the identity values and the identity fingerprint are not.
+    first, again = v["handshakes"][0], v["handshakes"][3]
+    same = ("initiator_nick", "responder_nick", "initiator_private", "responder_private",
+            "initiator_identity_private")
+    check("handshake 4 repeats handshake 1", [again["input"][k] for k in same], [first["input"][k] for k in same])
+    check("handshake 4 has another responder identity",
+          again["input"]["responder_identity_private"] != first["input"]["responder_identity_private"], True)
+    for key in ("session_id", "chain_key_i2r", "chain_key_r2i", "identity_record_i2r"):
+        check(f"handshake 4 keeps {key}", again["output"][key], first["output"][key])
+    for key in ("responder_identity_public", "identity_dh_r2i", "identity_mac_r2i", "identity_record_r2i",
+                "identity_fingerprint"):
+        check(f"handshake 4 changes {key}", again["output"][key] != first["output"][key], True)
     for case in v["invalid"]:
         # §4.4 [4.4-4], §9.2: the side that finds the handshake bad answers REJ HANDSHAKE_FAILED.
         check("invalid handshake: reply is REJ HANDSHAKE_FAILED", case["reply"], "1204")
@@ -163,12 +331,33 @@ def check_handshakes():
         else:
             commitment = bytes.fromhex(case["helo"])[3:]
             check("commitment mismatch", sha256(bytes.fromhex(case["pub_key"])[1:]) == commitment, False)
+        check("invalid handshake: HELO of this version", bytes.fromhex(case["helo"])[1:3],
+              PEER_VERSION.to_bytes(2, "big"))
+    # An initiator whose first record from the responder does not prove an identity key refuses it.
+    # All are sealed as record 0 responder -> initiator of the first handshake.
+    hs = v["handshakes"][0]
+    ipriv = bytes.fromhex(hs["input"]["initiator_private"])
+    th, ck_r2i = bytes.fromhex(hs["output"]["transcript_hash"]), bytes.fromhex(hs["output"]["chain_key_r2i"])
+    for case in v["invalid_identity"]:
+        what = f"invalid identity: {case['description']}"
+        inner = bytes.fromhex(case["inner_hex"])
+        check(f"{what}: side", case["side"], "initiator")
+        check(f"{what}: error", case["error"], "identity_not_proven")
+        check(f"{what}: sealed as record 0 r2i", seal(ck_r2i, 0, pad(inner)).hex(), case["record"])
+        outcome, plain = open_first_record(ck_r2i, bytes.fromhex(case["record"]))
+        check(f"{what}: record opens", "opened" in outcome, True)
+        check(f"{what}: record opens to inner_hex", plain, pad(inner))
+        reason = identity_refusal(plain or pad(inner), ipriv, th, "r2i")
+        check(f"{what}: refused ({reason})", reason is not None, True)
+        reply = bytes.fromhex(case["reply"])
+        check(f"{what}: reply is REJ HANDSHAKE_FAILED", (reply, kind_of(decode_peer, reply)),
+              (b"\x12\x04", None))
 
 
 # §6 records --------------------------------------------------------------------------------
 def record_keys(ck):
     mk = hmac_sha256(ck, b"\x01")
-    keys = hkdf_expand(mk, b"cryptully/2 record keys", 80)
+    keys = hkdf_expand(mk, label("record keys"), 80)
     return mk, hmac_sha256(ck, b"\x02"), keys[:32], keys[32:64], keys[64:]
 
 
@@ -200,9 +389,9 @@ def open_record(state, record):
     unpadder = padding.PKCS7(128).unpadder()
     plain = unpadder.update(d.update(ct) + d.finalize()) + unpadder.finalize()
     deleted = seq - state["n"]
-    state["n"], state["ck"] = seq + 1, nxt
-    names = {0x01: "MSG", 0x02: "TYPING", 0x03: "ACK", 0x10: "SMP0", 0x11: "SMP1", 0x12: "SMP2",
-             0x13: "SMP3", 0x14: "SMP4", 0x15: "SMP_ABORT", 0x20: "END"}
+    state["n"], state["ck"], state["plain"] = seq + 1, nxt, plain
+    names = {0x01: "MSG", 0x02: "TYPING", 0x03: "ACK", 0x04: "IDENTITY", 0x10: "SMP0", 0x11: "SMP1",
+             0x12: "SMP2", 0x13: "SMP3", 0x14: "SMP4", 0x15: "SMP_ABORT", 0x20: "END"}
     return {"opened": {"deleted": deleted, "inner": names[plain[0]]}}
 
 
@@ -468,6 +657,7 @@ def mpis(count):
 
 
 INNER = {0x01: lambda r: r.text16(1, 16384), 0x02: lambda r: r.value(1, {0, 1, 2}), 0x03: lambda r: r.uint(8),
+         0x04: lambda r: (r.take(32), r.take(32)),  # IDENTITY: identity key, MAC
          0x10: lambda r: r.text16(0, 1024), 0x11: mpis(6), 0x12: mpis(11), 0x13: mpis(8), 0x14: mpis(3),
          0x15: lambda r: None, 0x20: lambda r: None}
 
@@ -518,8 +708,9 @@ def check_decode_error_kinds():
 
 
 def main():
-    for part in (check_nicknames, check_relay_messages, check_handshakes, check_records, check_smp,
-                 check_smp_group_and_invalid, check_decode_error_kinds):
+    for part in (check_nicknames, check_relay_messages, check_peer_and_inner_messages, check_handshakes,
+                 check_records, check_smp, check_smp_group_and_invalid, check_decode_error_kinds,
+                 check_cross_references):
         part()
     if FAILURES:
         print(f"{len(FAILURES)} failed, {CHECKS - len(FAILURES)} passed")

@@ -129,6 +129,8 @@ pub enum Message {
     ConfirmVerified,
     /// Take back "the codes match".
     UnmarkVerified,
+    /// Go on with a changed identity without verifying it (§12.5).
+    AcceptIdentity,
     /// Open the ask dialog.
     AskOpen,
     /// Open the answer dialog.
@@ -347,11 +349,21 @@ impl State {
                 self.dialog = None;
                 if let Some(peer) = current {
                     model.mark_verified(&peer, time);
+                    // §12.5: remembered for the next chats.
+                    out.push(Command::MarkVerified { peer });
                 }
             }
             Message::UnmarkVerified => {
                 if let Some(peer) = current {
                     model.unmark_verified(&peer, time);
+                    // Remembered as not verified, with the same identity.
+                    out.push(Command::AcceptIdentity { peer });
+                }
+            }
+            Message::AcceptIdentity => {
+                if let Some(peer) = current {
+                    model.accept_identity(&peer, time);
+                    out.push(Command::AcceptIdentity { peer });
                 }
             }
             Message::AskOpen => {
@@ -626,6 +638,16 @@ impl State {
             (ChatState::Secure, Trust::CodeCompared) => {
                 "secure, verified: you compared the safety code".into()
             }
+            (ChatState::Secure, Trust::Remembered { since }) => format!(
+                "secure, verified: same identity as when you verified on {}",
+                cryptully_protocol::contacts::date(since)
+            ),
+            (ChatState::Secure, Trust::IdentityChanged { .. }) => {
+                format!(
+                    "THIS MAY NOT BE {}: check again before you write",
+                    chat.peer
+                )
+            }
             (ChatState::Secure, Trust::Unverified) => "secure, not yet verified".into(),
             (ChatState::Secure, Trust::Failed) => {
                 "secure, NOT verified: the last check failed".into()
@@ -694,11 +716,17 @@ impl State {
                     }),
                 ]
                 // Quiet, not the loudest control: marking is a claim the person makes.
-                .push((chat.trust == Trust::Unverified).then(|| {
-                    button("We read the same code…")
-                        .on_press(Message::MarkVerified)
-                        .style(ibutton::secondary)
-                }))
+                .push(
+                    matches!(
+                        chat.trust,
+                        Trust::Unverified | Trust::IdentityChanged { .. }
+                    )
+                    .then(|| {
+                        button("We read the same code…")
+                            .on_press(Message::MarkVerified)
+                            .style(ibutton::secondary)
+                    })
+                )
                 .push((chat.trust == Trust::CodeCompared).then(|| {
                     button("Undo: not verified")
                         .on_press(Message::UnmarkVerified)
@@ -740,8 +768,10 @@ impl State {
                 );
             }
             let style = match chat.trust {
-                Trust::CodeCompared | Trust::AnswerMatched => container::success,
-                Trust::Failed => container::danger,
+                Trust::CodeCompared | Trust::AnswerMatched | Trust::Remembered { .. } => {
+                    container::success
+                }
+                Trust::Failed | Trust::IdentityChanged { .. } => container::danger,
                 Trust::Unverified => container::bordered_box,
             };
             col = col.push(
@@ -749,6 +779,37 @@ impl State {
                     .padding(10)
                     .style(style)
                     .width(Length::Fill),
+            );
+        }
+        // §12.5 [12.5-3]: loud, and in place of nothing: the message box below takes no text
+        // until the person checks again or chooses to go on.
+        if let (true, Trust::IdentityChanged { since }) = (secure, chat.trust) {
+            col = col.push(
+                container(
+                    column![
+                        text(format!("⚠ This may not be {}", chat.peer)).size(20),
+                        text(format!(
+                            "The identity of {peer} is not the one you verified on {}. Someone may be pretending to be {peer}, or {peer} reset their app. Nothing is sent until you check again: read the safety code above to each other, or ask a question only {peer} can answer.",
+                            cryptully_protocol::contacts::date(since),
+                            peer = chat.peer
+                        )),
+                        row![
+                            button("Ask a question").on_press(Message::AskOpen),
+                            button("Go on without verifying")
+                                .on_press(Message::AcceptIdentity)
+                                .style(ibutton::secondary),
+                            button("Close chat")
+                                .on_press(Message::Close)
+                                .style(ibutton::secondary),
+                        ]
+                        .spacing(8)
+                        .wrap(),
+                    ]
+                    .spacing(6),
+                )
+                .padding(10)
+                .style(container::danger)
+                .width(Length::Fill),
             );
         }
         if chat.state == ChatState::Incoming {
@@ -902,11 +963,14 @@ impl State {
             .get(&chat.peer)
             .map(String::as_str)
             .unwrap_or_default();
-        let send = (secure && !draft.trim().is_empty()).then_some(Message::Send);
+        let blocked = matches!(chat.trust, Trust::IdentityChanged { .. });
+        let writable = secure && !blocked;
+        let send = (writable && !draft.trim().is_empty()).then_some(Message::Send);
         let can_send = send.is_some() && self.dialog.is_none();
         let editor = text_editor(&self.editor)
             .id(INPUT_ID)
             .placeholder(match chat.state {
+                ChatState::Secure if blocked => "Check who this is first (above)",
                 ChatState::Secure => "Message: Enter sends, Shift+Enter breaks the line",
                 ChatState::Ended => "This chat has ended: \"Chat again\" starts a new one",
                 _ => "Messages can be sent once the chat is secure",
@@ -925,7 +989,7 @@ impl State {
             .padding(8);
         // Without an action the editor takes no input: only a secure chat can be written to.
         // Otherwise it is inert too, so that Tab does not stop on a box that drops every key.
-        let editor: Element<'a, Message> = if secure {
+        let editor: Element<'a, Message> = if writable {
             editor.on_action(Message::Edit).into()
         } else {
             crate::widget::inert(editor)

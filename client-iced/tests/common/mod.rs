@@ -46,6 +46,11 @@ pub(crate) fn secure_chat(peer: &str) -> App {
     let event = Event::Established {
         safety_code: ks.safety_code(),
         fingerprint: ks.fingerprint(),
+        peer_identity: [7; 32],
+        identity_fingerprint: cryptully_protocol::IdentityFingerprint::of(
+            (&nick("alice"), &[6; 32]),
+            (&nick(peer), &[7; 32]),
+        ),
     };
     app.model.apply(
         ConnEvent::Peer {

@@ -6,7 +6,10 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use cryptully_protocol::connection::{Command, ConnEvent, Handle, connect};
+use cryptully_protocol::connection::{
+    CONNECT_TIMEOUT, Command, ConnEvent, Handle, Profile, connect_as,
+};
+use cryptully_protocol::contacts::{Recognition, date};
 use cryptully_protocol::session::{EndReason, Event, Warning};
 use cryptully_protocol::{Nick, RejectReason, SmpOutcome, TypingState};
 use serde_json::{Value, json};
@@ -24,6 +27,10 @@ struct Args {
     /// The relay (with --nick): HOST:PORT, tls://HOST:PORT or tls://HOST:PORT#sha256=PIN (§15).
     #[arg(long, default_value = "127.0.0.1:9000")]
     relay: String,
+    /// Where the terminal chat keeps its identity and contacts (§12.5); by default the desktop
+    /// app's data directory, so both are one person on this device.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -37,7 +44,7 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         match args.nick {
-            Some(nick) => terminal(nick, args.relay).await,
+            Some(nick) => terminal(nick, args.relay, args.data_dir).await,
             None => shim().await,
         }
     })
@@ -66,6 +73,9 @@ async fn shim() -> ExitCode {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut conn: Option<(Handle, tokio::sync::mpsc::UnboundedReceiver<ConnEvent>)> = None;
     let mut ids = Ids::default();
+    // §13.2: one identity and one memory of contacts for as long as the shim runs, across
+    // chats and connections.
+    let mut profile = Profile::throwaway(&mut rand_core::OsRng);
     loop {
         let event = async {
             match conn.as_mut() {
@@ -80,7 +90,7 @@ async fn shim() -> ExitCode {
                     emit(json!({"event": "error", "message": format!("not JSON: {line}")}));
                     continue;
                 };
-                match shim_command(&cmd, &mut conn).await {
+                match shim_command(&cmd, &mut conn, &profile).await {
                     Ok(true) => {}
                     Ok(false) => return ExitCode::SUCCESS,
                     Err(message) => emit(json!({"event": "error", "message": message})),
@@ -88,6 +98,9 @@ async fn shim() -> ExitCode {
             }
             Some(e) = event => {
                 let disconnected = matches!(e, ConnEvent::Disconnected { .. });
+                if let ConnEvent::ContactsChanged(contacts) = &e {
+                    profile.contacts = contacts.clone();
+                }
                 for v in shim_event(e, &mut ids) {
                     emit(v);
                 }
@@ -103,6 +116,7 @@ async fn shim() -> ExitCode {
 async fn shim_command(
     cmd: &Value,
     conn: &mut Option<(Handle, tokio::sync::mpsc::UnboundedReceiver<ConnEvent>)>,
+    profile: &Profile,
 ) -> Result<bool, String> {
     let name = cmd.get("cmd").and_then(Value::as_str).unwrap_or_default();
     let text = |k: &str| {
@@ -113,9 +127,15 @@ async fn shim_command(
     };
     if name == "connect" {
         let nick = Nick::new(&text("nick")).map_err(|e| e.to_string())?;
-        let (handle, events) = connect(text("relay"), nick)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (handle, events) = connect_as(
+            text("relay"),
+            nick,
+            profile.clone(),
+            rand_core::OsRng,
+            CONNECT_TIMEOUT,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         emit(json!({"event": "registered", "nick": handle.nick().as_str()}));
         *conn = Some((handle, events));
         return Ok(true);
@@ -127,7 +147,7 @@ async fn shim_command(
         return Ok(false);
     }
     // §13.1: a command this shim does not know is `unimplemented`, with or without a peer.
-    const KNOWN: [&str; 11] = [
+    const KNOWN: [&str; 14] = [
         "open",
         "accept",
         "reject",
@@ -137,6 +157,9 @@ async fn shim_command(
         "smp_answer",
         "smp_abort",
         "close",
+        "mark_verified",
+        "accept_identity",
+        "forget",
         "clock",
         "quit",
     ];
@@ -194,6 +217,9 @@ async fn shim_command(
         },
         "smp_abort" => Command::AbortSmp { peer },
         "close" => Command::Close { peer },
+        "mark_verified" => Command::MarkVerified { peer },
+        "accept_identity" => Command::AcceptIdentity { peer },
+        "forget" => Command::Forget { peer },
         other => {
             emit(json!({"event": "unimplemented", "cmd": other}));
             return Ok(true);
@@ -232,6 +258,20 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
         ConnEvent::Disconnected { reason } => {
             vec![json!({"event": "error", "message": format!("disconnected: {reason}")})]
         }
+        ConnEvent::ContactsChanged(_) => vec![],
+        ConnEvent::Contact { peer, recognition } => {
+            let p = peer.as_str();
+            vec![match recognition {
+                Recognition::New => json!({"event": "contact", "peer": p, "status": "new"}),
+                Recognition::Known => json!({"event": "contact", "peer": p, "status": "known"}),
+                Recognition::Verified { since } => {
+                    json!({"event": "contact", "peer": p, "status": "verified", "since": since})
+                }
+                Recognition::Changed { was_verified } => {
+                    json!({"event": "contact", "peer": p, "status": "changed", "was_verified": was_verified})
+                }
+            }]
+        }
         ConnEvent::Peer { peer, event } => {
             let p = peer.as_str().to_string();
             let v = match event {
@@ -239,13 +279,17 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
                 Event::Established {
                     safety_code,
                     fingerprint,
+                    peer_identity,
+                    identity_fingerprint,
                 } => {
-                    let fingerprint: String = fingerprint
-                        .as_bytes()
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
-                    json!({"event": "established", "peer": p, "safety_code": safety_code.digits(), "fingerprint": fingerprint})
+                    json!({
+                        "event": "established",
+                        "peer": p,
+                        "safety_code": safety_code.digits(),
+                        "fingerprint": hex(fingerprint.as_bytes()),
+                        "identity": hex(&peer_identity),
+                        "identity_fingerprint": identity_fingerprint.digits(),
+                    })
                 }
                 Event::Rejected(r) => {
                     json!({"event": "rejected", "peer": p, "reason": reject_reason_name(r)})
@@ -293,6 +337,10 @@ fn shim_event(e: ConnEvent, ids: &mut Ids) -> Vec<Value> {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A line of network text in the terminal (§12.4): nothing a peer or a relay sends can start a
 /// line of its own (the app's lines begin with `*` or `!`, a friend's with `<nick>`), move the
 /// cursor, recolour or erase the screen, or reorder what follows.
@@ -337,15 +385,75 @@ fn smp_result_line(peer: &Nick, outcome: &SmpOutcome, proven: bool, asked: bool)
 }
 
 const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
-          /ask QUESTION? ANSWER  /answer ANSWER  /status  /close  /quit   — anything else is sent as a message";
+          /ask QUESTION? ANSWER  /answer ANSWER  /verified (the safety code matched)  /trust (go on with a changed identity)
+          /forget NICK  /identity  /status  /close  /quit   — anything else is sent as a message";
+
+/// The terminal's line for what a chat's proven identity means (§12.5).
+fn contact_line(peer: &Nick, recognition: Recognition) -> String {
+    match recognition {
+        Recognition::New => format!(
+            "* first chat with {peer}: not verified yet. Read the safety code aloud together and \
+             type /verified if it matches, or /ask a question only {peer} can answer. You only do this once."
+        ),
+        Recognition::Known => format!(
+            "* {peer} is not verified yet: read the safety code aloud (/verified if it matches) or /ask"
+        ),
+        Recognition::Verified { since } => format!(
+            "* {peer} is verified: same identity as when you verified on {}",
+            date(since)
+        ),
+        Recognition::Changed {
+            was_verified: Some(since),
+        } => format!(
+            "!! THIS MAY NOT BE {peer}. The identity of {peer} is not the one you verified on {}: \
+             someone may be pretending to be {peer}, or {peer} reset their app. Nothing is sent until \
+             you verify again (read the safety code aloud and /verified, or /ask), or choose /trust.",
+            date(since)
+        ),
+        Recognition::Changed { was_verified: None } => format!(
+            "! {peer}'s identity changed since your last chat (it was never verified): \
+             read the safety code aloud (/verified if it matches) or /ask"
+        ),
+    }
+}
 
 /// The terminal chat.
-async fn terminal(nick: String, relay: String) -> ExitCode {
+async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathBuf>) -> ExitCode {
+    use cryptully_protocol::storage;
     let Ok(nick) = Nick::new(&nick) else {
         eprintln!("invalid nickname: use 1 to 32 characters of A-Z, a-z, 0-9, _ and -");
         return ExitCode::FAILURE;
     };
-    let (handle, mut events) = match connect(relay.as_str(), nick).await {
+    let Some(dir) = data_dir.or_else(|| {
+        directories::ProjectDirs::from("", "", "cryptully").map(|d| d.data_dir().to_path_buf())
+    }) else {
+        eprintln!("no data directory for the identity: give one with --data-dir");
+        return ExitCode::FAILURE;
+    };
+    let (identity_path, contacts_path) = (dir.join("identity"), dir.join("contacts"));
+    let profile = match (
+        storage::load_or_create_identity(&identity_path, &mut rand_core::OsRng),
+        storage::load_contacts(&contacts_path),
+    ) {
+        (Ok(identity), Ok(contacts)) => Profile {
+            identity: std::sync::Arc::new(identity),
+            contacts,
+        },
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let me = *profile.identity.public();
+    let (handle, mut events) = match connect_as(
+        relay.as_str(),
+        nick,
+        profile,
+        rand_core::OsRng,
+        CONNECT_TIMEOUT,
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -392,6 +500,22 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                         handle.send(Command::AnswerSmp { peer, answer: String::from(rest).into() });
                     },
                     "/close" => if let Some(peer) = current.take() { handle.send(Command::Close { peer }); },
+                    "/verified" => match current.clone() {
+                        Some(peer) => { handle.send(Command::MarkVerified { peer }); }
+                        None => println!("! /to NICK first"),
+                    },
+                    "/trust" => match current.clone() {
+                        Some(peer) => {
+                            println!("* going on with {peer}'s new identity, not verified");
+                            handle.send(Command::AcceptIdentity { peer });
+                        }
+                        None => println!("! /to NICK first"),
+                    },
+                    "/forget" => match target() {
+                        Some(peer) => { println!("* {peer} forgotten"); handle.send(Command::Forget { peer }); }
+                        None => println!("! which nickname?"),
+                    },
+                    "/identity" => println!("* your identity key: {} (kept in {})", hex(&me), identity_path.display()),
                     "/quit" => { handle.send(Command::Quit); return ExitCode::SUCCESS; }
                     "/help" => println!("{HELP}"),
                     "/status" => println!("* {next_id} sent, {delivered} delivered, {undelivered} not delivered"),
@@ -433,6 +557,12 @@ async fn terminal(nick: String, relay: String) -> ExitCode {
                     ConnEvent::Error { peer, message } => println!("! {}{message}", peer.map(|p| format!("{p}: ")).unwrap_or_default()),
                     ConnEvent::NotSent { reason, .. } => println!("! not sent: {reason}"),
                     ConnEvent::Sent { .. } => {}
+                    ConnEvent::Contact { peer, recognition } => println!("{}", contact_line(&peer, recognition)),
+                    ConnEvent::ContactsChanged(contacts) => {
+                        if let Err(e) = storage::save_contacts(&contacts_path, &contacts) {
+                            println!("! {e}");
+                        }
+                    }
                     ConnEvent::Disconnected { reason } => { println!("! disconnected: {reason}"); return ExitCode::FAILURE; }
                 }
             }
