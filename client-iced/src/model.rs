@@ -226,6 +226,9 @@ pub struct Model {
     pub chats: Vec<Chat>,
     /// The chat on screen.
     pub selected: Option<Nick>,
+    /// Every remembered friend (§12.5), in nickname order, with when the person verified its
+    /// identity, if they did.
+    pub contacts: Vec<(Nick, Option<u64>)>,
     /// A notice about the connection as a whole.
     pub notice: Option<Notice>,
     next_id: u64,
@@ -616,8 +619,13 @@ impl Model {
                 tracing::info!(message, "an error");
                 self.notice = Some(Notice::warning(plain(&message)));
             }
-            // The network edge writes them to the contacts file (§12.5).
-            ConnEvent::ContactsChanged(_) => {}
+            // The network edge writes them to the contacts file (§12.5); the sidebar lists them.
+            ConnEvent::ContactsChanged(contacts) => {
+                self.contacts = contacts
+                    .iter()
+                    .map(|(nick, c)| (nick.clone(), c.verified_at))
+                    .collect();
+            }
             ConnEvent::Contact { peer, recognition } => self.contact(&peer, recognition, time),
             ConnEvent::Disconnected { reason } => {
                 self.notice = Some(Notice::warning(format!("Disconnected: {}", plain(&reason))));

@@ -130,6 +130,7 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
             // No home directory: an identity for this run only.
             None => Profile::throwaway(&mut cryptully_protocol::rand_core::OsRng),
         };
+        let profile_contacts = profile.contacts.clone();
         let connect = |addr: String, nick: Nick, profile: Profile| async move {
             connect_as(
                 addr.as_str(),
@@ -237,6 +238,9 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
         match result {
             Ok((handle, mut events)) => {
                 let _ = out.send(NetEvent::Connected { handle, hosting }).await;
+                // The sidebar lists the friends remembered from earlier runs (§12.5).
+                let known = ConnEvent::ContactsChanged(profile_contacts);
+                let _ = out.send(NetEvent::Event(known)).await;
                 while let Some(e) = events.recv().await {
                     // §12.5: what is remembered of friends is written as it changes.
                     if let (ConnEvent::ContactsChanged(contacts), Some(paths)) = (&e, &paths) {
@@ -251,7 +255,6 @@ pub fn events(target: Target) -> impl Stream<Item = NetEvent> {
                                 break;
                             }
                         }
-                        continue;
                     }
                     if out.send(NetEvent::Event(e)).await.is_err() {
                         break;

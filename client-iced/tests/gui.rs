@@ -1833,7 +1833,10 @@ fn gui_12_5_a_changed_verified_identity_blocks_writing_until_the_person_decides(
         },
     })));
     assert!(shows(&app, "⚠ This may not be bob"));
-    assert!(shows(&app, "THIS MAY NOT BE bob: check again before you write"));
+    assert!(shows(
+        &app,
+        "THIS MAY NOT BE bob: check again before you write"
+    ));
     // Keys typed into the message box go nowhere.
     interact(&mut app, |ui| {
         let _ = ui.click(iced_test::selector::id(chats::INPUT_ID));
@@ -1853,5 +1856,30 @@ fn gui_12_5_a_changed_verified_identity_blocks_writing_until_the_person_decides(
         let _ = ui.click(iced_test::selector::id(chats::INPUT_ID));
         ui.typewrite("now it may");
     });
-    assert!(typed(&app).contains("now it may"), "the message box takes text again");
+    assert!(
+        typed(&app).contains("now it may"),
+        "the message box takes text again"
+    );
+}
+
+/// Issue 14, §12.5: the sidebar lists the friends this device remembers, the verified ones
+/// marked with when, and one click opens a chat with one.
+#[test]
+fn gui_12_5_remembered_friends_are_listed_with_their_verification() {
+    let mut app = common::secure_chat("bob");
+    let mut contacts = cryptully_protocol::contacts::Contacts::default();
+    contacts.mark_verified(&nick("bob"), &[7; 32], 1_773_273_600);
+    contacts.recognise(&nick("carol"), &[8; 32]);
+    let _ = app.update(Message::Net(NetEvent::Event(ConnEvent::ContactsChanged(
+        contacts,
+    ))));
+    assert!(shows(&app, "bob ✓ verified 2026-03-12"));
+    assert!(shows(&app, "carol · not verified"));
+    interact(&mut app, |ui| {
+        ui.click("carol · not verified").unwrap();
+    });
+    // A chat with carol was asked for, and is on screen (this app has no connection, so it
+    // ends at once; with one it would be opening).
+    assert_eq!(app.model.selected, Some(nick("carol")));
+    assert!(app.model.chat(&nick("carol")).is_some());
 }

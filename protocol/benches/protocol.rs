@@ -114,7 +114,8 @@ fn handshake() {
     let (alice_id, bob_id) = (id(), id());
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let mut full = || {
-        let (mut a, helo) = Session::initiate(alice.clone(), bob.clone(), alice_id.clone(), &mut rng);
+        let (mut a, helo) =
+            Session::initiate(alice.clone(), bob.clone(), alice_id.clone(), &mut rng);
         let (mut b, _) = Session::respond(bob.clone(), alice.clone(), bob_id.clone(), &helo);
         let redy = b.accept(&mut rng).unwrap().send.pop().unwrap();
         let mut to_b = a.handle(redy, &mut rng).unwrap().send;

@@ -131,6 +131,10 @@ pub enum Message {
     UnmarkVerified,
     /// Go on with a changed identity without verifying it (§12.5).
     AcceptIdentity,
+    /// Chat with a remembered friend: their chat if one is open, else a new one.
+    OpenContact(Nick),
+    /// Forget what is remembered of a friend (§12.5).
+    ForgetContact(Nick),
     /// Open the ask dialog.
     AskOpen,
     /// Open the answer dialog.
@@ -239,6 +243,18 @@ impl State {
                     self.new_chat.clear();
                 }
             }
+            Message::OpenContact(peer) => {
+                let live = model
+                    .chat(&peer)
+                    .is_some_and(|c| c.state != ChatState::Ended);
+                if !live && model.open(&peer, time) {
+                    out.push(Command::Open { peer: peer.clone() });
+                }
+                model.select(&peer);
+                self.dialog = None;
+                self.draft_error = None;
+            }
+            Message::ForgetContact(peer) => out.push(Command::Forget { peer }),
             Message::Select(peer) => {
                 out.extend(self.stop_typing(model));
                 self.scrolled_up = false;
@@ -579,6 +595,36 @@ impl State {
                     .width(Length::Fill),
             )
         });
+        // §12.5: the friends this device remembers, verified ones marked, whether or not a
+        // chat with them is open.
+        let chats = if model.contacts.is_empty() {
+            chats
+        } else {
+            model.contacts.iter().fold(
+                chats.push(text("Contacts").size(14)),
+                |col, (peer, verified)| {
+                    let label = match verified {
+                        Some(since) => format!(
+                            "{peer} ✓ verified {}",
+                            cryptully_protocol::contacts::date(*since)
+                        ),
+                        None => format!("{peer} · not verified"),
+                    };
+                    col.push(
+                        row![
+                            button(text(label).size(13))
+                                .on_press(Message::OpenContact(peer.clone()))
+                                .style(ibutton::text)
+                                .width(Length::Fill),
+                            button(text("forget").size(12))
+                                .on_press(Message::ForgetContact(peer.clone()))
+                                .style(ibutton::text),
+                        ]
+                        .align_y(iced::Alignment::Center),
+                    )
+                },
+            )
+        };
         let open = Nick::new(self.new_chat.trim())
             .is_ok()
             .then_some(Message::Open);

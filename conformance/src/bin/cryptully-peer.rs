@@ -386,7 +386,7 @@ fn smp_result_line(peer: &Nick, outcome: &SmpOutcome, proven: bool, asked: bool)
 
 const HELP: &str = "commands: /open NICK  /accept NICK  /reject NICK  /to NICK (choose who plain lines go to)
           /ask QUESTION? ANSWER  /answer ANSWER  /verified (the safety code matched)  /trust (go on with a changed identity)
-          /forget NICK  /identity  /status  /close  /quit   — anything else is sent as a message";
+          /contacts  /forget NICK  /identity  /status  /close  /quit   — anything else is sent as a message";
 
 /// The terminal's line for what a chat's proven identity means (§12.5).
 fn contact_line(peer: &Nick, recognition: Recognition) -> String {
@@ -445,6 +445,7 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
         }
     };
     let me = *profile.identity.public();
+    let mut known = profile.contacts.clone();
     let (handle, mut events) = match connect_as(
         relay.as_str(),
         nick,
@@ -515,6 +516,17 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
                         Some(peer) => { println!("* {peer} forgotten"); handle.send(Command::Forget { peer }); }
                         None => println!("! which nickname?"),
                     },
+                    "/contacts" => {
+                        if known.iter().next().is_none() {
+                            println!("* no contacts yet");
+                        }
+                        for (peer, c) in known.iter() {
+                            match c.verified_at {
+                                Some(t) => println!("* {peer}: verified on {}", date(t)),
+                                None => println!("* {peer}: not verified"),
+                            }
+                        }
+                    }
                     "/identity" => println!("* your identity key: {} (kept in {})", hex(&me), identity_path.display()),
                     "/quit" => { handle.send(Command::Quit); return ExitCode::SUCCESS; }
                     "/help" => println!("{HELP}"),
@@ -562,6 +574,7 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
                         if let Err(e) = storage::save_contacts(&contacts_path, &contacts) {
                             println!("! {e}");
                         }
+                        known = contacts;
                     }
                     ConnEvent::Disconnected { reason } => { println!("! disconnected: {reason}"); return ExitCode::FAILURE; }
                 }
