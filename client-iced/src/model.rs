@@ -182,6 +182,8 @@ pub struct Chat {
     pub trust: Trust,
     /// Who asked the question of the verification under way, if one is.
     pub asking: Option<Asker>,
+    /// The person verified again in this chat an identity that had changed (§12.5).
+    pub identity_was_changed: bool,
     /// The friend's question waiting for an answer.
     pub question: Option<String>,
 }
@@ -199,6 +201,7 @@ impl Chat {
             fingerprint: None,
             trust: Trust::Unverified,
             asking: None,
+            identity_was_changed: false,
             question: None,
         }
     }
@@ -242,6 +245,18 @@ fn smp_line(chat: &mut Chat, outcome: &SmpOutcome) -> LineKind {
     let proven = chat.trust == Trust::AnswerMatched;
     let was_marked = chat.trust == Trust::CodeCompared;
     match outcome {
+        // §12.5: the answerer learns that nobody is in the middle, not who chose the question;
+        // a changed identity stays in doubt until the person asks, or reads the code.
+        SmpOutcome::Matched
+            if chat.asking == Some(Asker::Friend)
+                && matches!(chat.trust, Trust::IdentityChanged { .. }) =>
+        {
+            LineKind::Warning(format!(
+                "Your answer matched: nobody is in the middle. But whoever is at the other end \
+                 chose the question, so this does not show that it is {peer}. Ask a question \
+                 only {peer} can answer, or read the safety code together."
+            ))
+        }
         SmpOutcome::Matched => {
             chat.trust = Trust::AnswerMatched;
             LineKind::Success(match chat.asking {
@@ -363,9 +378,10 @@ impl Model {
     /// id to give the connection.
     pub fn send(&mut self, peer: &Nick, text: &str, time: &str) -> Option<u64> {
         let id = self.next_id;
-        let chat = self
-            .chat_mut(peer)
-            .filter(|c| c.state == ChatState::Secure)?;
+        // §12.5 [12.5-3]: nothing for someone who may not be the friend.
+        let chat = self.chat_mut(peer).filter(|c| {
+            c.state == ChatState::Secure && !matches!(c.trust, Trust::IdentityChanged { .. })
+        })?;
         chat.line(
             LineKind::Mine {
                 id,
@@ -476,42 +492,54 @@ impl Model {
         }
     }
 
-    /// The person goes on with a changed identity without verifying it (§12.5).
-    pub fn accept_identity(&mut self, peer: &Nick, time: &str) {
-        if let Some(c) = self
-            .chat_mut(peer)
-            .filter(|c| matches!(c.trust, Trust::IdentityChanged { .. }))
-        {
-            c.trust = Trust::Unverified;
-            let line = format!(
-                "You chose to go on with {}'s new identity without verifying it: not verified.",
-                c.peer
-            );
-            c.line(LineKind::Info(line), time);
-        }
+    /// The person goes on with a changed identity without verifying it (§12.5); whether the
+    /// chat on screen was blocked, so that there was something to accept.
+    pub fn accept_identity(&mut self, peer: &Nick, time: &str) -> bool {
+        let Some(c) = self.chat_mut(peer).filter(|c| {
+            c.state == ChatState::Secure && matches!(c.trust, Trust::IdentityChanged { .. })
+        }) else {
+            return false;
+        };
+        c.trust = Trust::Unverified;
+        let line = format!(
+            "You chose to go on with {}'s new identity without verifying it: not verified.",
+            c.peer
+        );
+        c.line(LineKind::Info(line), time);
+        true
     }
 
     /// The person confirmed that they and the friend read the same safety code (issue 15,
     /// item 5). From `Unverified`, or to verify a changed identity again (§12.5); after a failed
-    /// check, the panel offers asking again.
-    pub fn mark_verified(&mut self, peer: &Nick, time: &str) {
-        if let Some(c) = self.chat_mut(peer).filter(|c| {
-            c.code.is_some() && matches!(c.trust, Trust::Unverified | Trust::IdentityChanged { .. })
-        }) {
-            c.trust = Trust::CodeCompared;
-            let line = format!(
-                "You marked this chat as verified: you and {} read the same safety code.",
-                c.peer
-            );
-            c.line(LineKind::Success(line), time);
-        }
+    /// check, the panel offers asking again. Whether it counted: only then is it remembered.
+    pub fn mark_verified(&mut self, peer: &Nick, time: &str) -> bool {
+        let Some(c) = self.chat_mut(peer).filter(|c| {
+            c.state == ChatState::Secure
+                && c.code.is_some()
+                && matches!(c.trust, Trust::Unverified | Trust::IdentityChanged { .. })
+        }) else {
+            return false;
+        };
+        // Taking it back then would not bring back the identity verified before (§12.5).
+        c.identity_was_changed |= matches!(c.trust, Trust::IdentityChanged { .. });
+        c.trust = Trust::CodeCompared;
+        let line = format!(
+            "You marked this chat as verified: you and {} read the same safety code.",
+            c.peer
+        );
+        c.line(LineKind::Success(line), time);
+        true
     }
 
-    /// The person takes back "the codes match".
-    pub fn unmark_verified(&mut self, peer: &Nick, time: &str) {
-        if let Some(c) = self
+    /// The person takes back "the codes match"; whether there was something to take back.
+    /// Not after verifying a changed identity: the identity verified before is gone.
+    pub fn unmark_verified(&mut self, peer: &Nick, time: &str) -> bool {
+        let Some(c) = self
             .chat_mut(peer)
-            .filter(|c| c.trust == Trust::CodeCompared)
+            .filter(|c| c.trust == Trust::CodeCompared && !c.identity_was_changed)
+        else {
+            return false;
+        };
         {
             c.trust = Trust::Unverified;
             c.line(
@@ -519,6 +547,7 @@ impl Model {
                 time,
             );
         }
+        true
     }
 
     /// The app saw `peer` start typing at `now`.

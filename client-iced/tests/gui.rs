@@ -1087,11 +1087,14 @@ fn gui_15_ended_chats_notices_and_the_fingerprint_per_chat() {
     use cryptully_protocol::session::{EndReason, Event};
     let mut app = common::secure_chat("bob");
     interact(&mut app, |ui| {
-        ui.click("Show fingerprint").unwrap();
+        ui.click("Show identity fingerprint").unwrap();
     });
-    assert!(shows(&app, "Hide fingerprint"));
+    assert!(shows(&app, "Hide identity fingerprint"));
     let _ = app.update(Message::Chats(chats::Message::Select(nick("bob"))));
-    assert!(shows(&app, "Hide fingerprint"), "still shown for bob");
+    assert!(
+        shows(&app, "Hide identity fingerprint"),
+        "still shown for bob"
+    );
     let Screen::Chats(state) = &app.screen else {
         panic!("the chats");
     };
@@ -1151,7 +1154,7 @@ fn gui_12_the_code_the_fingerprint_and_messages_can_be_copied() {
     );
     assert_eq!(code.len(), 6);
     interact(&mut app, |ui| {
-        ui.click("Show fingerprint").unwrap();
+        ui.click("Show identity fingerprint").unwrap();
     });
     assert_eq!(
         copied(&app, &|ui| {

@@ -886,6 +886,23 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 let mut e = env(ctx).await?;
                 let (mut k, shim_ephemeral) =
                     shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                // §4.7 [4.7-3]: while the runner's IDENTITY is awaited, nothing the person
+                // writes is sealed.
+                e.shim
+                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 6, "text": "too early"}))
+                    .await?;
+                e.shim
+                    .send(json!({"cmd": "typing", "peer": RUNNER, "state": 0}))
+                    .await?;
+                e.shim
+                    .expect("undelivered", |v| v["ids"] == json!([6]))
+                    .await?;
+                if let Some(m) = e.wire.peer_within(Duration::from_millis(500)).await? {
+                    return Err(format!(
+                        "the shim sent {} before the friend's IDENTITY (§4.7 [4.7-3])",
+                        m.name()
+                    ));
+                }
                 e.wire
                     .send(
                         SHIM,
@@ -947,8 +964,37 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-4.4-HANDSHAKE-FAILED-AFTER-IDENTITY",
+            "the shim counts the chat secure (the runner's IDENTITY opened), then REJ HANDSHAKE_FAILED comes before any other record of the runner's: the friend refused the shim's IDENTITY, so the chat ends",
+            ["4.4-5"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let _k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                e.wire
+                    .send(
+                        SHIM,
+                        &PeerMessage::Rej {
+                            reason: RejectReason::HandshakeFailed,
+                        },
+                    )
+                    .await?;
+                let events = e.shim.drain(Duration::from_secs(2)).await?;
+                if events.iter().any(|v| {
+                    v["event"] == "ended"
+                        || (v["event"] == "rejected" && v["reason"] == "handshake_failed")
+                }) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "each side sends its IDENTITY before checking the other's, so the friend may refuse the shim's after the shim accepted the friend's; its REJ must end the chat (§4.4 [4.4-5]): {}",
+                        Value::from(events)
+                    ))
+                }
+            }
+        ),
+        case!(
             "PEER-4.4-HANDSHAKE-FAILED-FORGED",
-            "REJ HANDSHAKE_FAILED after the friend's first record has opened is a relay's forgery: ignored, the chat goes on",
+            "REJ HANDSHAKE_FAILED after a record of the friend's beyond its IDENTITY has opened is a relay's forgery: ignored, the chat goes on",
             ["4.4-6"],
             |ctx| {
                 let mut e = env(ctx).await?;
@@ -2028,6 +2074,9 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     )
                     .await?;
                 e.shim
+                    .send(json!({"cmd": "typing", "peer": RUNNER, "state": 0}))
+                    .await?;
+                e.shim
                     .expect("undelivered", |v| v["ids"] == json!([3]))
                     .await?;
                 if let Some(m) = e.wire.peer_within(Duration::from_millis(500)).await? {
@@ -2068,8 +2117,20 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     .send(json!({"cmd": "send", "peer": RUNNER, "id": 5, "text": "hi"}))
                     .await?;
                 match k.next_inner(&mut e.wire).await? {
-                    InnerMessage::Msg { .. } => Ok(()),
-                    other => Err(format!("expected the MSG, got {}", other.name())),
+                    InnerMessage::Msg { .. } => {}
+                    other => return Err(format!("expected the MSG, got {}", other.name())),
+                }
+                // §12.5 [12.5-4]: the new key replaced the old one.
+                e.wire.record(k.seal(&InnerMessage::End)?).await?;
+                e.shim.expect("ended", |_| true).await?;
+                shim_opens_as(&mut e.shim, &mut e.wire, SHIM, RUNNER, &other).await?;
+                let c = e.shim.expect("contact", |_| true).await?;
+                if c["status"] == "known" {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the replacing key must be remembered: a third chat with it is `known`, got {c}"
+                    ))
                 }
             }
         ),
@@ -2089,18 +2150,35 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-12.5-SMP-MATCH-VERIFIES",
-            "a matching answer verifies the friend's identity: the next chat starts `verified`",
+            "a matching answer to the friend's question proves nobody is in the middle but not who asked: the next chat is `known`; a matching answer to the shim's own question verifies: the chat after is `verified`",
             ["12.5-1"],
             |ctx| {
                 let mut e = env(ctx).await?;
                 let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                // The runner asks (anyone could ask "type yes"), the shim's person answers.
                 smp_run_matches(&mut e, &mut k).await?;
+                e.wire.record(k.seal(&InnerMessage::End)?).await?;
+                e.shim.expect("ended", |_| true).await?;
+                let mut k = shim_opens(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                let c = e.shim.expect("contact", |_| true).await?;
+                if c["status"] != "known" {
+                    return Err(format!(
+                        "answering the friend's question must not verify the friend: {c}"
+                    ));
+                }
+                // The shim's person asks; the runner knows the answer.
+                shim_asks_and_runner_matches(&mut e, &mut k).await?;
+                e.shim
+                    .expect("contact", |v| v["status"] == "verified")
+                    .await?;
                 e.wire.record(k.seal(&InnerMessage::End)?).await?;
                 e.shim.expect("ended", |_| true).await?;
                 shim_opens(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
                 let c = e.shim.expect("contact", |_| true).await?;
                 if c["status"] != "verified" {
-                    return Err(format!("expected `verified` after a matching answer: {c}"));
+                    return Err(format!(
+                        "expected `verified` after a match on the shim's question: {c}"
+                    ));
                 }
                 Ok(())
             }
@@ -2309,6 +2387,29 @@ async fn smp_run_matches(e: &mut Env, k: &mut Keys) -> Result<()> {
     let (asker, smp1) = model::smp_step1(k.secret("the lake"), &mut rng);
     runner_asks(e, k, "Where did we meet?", smp1).await?;
     smp_answered(e, k, asker, &mut rng, "the lake").await
+}
+
+/// The shim's person asks "Where did we meet?" answering "the lake"; the runner answers the
+/// same, and both report matched (§8.5).
+async fn shim_asks_and_runner_matches(e: &mut Env, k: &mut Keys) -> Result<()> {
+    let mut rng = crate::TestRng(9);
+    let m1 = shim_asks(e, k, "Where did we meet?", "the lake").await?;
+    let (answerer, m2) = model::smp_step2(&m1, &k.secret("the lake"), &mut rng)
+        .map_err(|e| format!("the shim's SMP1 failed its checks: {e}"))?;
+    e.wire.record(k.seal(&InnerMessage::Smp2(m2))?).await?;
+    let InnerMessage::Smp3(m3) = k.next_inner(&mut e.wire).await? else {
+        return Err("expected SMP3".into());
+    };
+    let (matched, m4) = model::smp_step4(answerer, &m3, &mut rng)
+        .map_err(|e| format!("the shim's SMP3 failed its checks: {e}"))?;
+    if !matched {
+        return Err("the runner's result is mismatched".into());
+    }
+    e.wire.record(k.seal(&InnerMessage::Smp4(m4))?).await?;
+    e.shim
+        .expect("smp_result", |v| v["result"] == "matched")
+        .await
+        .map(|_| ())
 }
 
 /// The runner asked "Where did we meet?" expecting "the lake"; the shim's person answers

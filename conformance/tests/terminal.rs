@@ -21,9 +21,16 @@ struct Terminal {
 }
 
 impl Terminal {
+    /// A person's terminal chat, keeping its identity and contacts in a data directory of
+    /// this test's, named after the person and `test`.
     fn start(nick: &str, relay: std::net::SocketAddr) -> Self {
+        Self::start_in(nick, relay, &home(nick, "chat"))
+    }
+
+    fn start_in(nick: &str, relay: std::net::SocketAddr, dir: &std::path::Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cryptully-peer"))
-            .args(["--nick", nick, "--relay", &relay.to_string()])
+            .args(["--nick", nick, "--relay", &relay.to_string(), "--data-dir"])
+            .arg(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -78,6 +85,16 @@ impl Drop for Terminal {
     }
 }
 
+/// A fresh data directory for `nick` in the test `test`.
+fn home(nick: &str, test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "cryptully-terminal-{}-{test}-{nick}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 fn safety_code(line: &str) -> String {
     let at = line.find("Safety code ").unwrap() + "Safety code ".len();
     line[at..].split(':').next().unwrap().to_string()
@@ -117,7 +134,8 @@ async fn terminal_chat_two_people_agree_on_the_code_chat_and_see_delivery() {
         bob.expect("* alice asks: \u{201c}Where did we meet?\u{201d}");
         bob.type_line("/answer the lake");
         bob.expect("* checking your answer with alice...");
-        bob.expect("* alice is verified: your answer is the one alice expected.");
+        // §12.5: answering proves nobody is in the middle, not who asked.
+        bob.expect("* your answer is the one alice expected: nobody is in the middle.");
         alice.expect("* bob is verified: bob gave the answer you expected.");
 
         // Delivery is reported on request, once the friend's acknowledgement is in.
@@ -197,6 +215,49 @@ async fn terminal_chat_shows_network_text_escaped_so_it_cannot_fake_a_line() {
             "{:#?}",
             alice.seen
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// Issue 14, §12.5: two people verify once (the code, /verified), quit, and start again with
+/// the same data directories: the next chat is verified with nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_12_5_verified_once_is_verified_after_restarting() {
+    let relay = cryptully_relay::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        cryptully_relay::Config::default(),
+    )
+    .await
+    .unwrap();
+    let addr = relay.local_addr();
+    tokio::task::spawn_blocking(move || {
+        let (alice_dir, bob_dir) = (home("alice", "restart"), home("bob", "restart"));
+        let meet = |first: bool| {
+            let mut alice = Terminal::start_in("alice", addr, &alice_dir);
+            let mut bob = Terminal::start_in("bob", addr, &bob_dir);
+            alice.expect("registered as alice");
+            bob.expect("registered as bob");
+            alice.type_line("/open bob");
+            bob.expect("alice wants to chat");
+            bob.type_line("/accept alice");
+            alice.expect("secure chat with bob");
+            if first {
+                alice.expect("* first chat with bob: not verified yet");
+                alice.type_line("/verified");
+                alice.expect("* bob is verified");
+            } else {
+                alice.expect("* bob is verified: same identity as when you verified on");
+            }
+            alice.type_line("/quit");
+            bob.type_line("/quit");
+            let _ = (alice.child.wait(), bob.child.wait());
+        };
+        meet(true);
+        meet(false);
+        for dir in [alice_dir, bob_dir] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     })
     .await
     .unwrap();

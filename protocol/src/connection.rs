@@ -108,6 +108,12 @@ pub enum Command {
         /// With whom.
         peer: Nick,
     },
+    /// The person takes back a verification of `peer` made in this chat: its identity is
+    /// remembered as not verified (§12.5).
+    Unverify {
+        /// With whom.
+        peer: Nick,
+    },
     /// Forget what is remembered of `peer` (§12.5).
     Forget {
         /// Whom.
@@ -437,6 +443,7 @@ async fn connect_now<R: CryptoRngCore + Send + 'static>(
         sessions: HashMap::new(),
         profile,
         blocked: HashSet::new(),
+        asking: HashSet::new(),
         writer,
         events,
         rng,
@@ -571,6 +578,8 @@ struct Client<R> {
     /// Chats whose friend proved another identity than the verified one: nothing is sent to
     /// them until the person decides [12.5-3].
     blocked: HashSet<Nick>,
+    /// Chats whose verification under way was asked by this side's person (§12.5).
+    asking: HashSet<Nick>,
     writer: Writer,
     events: mpsc::UnboundedSender<ConnEvent>,
     rng: R,
@@ -683,7 +692,10 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             // What the contacts make of an event is told after the event itself.
             let about_contacts = matches!(
                 event,
-                Event::Established { .. } | Event::SmpResult(SmpOutcome::Matched) | Event::Ended(_)
+                Event::Established { .. }
+                    | Event::SmpResult(_)
+                    | Event::SmpQuestion { .. }
+                    | Event::Ended(_)
             )
             .then(|| event.clone());
             self.emit(ConnEvent::Peer {
@@ -700,7 +712,7 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
     }
 
     /// §12.5: what an event means for the contacts. A chat's proven identity is compared with
-    /// the remembered one; a matching answer verifies it.
+    /// the remembered one; a matching answer to this side's own question verifies it.
     fn contact_event(&mut self, peer: &Nick, event: &Event) -> Option<ConnEvent> {
         match event {
             Event::Established { peer_identity, .. } => {
@@ -719,12 +731,23 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     recognition,
                 })
             }
-            Event::SmpResult(SmpOutcome::Matched) => {
-                self.verify(peer);
+            // §12.5 [12.5-1]: only the asker learns who answered. The answerer learns that
+            // nobody is in the middle, not who chose the question: an impostor asking "type
+            // yes" must not become a verified friend (libotr records trust the same way).
+            Event::SmpResult(outcome) => {
+                if self.asking.remove(peer) && *outcome == SmpOutcome::Matched {
+                    self.verify(peer);
+                }
+                None
+            }
+            // The friend's question: the run under way, if any, is theirs (§8.6 crossed).
+            Event::SmpQuestion { .. } => {
+                self.asking.remove(peer);
                 None
             }
             Event::Ended(_) => {
                 self.blocked.remove(peer);
+                self.asking.remove(peer);
                 None
             }
             _ => None,
@@ -863,6 +886,14 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             Command::MarkVerified { peer } => self.verify(&peer.canonical()),
             Command::AcceptIdentity { peer } => {
                 let peer = peer.canonical();
+                // Only a blocked chat has a changed identity to accept; elsewhere it would
+                // quietly downgrade a verified friend.
+                if !self.blocked.contains(&peer) {
+                    return self.error(
+                        Some(&peer),
+                        "nothing to accept: this friend's identity did not change",
+                    );
+                }
                 let Some(identity) = self.sessions.get(&peer).and_then(Session::peer_identity)
                 else {
                     return self.error(Some(&peer), "there is no secure chat with this nickname");
@@ -874,6 +905,20 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     recognition: Recognition::Known,
                 });
                 self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
+            }
+            Command::Unverify { peer } => {
+                let peer = peer.canonical();
+                let identity = self.sessions.get(&peer).and_then(Session::peer_identity);
+                let same = identity.is_some_and(|id| {
+                    self.profile
+                        .contacts
+                        .get(&peer)
+                        .is_some_and(|c| c.identity == id && c.verified_at.is_some())
+                });
+                if let (true, Some(identity)) = (same, identity) {
+                    self.profile.contacts.accept(&peer, &identity);
+                    self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
+                }
             }
             Command::Forget { peer } => {
                 if self.profile.contacts.forget(&peer) {
@@ -922,10 +967,18 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             Command::Reject { busy: true, .. } => session.reject_busy(),
             Command::StartSmp {
                 question, answer, ..
-            } => session.start_smp(&question, &answer, rng),
+            } => {
+                let started = session.start_smp(&question, &answer, rng);
+                if started.is_ok() {
+                    self.asking.insert(peer.clone());
+                }
+                started
+            }
             Command::AnswerSmp { answer, .. } => session.answer_smp(&answer, rng),
             Command::AbortSmp { .. } => session.abort_smp(),
             Command::Close { .. } if session.is_established() => session.end(),
+            // §4.7: keys exist; END tells the friend, who may already count the chat secure.
+            Command::Close { .. } if session.state_name() == "ExpectIdentity" => session.end(),
             Command::Close { .. } if session.state_name() == "ExpectDecision" => session.reject(),
             Command::Close { .. } => Ok(session.terminate(EndReason::Closed)),
             _ => return,

@@ -201,7 +201,17 @@ impl Contacts {
 
 /// An identity file's text (§12.5): the header, then the private key in hex. Secret.
 pub fn encode_identity(private: &[u8; 32]) -> zeroize::Zeroizing<String> {
-    zeroize::Zeroizing::new(format!("{IDENTITY_HEADER}\n{}\n", to_hex(private)))
+    // Built in one buffer of its final size, so no copy of the key's digits is left unerased.
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(IDENTITY_HEADER.len() + 66));
+    out.push_str(IDENTITY_HEADER);
+    out.push('\n');
+    for b in private {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// Reads an identity file's text: the private key.
@@ -268,8 +278,12 @@ fn from_hex(text: &str) -> Option<[u8; 32]> {
     }
     let mut out = [0u8; 32];
     for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
-        let pair = core::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
+        // Hex digits only: `from_str_radix` would also take a sign.
+        let digit = |c: u8| char::from(c).to_digit(16);
+        let &[hi, lo] = pair else {
+            return None;
+        };
+        *byte = u8::try_from(digit(hi)? << 4 | digit(lo)?).ok()?;
     }
     Some(out)
 }
@@ -349,6 +363,11 @@ mod tests {
         let text = encode_identity(&[7; 32]);
         assert_eq!(*decode_identity(&text).unwrap(), [7; 32]);
         assert!(decode_identity("cryptully identity 1\nzz\n").is_err());
+        let signed = format!("cryptully identity 1\n+1{}\n", "00".repeat(31));
+        assert!(
+            decode_identity(&signed).is_err(),
+            "a sign is not a hex digit"
+        );
         assert!(decode_identity(&format!("{}x\n", &*text)).is_err());
     }
 }

@@ -609,7 +609,9 @@ impl Session {
                         reason: RejectReason::HandshakeFailed,
                     },
                 ) => {
-                    if est.recv.next_seq() == 0 {
+                    // The friend's IDENTITY (record 0) opening proves nothing about whether the
+                    // friend accepted ours: both are sent before either is checked (§4.7).
+                    if est.recv.next_seq() <= 1 {
                         let mut events = Vec::new();
                         let unacked: Vec<u64> = est.unacked.iter().copied().collect();
                         if !unacked.is_empty() {
@@ -836,7 +838,12 @@ impl Session {
     /// The person closes the chat (§7.7): END, then `Closed`.
     pub fn end(&mut self) -> Result<Step, SessionError> {
         erased(|| {
-            let est = self.established()?;
+            // §4.7: waiting for the friend's IDENTITY, the keys exist and the friend may count
+            // the chat secure already: it is told too.
+            let est = match &mut self.state {
+                State::ExpectIdentity { est, .. } => est,
+                _ => self.established()?,
+            };
             let end = seal(est, &InnerMessage::End);
             let end = self.fail_on_err(end)?;
             let mut step = self.terminate(EndReason::Closed);
@@ -1011,7 +1018,13 @@ impl Session {
         transcript_hash: [u8; 32],
         record: &Record,
     ) -> Result<Step, SessionError> {
-        let (mut step, inner) = match open(&mut est, record)? {
+        // §4.7 [4.7-2]: a first record that authenticates but does not hold a readable
+        // message is as unproven as a wrong MAC: the friend's client is told.
+        let opened = open(&mut est, record).map_err(|e| match e {
+            SessionError::InvalidInnerMessage(_) => SessionError::IdentityNotProven,
+            other => other,
+        })?;
+        let (mut step, inner) = match opened {
             Opened::Inner(step, inner) => (step, *inner),
             Opened::Done(step, ended) => {
                 if !ended {

@@ -9,24 +9,37 @@ use core::fmt;
 use rand_core::CryptoRngCore;
 use std::path::{Path, PathBuf};
 
-/// Why a file could not be used. It was left as it is.
+/// Why a file could not be used. A file that could not be read was left as it is.
 #[derive(Debug)]
 pub struct StorageError {
     /// The file.
     pub path: PathBuf,
     /// What went wrong.
     pub why: String,
+    /// Whether reading (or understanding) it failed, rather than writing it.
+    pub reading: bool,
 }
 
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} cannot be used ({}); it was left as it is. Move it away to start afresh \
-             (friends you verified will then see a new identity once)",
-            self.path.display(),
-            self.why
-        )
+        let (path, why) = (self.path.display(), &self.why);
+        if !self.reading {
+            return write!(
+                f,
+                "{path} could not be written ({why}): check the disk space and the folder's permissions"
+            );
+        }
+        write!(f, "{path} cannot be read ({why}); it was left as it is")?;
+        if path.to_string().ends_with("identity") {
+            f.write_str(
+                ". Restore it from a backup or an export; moving it away gives this device a \
+                 new identity, and friends who verified you will see a warning once",
+            )
+        } else {
+            f.write_str(
+                ". Restore it from a backup; moving it away forgets which friends you verified",
+            )
+        }
     }
 }
 
@@ -36,6 +49,14 @@ fn error(path: &Path, why: impl fmt::Display) -> StorageError {
     StorageError {
         path: path.into(),
         why: why.to_string(),
+        reading: true,
+    }
+}
+
+fn write_error(path: &Path, why: impl fmt::Display) -> StorageError {
+    StorageError {
+        reading: false,
+        ..error(path, why)
     }
 }
 
@@ -55,10 +76,30 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&tmp)?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let written = options.open(&tmp).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()
+    });
+    // A half-written temporary file may hold a key: it does not stay behind.
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` only if no file is there: written whole beside it, then linked into
+/// place, which fails when another writer got there first. `Ok(false)` then.
+fn create_atomically(path: &Path, text: &str) -> std::io::Result<bool> {
+    let tmp = path.with_extension(format!("new{}", std::process::id()));
+    write_atomically(&tmp, text)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Reads a file as text; `None` when it does not exist.
@@ -83,15 +124,21 @@ pub fn load_or_create_identity(
         let key = parsed(path, contacts::decode_identity(&text))?;
         return Ok(IdentityKeyPair::from_private_bytes(*key));
     }
+    // Two apps starting at once must not each keep an identity of their own: the first one
+    // written wins, and the other reads it.
     let identity = IdentityKeyPair::generate(rng);
-    save_identity(path, &identity)?;
-    Ok(identity)
+    let text = contacts::encode_identity(&identity.dangerous_private_bytes());
+    if create_atomically(path, &text).map_err(|e| write_error(path, e))? {
+        Ok(identity)
+    } else {
+        read_identity(path)
+    }
 }
 
 /// Writes `identity` to `path` (import, reset).
 pub fn save_identity(path: &Path, identity: &IdentityKeyPair) -> Result<(), StorageError> {
     let text = contacts::encode_identity(&identity.dangerous_private_bytes());
-    write_atomically(path, &text).map_err(|e| error(path, e))
+    write_atomically(path, &text).map_err(|e| write_error(path, e))
 }
 
 /// Reads an identity file written by [`save_identity`] (import).
@@ -111,7 +158,7 @@ pub fn load_contacts(path: &Path) -> Result<Contacts, StorageError> {
 
 /// Writes `contacts` to `path`.
 pub fn save_contacts(path: &Path, contacts: &Contacts) -> Result<(), StorageError> {
-    write_atomically(path, &contacts.encode()).map_err(|e| error(path, e))
+    write_atomically(path, &contacts.encode()).map_err(|e| write_error(path, e))
 }
 
 #[cfg(test)]

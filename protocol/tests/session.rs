@@ -693,3 +693,23 @@ fn id() -> std::sync::Arc<cryptully_protocol::IdentityKeyPair> {
         &mut rand_core::OsRng,
     ))
 }
+
+/// §4.7, [4.6-3]: a person who closes the chat while the friend's IDENTITY is awaited still
+/// sends END: the keys exist, and the friend may count the chat secure already.
+#[test]
+fn session_4_7_closing_while_the_identity_is_awaited_tells_the_friend() {
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let (mut a, helo) = Session::initiate(nick("alice"), nick("bob"), id(), &mut rng);
+    let (mut b, _) = Session::respond(nick("bob"), nick("alice"), id(), &helo);
+    let redy = b.accept(&mut rng).unwrap().send.remove(0);
+    let to_b = a.handle(redy, &mut rng).unwrap().send;
+    assert_eq!(a.state_name(), "ExpectIdentity");
+    let closed = a.end().unwrap();
+    assert_eq!(closed.events, vec![Event::Ended(EndReason::Closed)]);
+    let mut events = Vec::new();
+    for m in to_b.into_iter().chain(closed.send) {
+        events.extend(b.handle(m, &mut rng).unwrap().events);
+    }
+    assert!(matches!(events.first(), Some(Event::Established { .. })));
+    assert_eq!(events.last(), Some(&Event::Ended(EndReason::PeerClosed)));
+}

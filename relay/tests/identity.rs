@@ -224,7 +224,14 @@ async fn identity_12_5_verify_once_then_verified_after_reconnecting_and_a_relay_
     assert!(quiet.is_err(), "mallory received a message");
     // The verified identities were kept: the contacts files still hold them.
     let contacts = storage::load_contacts(&alice_dir.join("contacts")).unwrap();
-    assert!(contacts.get(&nick("bob")).unwrap().verified_at.is_some());
+    let bob_key = storage::read_identity(&bob_dir.join("identity")).unwrap();
+    let remembered = contacts.get(&nick("bob")).unwrap();
+    assert_eq!(
+        &remembered.identity,
+        bob_key.public(),
+        "still bob's own key"
+    );
+    assert!(remembered.verified_at.is_some());
     for dir in [alice_dir, bob_dir, mallory_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }

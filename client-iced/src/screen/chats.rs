@@ -363,22 +363,19 @@ impl State {
             Message::MarkVerified => self.dialog = Some(Dialog::ConfirmVerified),
             Message::ConfirmVerified => {
                 self.dialog = None;
-                if let Some(peer) = current {
-                    model.mark_verified(&peer, time);
-                    // §12.5: remembered for the next chats.
+                // §12.5: remembered for the next chats, when it counted here.
+                if let Some(peer) = current.filter(|p| model.mark_verified(p, time)) {
                     out.push(Command::MarkVerified { peer });
                 }
             }
             Message::UnmarkVerified => {
-                if let Some(peer) = current {
-                    model.unmark_verified(&peer, time);
-                    // Remembered as not verified, with the same identity.
-                    out.push(Command::AcceptIdentity { peer });
+                // Remembered as not verified, with the same identity.
+                if let Some(peer) = current.filter(|p| model.unmark_verified(p, time)) {
+                    out.push(Command::Unverify { peer });
                 }
             }
             Message::AcceptIdentity => {
-                if let Some(peer) = current {
-                    model.accept_identity(&peer, time);
+                if let Some(peer) = current.filter(|p| model.accept_identity(p, time)) {
                     out.push(Command::AcceptIdentity { peer });
                 }
             }
@@ -750,9 +747,9 @@ impl State {
                 row![
                     text(format!("Safety code: {code}")).size(24),
                     button(if showing_fingerprint {
-                        "Hide fingerprint"
+                        "Hide identity fingerprint"
                     } else {
-                        "Show fingerprint"
+                        "Show identity fingerprint"
                     })
                     .on_press(Message::ToggleFingerprint)
                     .style(if chat.verified() {
@@ -773,11 +770,13 @@ impl State {
                             .style(ibutton::secondary)
                     })
                 )
-                .push((chat.trust == Trust::CodeCompared).then(|| {
-                    button("Undo: not verified")
-                        .on_press(Message::UnmarkVerified)
-                        .style(crate::theme::text_on_success)
-                }))
+                .push(
+                    (chat.trust == Trust::CodeCompared && !chat.identity_was_changed).then(|| {
+                        button("Undo: not verified")
+                            .on_press(Message::UnmarkVerified)
+                            .style(crate::theme::text_on_success)
+                    })
+                )
                 .push(
                     button("Copy code")
                         .on_press(Message::Copy(code.replace(' ', "")))
@@ -799,7 +798,11 @@ impl State {
                 let fingerprint = chat.fingerprint.clone().unwrap_or_default();
                 panel = panel.push(
                     row![
-                        text(format!("Fingerprint: {fingerprint}")).size(13),
+                        text(format!(
+                            "Identity fingerprint (the same in every chat with {}): {fingerprint}",
+                            chat.peer
+                        ))
+                        .size(13),
                         button(text("Copy fingerprint").size(13))
                             .on_press(Message::Copy(fingerprint))
                             .style(if chat.verified() {

@@ -27,8 +27,9 @@ struct Args {
     /// The relay (with --nick): HOST:PORT, tls://HOST:PORT or tls://HOST:PORT#sha256=PIN (§15).
     #[arg(long, default_value = "127.0.0.1:9000")]
     relay: String,
-    /// Where the terminal chat keeps its identity and contacts (§12.5); by default the desktop
-    /// app's data directory, so both are one person on this device.
+    /// Where the terminal chat keeps its identity and contacts (§12.5); by default `terminal`
+    /// in the desktop app's data directory (an identity of its own: two programs writing one
+    /// contacts file would lose each other's verifications).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
 }
@@ -356,9 +357,11 @@ fn smp_result_line(peer: &Nick, outcome: &SmpOutcome, proven: bool, asked: bool)
         SmpOutcome::Matched if asked => {
             format!("* {peer} is verified: {peer} gave the answer you expected.")
         }
-        SmpOutcome::Matched => {
-            format!("* {peer} is verified: your answer is the one {peer} expected.")
-        }
+        // §12.5: the answerer learns that nobody is in the middle, not who chose the question.
+        SmpOutcome::Matched => format!(
+            "* your answer is the one {peer} expected: nobody is in the middle. To verify who \
+             {peer} is, /ask your own question or compare the safety code."
+        ),
         SmpOutcome::Mismatched | SmpOutcome::Failed(_) if proven => format!(
             "* this check with {peer} did not succeed ({}), but an earlier answer in this chat \
              already proved that nobody is in the middle: it stays verified",
@@ -425,7 +428,7 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
         return ExitCode::FAILURE;
     };
     let Some(dir) = data_dir.or_else(|| {
-        directories::ProjectDirs::from("", "", "cryptully").map(|d| d.data_dir().to_path_buf())
+        directories::ProjectDirs::from("", "", "cryptully").map(|d| d.data_dir().join("terminal"))
     }) else {
         eprintln!("no data directory for the identity: give one with --data-dir");
         return ExitCode::FAILURE;
@@ -446,6 +449,9 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
     };
     let me = *profile.identity.public();
     let mut known = profile.contacts.clone();
+    // Chats just secured: their next contact line says what the identity means; a later one
+    // reports a verification made in the chat.
+    let mut starting: std::collections::HashSet<Nick> = std::collections::HashSet::new();
     let (handle, mut events) = match connect_as(
         relay.as_str(),
         nick,
@@ -506,14 +512,18 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
                         None => println!("! /to NICK first"),
                     },
                     "/trust" => match current.clone() {
-                        Some(peer) => {
-                            println!("* going on with {peer}'s new identity, not verified");
-                            handle.send(Command::AcceptIdentity { peer });
-                        }
+                        Some(peer) => { handle.send(Command::AcceptIdentity { peer }); }
                         None => println!("! /to NICK first"),
                     },
                     "/forget" => match target() {
-                        Some(peer) => { println!("* {peer} forgotten"); handle.send(Command::Forget { peer }); }
+                        Some(peer) => {
+                            if known.get(&peer).is_some() {
+                                println!("* {peer} forgotten: the next chat with {peer} starts as a first one");
+                            } else {
+                                println!("* {peer} was not remembered");
+                            }
+                            handle.send(Command::Forget { peer });
+                        }
                         None => println!("! which nickname?"),
                     },
                     "/contacts" => {
@@ -543,7 +553,7 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
                 match e {
                     ConnEvent::Peer { peer, event } => match event {
                         Event::Request { .. } => println!("* {peer} wants to chat: /accept {peer} or /reject {peer}"),
-                        Event::Established { safety_code, .. } => { proven.remove(&peer); println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in.") }
+                        Event::Established { safety_code, identity_fingerprint, .. } => { proven.remove(&peer); starting.insert(peer.clone()); println!("* secure chat with {peer}. Safety code {safety_code}: read it to your friend; if it matches, nobody is listening in. (Identity fingerprint, the same in every chat with {peer}: {identity_fingerprint})") }
                         Event::Message { text, .. } => println!("<{peer}> {}", shown(&text)),
                         Event::Delivered { .. } => delivered += 1,
                         Event::Undelivered { seqs } => { undelivered += seqs.len(); println!("! {} message(s) to {peer} were not delivered", seqs.len()) }
@@ -569,7 +579,13 @@ async fn terminal(nick: String, relay: String, data_dir: Option<std::path::PathB
                     ConnEvent::Error { peer, message } => println!("! {}{message}", peer.map(|p| format!("{p}: ")).unwrap_or_default()),
                     ConnEvent::NotSent { reason, .. } => println!("! not sent: {reason}"),
                     ConnEvent::Sent { .. } => {}
-                    ConnEvent::Contact { peer, recognition } => println!("{}", contact_line(&peer, recognition)),
+                    ConnEvent::Contact { peer, recognition } => {
+                        if starting.remove(&peer) {
+                            println!("{}", contact_line(&peer, recognition));
+                        } else if let Recognition::Verified { .. } = recognition {
+                            println!("* {peer} is verified, and remembered: your next chats with {peer} start verified");
+                        }
+                    }
                     ConnEvent::ContactsChanged(contacts) => {
                         if let Err(e) = storage::save_contacts(&contacts_path, &contacts) {
                             println!("! {e}");
@@ -594,9 +610,10 @@ mod tests {
         let line = smp_result_line(&bob, &SmpOutcome::Matched, false, true);
         assert_eq!(line, "* bob is verified: bob gave the answer you expected.");
         let line = smp_result_line(&bob, &SmpOutcome::Matched, false, false);
-        assert_eq!(
-            line,
-            "* bob is verified: your answer is the one bob expected."
+        // §12.5: answering proves nobody is in the middle, not who asked.
+        assert!(
+            line.contains("nobody is in the middle") && !line.contains("is verified"),
+            "{line}"
         );
         let line = smp_result_line(&bob, &SmpOutcome::Mismatched, true, false);
         assert!(
