@@ -888,21 +888,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
                 // §4.7 [4.7-3]: while the runner's IDENTITY is awaited, nothing the person
                 // writes is sealed.
-                e.shim
-                    .send(json!({"cmd": "send", "peer": RUNNER, "id": 6, "text": "too early"}))
-                    .await?;
-                e.shim
-                    .send(json!({"cmd": "typing", "peer": RUNNER, "state": 0}))
-                    .await?;
-                e.shim
-                    .expect("undelivered", |v| v["ids"] == json!([6]))
-                    .await?;
-                if let Some(m) = e.wire.peer_within(Duration::from_millis(500)).await? {
-                    return Err(format!(
-                        "the shim sent {} before the friend's IDENTITY (§4.7 [4.7-3])",
-                        m.name()
-                    ));
-                }
+                nothing_leaves(&mut e, 6, "before the friend's IDENTITY (§4.7 [4.7-3])").await?;
                 e.wire
                     .send(
                         SHIM,
@@ -2068,23 +2054,12 @@ pub fn cases() -> Vec<Case<Ctx>> {
                         "a changed identity of a verified friend must be reported as such: {c}"
                     ));
                 }
-                e.shim
-                    .send(
-                        json!({"cmd": "send", "peer": RUNNER, "id": 3, "text": "my address is..."}),
-                    )
-                    .await?;
-                e.shim
-                    .send(json!({"cmd": "typing", "peer": RUNNER, "state": 0}))
-                    .await?;
-                e.shim
-                    .expect("undelivered", |v| v["ids"] == json!([3]))
-                    .await?;
-                if let Some(m) = e.wire.peer_within(Duration::from_millis(500)).await? {
-                    return Err(format!(
-                        "the shim sent {} to a friend whose identity changed",
-                        m.name()
-                    ));
-                }
+                nothing_leaves(
+                    &mut e,
+                    3,
+                    "to a friend whose identity changed (§12.5 [12.5-3])",
+                )
+                .await?;
                 // The person chooses to go on: messages flow again.
                 e.shim
                     .send(json!({"cmd": "accept_identity", "peer": RUNNER}))
@@ -2833,6 +2808,24 @@ async fn mitm(ctx: &Ctx) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The shim's person writes a message (`id`) and starts typing: the message is reported
+/// undelivered and nothing reaches the runner. `when` says in what state, for the failure.
+async fn nothing_leaves(e: &mut Env, id: u64, when: &str) -> Result<()> {
+    e.shim
+        .send(json!({"cmd": "send", "peer": RUNNER, "id": id, "text": "my address is..."}))
+        .await?;
+    e.shim
+        .send(json!({"cmd": "typing", "peer": RUNNER, "state": 0}))
+        .await?;
+    e.shim
+        .expect("undelivered", |v| v["ids"] == json!([id]))
+        .await?;
+    match e.wire.peer_within(Duration::from_millis(500)).await? {
+        Some(m) => Err(format!("the shim sent {} {when}", m.name())),
+        None => Ok(()),
+    }
 }
 
 /// Two chats the shim opens with the runner (§12.5): the first proves `first`, is verified by

@@ -80,44 +80,30 @@ impl fmt::Debug for EphemeralKeyPair {
 }
 
 /// A long-term X25519 identity key pair (§5.7), made once per device and kept by the
-/// application. The private half is erased on drop and never leaves this type except through
+/// application. The same key material as an ephemeral pair, kept for longer: the private half is
+/// erased on drop and leaves this type only through
 /// [`IdentityKeyPair::dangerous_private_bytes`], for the application's key file.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct IdentityKeyPair {
-    private: Box<[u8; 32]>,
-    #[zeroize(skip)]
-    public: [u8; 32],
-}
+pub struct IdentityKeyPair(EphemeralKeyPair);
 
 impl IdentityKeyPair {
     /// Draws a fresh identity from `rng`.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        erased(|| {
-            let mut private = Zeroizing::new([0u8; 32]);
-            rng.fill_bytes(&mut *private);
-            Self::from_private_bytes(*private)
-        })
+        Self(EphemeralKeyPair::generate(rng))
     }
 
     /// The identity with this private key (a key file, vectors, tests).
     pub fn from_private_bytes(private: [u8; 32]) -> Self {
-        erased(|| {
-            let public = primitives::x25519_public(&private);
-            Self {
-                private: Box::new(private),
-                public,
-            }
-        })
+        Self(EphemeralKeyPair::from_private_bytes(private))
     }
 
     /// The public key, which the friend's client remembers (§12.5).
     pub fn public(&self) -> &[u8; 32] {
-        &self.public
+        self.0.public()
     }
 
     /// The private key, for the application to store or export. Secret.
     pub fn dangerous_private_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(*self.private)
+        Zeroizing::new(*self.0.private)
     }
 
     /// `X25519(identity private, peer's ephemeral public)`, refusing the all-zero result (§5.7).
@@ -125,7 +111,7 @@ impl IdentityKeyPair {
         &self,
         peer: &[u8; 32],
     ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
-        erased(|| primitives::x25519(&self.private, peer))
+        self.0.diffie_hellman(peer)
     }
 }
 
@@ -133,7 +119,7 @@ impl fmt::Debug for IdentityKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdentityKeyPair")
             .field("private", &"<redacted>")
-            .field("public", &Hex(&self.public))
+            .field("public", &Hex(self.public()))
             .finish()
     }
 }
