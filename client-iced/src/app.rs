@@ -294,6 +294,7 @@ impl App {
                         chats::Message::SubmitDialog
                         | chats::Message::DismissDialog
                         | chats::Message::ConfirmVerified
+                        | chats::Message::ConfirmAcceptIdentity
                         | chats::Message::UnmarkVerified
                         | chats::Message::ConfirmClose
                         | chats::Message::JumpToEnd => Some(chats::INPUT_ID),
@@ -327,7 +328,11 @@ impl App {
                     if !had_dialog
                         && matches!(
                             state.dialog,
-                            Some(chats::Dialog::ConfirmVerified | chats::Dialog::ConfirmClose)
+                            Some(
+                                chats::Dialog::ConfirmVerified
+                                    | chats::Dialog::ConfirmClose
+                                    | chats::Dialog::ConfirmAcceptIdentity
+                            )
                         )
                     {
                         tasks.push(focus(chats::DIALOG_CANCEL_ID));

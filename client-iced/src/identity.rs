@@ -57,7 +57,9 @@ pub fn manage(paths: &Paths, action: &crate::cli::IdentityAction) -> Result<Stri
                 &mut cryptully_protocol::rand_core::OsRng,
             )?;
             Ok(format!(
-                "Your identity key: {}\nKept in {}; contacts in {}.",
+                "Your identity key (what your friends' apps remember of you): {}\nKept in {}; \
+                 contacts in {}.\nIn a chat, the app shows the identity fingerprint of you and \
+                 your friend together: 30 digits, the same on both screens.",
                 hex(id.public()),
                 paths.identity.display(),
                 paths.contacts.display()
@@ -68,7 +70,7 @@ pub fn manage(paths: &Paths, action: &crate::cli::IdentityAction) -> Result<Stri
                 &paths.identity,
                 &mut cryptully_protocol::rand_core::OsRng,
             )?;
-            storage::save_identity(to, &id)?;
+            storage::export_identity(to, &id)?;
             Ok(format!(
                 "Exported to {}. It holds your private key: keep it as safe as the device.",
                 to.display()

@@ -100,7 +100,13 @@ fn start_log(path: Option<&std::path::Path>) {
         .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // The app's own lines; the window libraries' INFO lines (the icon's bytes among
+                // them) filled a third of a megabyte a start.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,cryptully=info,cryptully_client_iced=info,cryptully_protocol=info,cryptully_relay=info",
+                    )
+                }),
         )
         .init();
 }

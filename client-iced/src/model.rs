@@ -184,6 +184,8 @@ pub struct Chat {
     pub asking: Option<Asker>,
     /// The person verified again in this chat an identity that had changed (§12.5).
     pub identity_was_changed: bool,
+    /// Messages from a changed identity have been marked as such (§12.5).
+    pub doubt_told: bool,
     /// The friend's question waiting for an answer.
     pub question: Option<String>,
 }
@@ -202,6 +204,7 @@ impl Chat {
             trust: Trust::Unverified,
             asking: None,
             identity_was_changed: false,
+            doubt_told: false,
             question: None,
         }
     }
@@ -710,8 +713,9 @@ impl Model {
             chat.code = Some(code.clone());
             // §5.8: the long fingerprint is of the two identities, the same in every chat.
             chat.fingerprint = Some(identity_fingerprint.to_string());
+            // Not green: whether this is the friend is the next line's to say (§12.5).
             chat.line(
-                LineKind::Success(format!(
+                LineKind::Info(format!(
                     "Secure connection established. Safety code {code}."
                 )),
                 time,
@@ -726,6 +730,15 @@ impl Model {
         match event {
             Event::Message { text, .. } => {
                 chat.peer_typing = false;
+                // §12.5: words from an identity in doubt are marked once, before the first.
+                if matches!(chat.trust, Trust::IdentityChanged { .. }) && !chat.doubt_told {
+                    chat.doubt_told = true;
+                    let line = format!(
+                        "The messages below come from the new identity: they may not be from {}, whatever they say.",
+                        chat.peer
+                    );
+                    chat.line(LineKind::Warning(line), time);
+                }
                 chat.line(
                     LineKind::Theirs {
                         text: shown(&text, true),

@@ -1850,8 +1850,20 @@ fn gui_12_5_a_changed_verified_identity_blocks_writing_until_the_person_decides(
         _ => panic!("the chats screen"),
     };
     assert!(!typed(&app).contains("my address is"), "the box took text");
+    // A bob message meanwhile is marked as coming from the new identity.
+    common::says(&mut app, "bob", 1, "it's me, I reinstalled");
+    assert!(shows(
+        &app,
+        "⚠ The messages below come from the new identity: they may not be from bob, whatever they say."
+    ));
+    // Going on without verifying is asked first, and says what it means.
     interact(&mut app, |ui| {
         ui.click("Go on without verifying").unwrap();
+    });
+    assert!(shows(&app, "Go on with bob without verifying?"));
+    assert!(shows(&app, "⚠ This may not be bob"), "nothing changed yet");
+    interact(&mut app, |ui| {
+        ui.click("Go on, not verified").unwrap();
     });
     assert!(!shows(&app, "⚠ This may not be bob"));
     assert!(shows(&app, "secure, not yet verified"));
@@ -1876,7 +1888,7 @@ fn gui_12_5_remembered_friends_are_listed_with_their_verification() {
     let _ = app.update(Message::Net(NetEvent::Event(ConnEvent::ContactsChanged(
         contacts,
     ))));
-    assert!(shows(&app, "bob ✓ verified 2026-03-12"));
+    assert!(shows(&app, "bob ✓ verified"));
     assert!(shows(&app, "carol · not verified"));
     interact(&mut app, |ui| {
         ui.click("carol · not verified").unwrap();
@@ -1885,4 +1897,46 @@ fn gui_12_5_remembered_friends_are_listed_with_their_verification() {
     // ends at once; with one it would be opening).
     assert_eq!(app.model.selected, Some(nick("carol")));
     assert!(app.model.chat(&nick("carol")).is_some());
+}
+
+/// §12.5 at the smallest window: the warning of a changed identity keeps its buttons whole and
+/// inside the window, and leaves the messages room (a first version pushed them off-screen).
+#[test]
+fn gui_12_5_the_identity_warning_fits_the_smallest_window() {
+    use cryptully_protocol::contacts::Recognition;
+    let mut app = common::secure_chat("bob");
+    let _ = app.update(Message::Net(NetEvent::Event(ConnEvent::Contact {
+        peer: nick("bob"),
+        recognition: Recognition::Changed {
+            was_verified: Some(1_773_273_600),
+        },
+    })));
+    common::says(&mut app, "bob", 1, "can you see this?");
+    let small = cryptully_client_iced::app::MIN_WINDOW;
+    let mut ui = iced_test::Simulator::with_size(iced::Settings::default(), small, app.view());
+    for label in [
+        "Close chat",
+        "Ask a question",
+        "We read the same code…",
+        "Go on without verifying",
+    ] {
+        let target = ui.find(label).unwrap();
+        let bounds = target.visible_bounds().expect("visible");
+        let full = target.bounds();
+        assert!(
+            bounds.x >= 0.0 && bounds.x + bounds.width <= small.width,
+            "{label} at {bounds:?}"
+        );
+        assert!(
+            (bounds.width - full.width).abs() < 0.5 && (bounds.height - full.height).abs() < 0.5,
+            "{label} is cut off: {bounds:?} of {full:?}"
+        );
+    }
+    let newest = ui.find("can you see this?").unwrap();
+    assert!(
+        newest
+            .visible_bounds()
+            .is_some_and(|b| b.y + b.height <= small.height),
+        "the newest message is out of sight"
+    );
 }

@@ -143,3 +143,30 @@ fn snapshot_answer_dialog_and_verified_chat_with_a_link() {
         &cryptully_client_iced::theme::light(),
     );
 }
+
+/// §12.5: a verified friend's identity changed: the warning, the blocked message box, and the
+/// sidebar's contact saying the same.
+#[test]
+fn snapshot_identity_changed() {
+    use cryptully_protocol::contacts::{Contacts, Recognition};
+    let mut app = common::secure_chat("bob");
+    let mut contacts = Contacts::default();
+    contacts.mark_verified(&nick("bob"), &[1; 32], 1_773_273_600);
+    app.model
+        .apply(ConnEvent::ContactsChanged(contacts), "10:01");
+    app.model.apply(
+        ConnEvent::Contact {
+            peer: nick("bob"),
+            recognition: Recognition::Changed {
+                was_verified: Some(1_773_273_600),
+            },
+        },
+        "10:01",
+    );
+    common::says(&mut app, "bob", 1, "it's me, I reinstalled the app");
+    check(
+        &app,
+        "identity-changed",
+        &cryptully_client_iced::theme::light(),
+    );
+}

@@ -18,6 +18,19 @@ pub struct StorageError {
     pub why: String,
     /// Whether reading (or understanding) it failed, rather than writing it.
     pub reading: bool,
+    /// What the file is to the app, for the advice.
+    pub kind: FileKind,
+}
+
+/// What a file is to the app (§12.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// This device's identity.
+    Identity,
+    /// The contacts.
+    Contacts,
+    /// A file the person named (an export or an import).
+    Named,
 }
 
 impl fmt::Display for StorageError {
@@ -29,16 +42,18 @@ impl fmt::Display for StorageError {
                 "{path} could not be written ({why}): check the disk space and the folder's permissions"
             );
         }
-        write!(f, "{path} cannot be read ({why}); it was left as it is")?;
-        if path.to_string().ends_with("identity") {
-            f.write_str(
-                ". Restore it from a backup or an export; moving it away gives this device a \
-                 new identity, and friends who verified you will see a warning once",
-            )
-        } else {
-            f.write_str(
-                ". Restore it from a backup; moving it away forgets which friends you verified",
-            )
+        write!(f, "{path} cannot be read ({why})")?;
+        match self.kind {
+            FileKind::Identity => f.write_str(
+                "; it was left as it is. Restore it from a backup or an export; moving it away \
+                 gives this device a new identity, and friends who verified you will see a \
+                 warning once.",
+            ),
+            FileKind::Contacts => f.write_str(
+                "; it was left as it is. Restore it from a backup; moving it away forgets which \
+                 friends you verified.",
+            ),
+            FileKind::Named => f.write_str("."),
         }
     }
 }
@@ -46,10 +61,16 @@ impl fmt::Display for StorageError {
 impl std::error::Error for StorageError {}
 
 fn error(path: &Path, why: impl fmt::Display) -> StorageError {
+    let name = path.file_name().and_then(|n| n.to_str());
     StorageError {
         path: path.into(),
         why: why.to_string(),
         reading: true,
+        kind: match name {
+            Some("identity") => FileKind::Identity,
+            Some("contacts") => FileKind::Contacts,
+            _ => FileKind::Named,
+        },
     }
 }
 
@@ -141,6 +162,24 @@ pub fn save_identity(path: &Path, identity: &IdentityKeyPair) -> Result<(), Stor
     write_atomically(path, &text).map_err(|e| write_error(path, e))
 }
 
+/// Writes `identity` to a new file the person named (export); a file already there is not
+/// overwritten.
+pub fn export_identity(path: &Path, identity: &IdentityKeyPair) -> Result<(), StorageError> {
+    // A folder the person named and that is not there is a typing mistake, not a request.
+    if path
+        .parent()
+        .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        return Err(write_error(path, "no such folder"));
+    }
+    let text = contacts::encode_identity(&identity.dangerous_private_bytes());
+    match create_atomically(path, &text) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(write_error(path, "a file is already there; name another")),
+        Err(e) => Err(write_error(path, e)),
+    }
+}
+
 /// Reads an identity file written by [`save_identity`] (import).
 pub fn read_identity(path: &Path) -> Result<IdentityKeyPair, StorageError> {
     let text = read(path)?.ok_or_else(|| error(path, "no such file"))?;
@@ -188,6 +227,12 @@ mod tests {
         std::fs::write(&contacts_path, "cryptully contacts 1\nbob zz -\n").unwrap();
         let err = load_contacts(&contacts_path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("contacts"), "{err}");
+        // An export never overwrites, and never makes a folder.
+        let export = dir.join("exported");
+        export_identity(&export, &first).unwrap();
+        assert_eq!(read_identity(&export).unwrap().public(), first.public());
+        assert!(export_identity(&export, &first).is_err(), "already there");
+        assert!(export_identity(&dir.join("no/such/x"), &first).is_err());
         std::fs::write(&id_path, "not a key\n").unwrap();
         assert!(load_or_create_identity(&id_path, &mut rng).is_err());
         assert_eq!(std::fs::read_to_string(&id_path).unwrap(), "not a key\n");

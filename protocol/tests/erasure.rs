@@ -20,8 +20,11 @@ use std::process::{Command, Stdio};
 
 use cryptully_protocol::handshake::PeerMessage;
 use cryptully_protocol::inner::InnerMessage;
-use cryptully_protocol::key_schedule::{EphemeralKeyPair, KeySchedule, Transcript};
+use cryptully_protocol::key_schedule::{
+    EphemeralKeyPair, IdentityKeyPair, KeySchedule, Transcript,
+};
 use cryptully_protocol::nick::Nick;
+use cryptully_protocol::primitives;
 use cryptully_protocol::records::{ChainKey, ReceiveChain, dangerous_key_material};
 use cryptully_protocol::session::{Event, Session};
 use cryptully_protocol::smp;
@@ -148,9 +151,12 @@ fn run_chat() {
     let mut rng_a = KnownRng::at(b'a', 0);
     let mut rng_b = KnownRng::at(b'b', 0);
     let (alice_nick, bob_nick) = (Nick::new("alice").unwrap(), Nick::new("bob").unwrap());
-    let (alice, helo) = Session::initiate(alice_nick.clone(), bob_nick.clone(), id(), &mut rng_a);
+    // §5.7: identities from known sources of their own, so the parent can look for them too.
+    let (alice_id, bob_id) = (identity(b'A'), identity(b'B'));
+    let (alice, helo) =
+        Session::initiate(alice_nick.clone(), bob_nick.clone(), alice_id, &mut rng_a);
     print('a', &helo);
-    let (mut bob, step) = Session::respond(bob_nick, alice_nick, id(), &helo);
+    let (mut bob, step) = Session::respond(bob_nick, alice_nick, bob_id, &helo);
     consume(step.events);
     let to_alice = bob.accept(&mut rng_b).unwrap().send;
     let mut c = Chat {
@@ -295,6 +301,35 @@ fn secrets(wire: &[(char, PeerMessage)]) -> Vec<(String, Vec<u8>)> {
         ));
     }
     out.push(("the session id".into(), schedule.session_id().to_vec()));
+    // §5.7: the identity private keys (dropped with the sessions here), each direction's
+    // identity X25519 output and its MAC key.
+    let th = transcript.hash();
+    for (who, label, receiver, first, dir) in [
+        ("alice", b'A', &bob_key, i2r, "i2r"),
+        ("bob", b'B', &alice_key, r2i, "r2i"),
+    ] {
+        let id = IdentityKeyPair::from_private_bytes(KnownRng::block(label, 0));
+        let from = if who == "alice" { 'a' } else { 'b' };
+        match inner_messages(wire, from, &first).first() {
+            Some(InnerMessage::Identity { identity_key, .. }) if identity_key == id.public() => {}
+            other => panic!("{who}'s first record is not its known IDENTITY: {other:?}"),
+        }
+        let dh = receiver.diffie_hellman(id.public()).unwrap();
+        let prk = primitives::hkdf_extract(&th, &*dh);
+        let mut key = [0u8; 32];
+        primitives::hkdf_expand(
+            &*prk,
+            format!("cryptully/3 identity {dir}").as_bytes(),
+            &mut key,
+        )
+        .unwrap();
+        out.push((
+            format!("{who}'s identity private key"),
+            KnownRng::block(label, 0).to_vec(),
+        ));
+        out.push((format!("the identity X25519 output {dir}"), dh.to_vec()));
+        out.push((format!("the IDENTITY MAC key {dir}"), key.to_vec()));
+    }
     out.extend(smp_exponents(wire, &i2r, &r2i));
     for i in 0..MESSAGES {
         for from in ["alice", "bob"] {
@@ -480,9 +515,7 @@ fn erasure_6_2_no_secret_of_an_ended_chat_is_left_in_memory() {
     );
 }
 
-/// A fresh long-term identity (§5.7) for one side of a test chat.
-fn id() -> std::sync::Arc<cryptully_protocol::IdentityKeyPair> {
-    std::sync::Arc::new(cryptully_protocol::IdentityKeyPair::generate(
-        &mut rand_core::OsRng,
-    ))
+/// The long-term identity (§5.7) drawn from the known source `label`.
+fn identity(label: u8) -> std::sync::Arc<IdentityKeyPair> {
+    std::sync::Arc::new(IdentityKeyPair::generate(&mut KnownRng::at(label, 0)))
 }

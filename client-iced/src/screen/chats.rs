@@ -53,6 +53,8 @@ pub enum Dialog {
     ConfirmVerified,
     /// Ending a live chat, or removing an ended one and its lines (issue 15, item 10).
     ConfirmClose,
+    /// Going on with a changed identity without verifying it (§12.5).
+    ConfirmAcceptIdentity,
 }
 
 /// What the screen holds besides the model.
@@ -129,8 +131,10 @@ pub enum Message {
     ConfirmVerified,
     /// Take back "the codes match".
     UnmarkVerified,
-    /// Go on with a changed identity without verifying it (§12.5).
+    /// "Go on without verifying": ask first what it means.
     AcceptIdentity,
+    /// Confirmed: go on with a changed identity without verifying it (§12.5).
+    ConfirmAcceptIdentity,
     /// Chat with a remembered friend: their chat if one is open, else a new one.
     OpenContact(Nick),
     /// Forget what is remembered of a friend (§12.5).
@@ -374,7 +378,9 @@ impl State {
                     out.push(Command::Unverify { peer });
                 }
             }
-            Message::AcceptIdentity => {
+            Message::AcceptIdentity => self.dialog = Some(Dialog::ConfirmAcceptIdentity),
+            Message::ConfirmAcceptIdentity => {
+                self.dialog = None;
                 if let Some(peer) = current.filter(|p| model.accept_identity(p, time)) {
                     out.push(Command::AcceptIdentity { peer });
                 }
@@ -600,11 +606,13 @@ impl State {
             model.contacts.iter().fold(
                 chats.push(text("Contacts").size(14)),
                 |col, (peer, verified)| {
+                    // A chat whose identity is not the verified one says so here too.
+                    let doubted = model
+                        .chat(peer)
+                        .is_some_and(|c| matches!(c.trust, Trust::IdentityChanged { .. }));
                     let label = match verified {
-                        Some(since) => format!(
-                            "{peer} ✓ verified {}",
-                            cryptully_protocol::contacts::date(*since)
-                        ),
+                        _ if doubted => format!("{peer} ⚠ identity changed"),
+                        Some(_) => format!("{peer} ✓ verified"),
                         None => format!("{peer} · not verified"),
                     };
                     col.push(
@@ -741,59 +749,89 @@ impl State {
         let mut col = column![].spacing(10);
         let showing_fingerprint = self.show_fingerprint.contains(&chat.peer);
         if let (true, Some(code)) = (secure, chat.code.as_ref()) {
-            let mut panel = column![
-                // The code and its buttons share a line, and wrap: on a small window the
-                // messages keep their room.
-                row![
-                    text(format!("Safety code: {code}")).size(24),
-                    button(if showing_fingerprint {
-                        "Hide identity fingerprint"
-                    } else {
-                        "Show identity fingerprint"
-                    })
-                    .on_press(Message::ToggleFingerprint)
-                    .style(if chat.verified() {
-                        crate::theme::text_on_success
-                    } else {
-                        ibutton::text
-                    }),
-                ]
-                // Quiet, not the loudest control: marking is a claim the person makes.
+            // §12.5 [12.5-3]: loud, on top of the code that settles it; the message box below
+            // takes no text until the person checks again or chooses to go on.
+            let blocked = matches!(chat.trust, Trust::IdentityChanged { .. });
+            let warning = match chat.trust {
+                Trust::IdentityChanged { since } => Some(column![
+                    text(format!("⚠ This may not be {}", chat.peer)).size(20),
+                    text(format!(
+                        "Not the identity you verified on {}. Nothing is sent until you check: read this code together, or ask a question only {} can answer.",
+                        cryptully_protocol::contacts::date(since),
+                        chat.peer
+                    ))
+                    .size(14),
+                ]),
+                _ => None,
+            };
+            let mut panel = column![]
+                .push(warning)
                 .push(
-                    matches!(
-                        chat.trust,
-                        Trust::Unverified | Trust::IdentityChanged { .. }
-                    )
-                    .then(|| {
-                        button("We read the same code…")
-                            .on_press(Message::MarkVerified)
-                            .style(ibutton::secondary)
-                    })
-                )
-                .push(
-                    (chat.trust == Trust::CodeCompared && !chat.identity_was_changed).then(|| {
-                        button("Undo: not verified")
-                            .on_press(Message::UnmarkVerified)
-                            .style(crate::theme::text_on_success)
-                    })
-                )
-                .push(
-                    button("Copy code")
-                        .on_press(Message::Copy(code.replace(' ', "")))
+                    // The code and its buttons share a line, and wrap: on a small window the
+                    // messages keep their room.
+                    row![
+                        text(format!("Safety code: {code}")).size(24),
+                        button(if showing_fingerprint {
+                            "Hide identity fingerprint"
+                        } else {
+                            "Show identity fingerprint"
+                        })
+                        .on_press(Message::ToggleFingerprint)
                         .style(if chat.verified() {
                             crate::theme::text_on_success
                         } else {
                             ibutton::text
                         }),
+                    ]
+                    // Quiet, not the loudest control: marking is a claim the person makes.
+                    .push(
+                        matches!(
+                            chat.trust,
+                            Trust::Unverified | Trust::IdentityChanged { .. }
+                        )
+                        .then(|| {
+                            button("We read the same code…")
+                                .on_press(Message::MarkVerified)
+                                .style(ibutton::secondary)
+                        }),
+                    )
+                    .push(blocked.then(|| {
+                        button("Go on without verifying")
+                            .on_press(Message::AcceptIdentity)
+                            .style(ibutton::secondary)
+                    }))
+                    .push(
+                        (chat.trust == Trust::CodeCompared && !chat.identity_was_changed).then(
+                            || {
+                                button("Undo: not verified")
+                                    .on_press(Message::UnmarkVerified)
+                                    .style(crate::theme::text_on_success)
+                            },
+                        ),
+                    )
+                    .push(
+                        button("Copy code")
+                            .on_press(Message::Copy(code.replace(' ', "")))
+                            .style(if chat.verified() {
+                                crate::theme::text_on_success
+                            } else {
+                                ibutton::text
+                            }),
+                    )
+                    .spacing(8)
+                    .align_y(iced::Alignment::Center)
+                    // On a narrow window the buttons go onto a second line, not under its edge.
+                    .wrap(),
                 )
-                .spacing(8)
-                .align_y(iced::Alignment::Center)
-                // On a narrow window the buttons go onto a second line, not under its edge.
-                .wrap(),
-                text("Read these numbers to your friend. If they match, nobody is listening in.")
-                    .size(14),
-            ]
-            .spacing(4);
+                .push((!blocked).then(|| {
+                    text(if chat.verified() {
+                    "Verified: nothing to do. Reading these numbers together would show the same."
+                } else {
+                    "Read these numbers to your friend. If they match, nobody is listening in."
+                })
+                .size(14)
+                }))
+                .spacing(4);
             if showing_fingerprint {
                 let fingerprint = chat.fingerprint.clone().unwrap_or_default();
                 panel = panel.push(
@@ -828,37 +866,6 @@ impl State {
                     .padding(10)
                     .style(style)
                     .width(Length::Fill),
-            );
-        }
-        // §12.5 [12.5-3]: loud, and in place of nothing: the message box below takes no text
-        // until the person checks again or chooses to go on.
-        if let (true, Trust::IdentityChanged { since }) = (secure, chat.trust) {
-            col = col.push(
-                container(
-                    column![
-                        text(format!("⚠ This may not be {}", chat.peer)).size(20),
-                        text(format!(
-                            "The identity of {peer} is not the one you verified on {}. Someone may be pretending to be {peer}, or {peer} reset their app. Nothing is sent until you check again: read the safety code above to each other, or ask a question only {peer} can answer.",
-                            cryptully_protocol::contacts::date(since),
-                            peer = chat.peer
-                        )),
-                        row![
-                            button("Ask a question").on_press(Message::AskOpen),
-                            button("Go on without verifying")
-                                .on_press(Message::AcceptIdentity)
-                                .style(ibutton::secondary),
-                            button("Close chat")
-                                .on_press(Message::Close)
-                                .style(ibutton::secondary),
-                        ]
-                        .spacing(8)
-                        .wrap(),
-                    ]
-                    .spacing(6),
-                )
-                .padding(10)
-                .style(container::danger)
-                .width(Length::Fill),
             );
         }
         if chat.state == ChatState::Incoming {
@@ -1132,13 +1139,29 @@ impl State {
                     .spacing(8),
                 ]
             }
+            Dialog::ConfirmAcceptIdentity => column![
+                text(format!("Go on with {peer} without verifying?")).size(20),
+                text(format!(
+                    "Cryptully will forget the identity of {peer} you verified, and treat this new one as not verified. Do this only if {peer} told you, some other way, that they reset their app. Otherwise check first: read the safety code together, or ask a question."
+                )),
+                row![
+                    button("Go on, not verified")
+                        .on_press(Message::ConfirmAcceptIdentity)
+                        .style(ibutton::danger),
+                    button("Cancel")
+                        .on_press(Message::DismissDialog)
+                        .style(ibutton::secondary)
+                        .id(DIALOG_CANCEL_ID)
+                ]
+                .spacing(8),
+            ],
             Dialog::ConfirmVerified => column![
                 text(format!("Did you and {peer} read the same safety code?")).size(20),
                 text(format!(
                     "Mark this chat verified only if {peer} read you these six digits, or you read them to {peer}, by voice or in person, and they were the same: {}. A code sent as a message in this chat proves nothing.",
                     model.current().and_then(|c| c.code.clone()).unwrap_or_default()
                 )),
-                text("You can undo this."),
+                text("Cryptully remembers it: your next chats with this identity start verified. You can undo it in this chat."),
                 row![
                     button("Yes, the codes match")
                         .on_press(Message::ConfirmVerified)
