@@ -269,7 +269,9 @@ fn smp_line(chat: &mut Chat, outcome: &SmpOutcome) -> LineKind {
                     )
                 }
                 Some(Asker::Friend) => format!(
-                    "Verified: your answer is the one {peer} expected. Nobody is listening in."
+                    "Verified: your answer is the one {peer} expected. Nobody is listening in. \
+                     {peer} chose the question: to have Cryptully remember {peer} as verified, ask \
+                     a question of your own."
                 ),
                 None => "Verified: the answers match. Nobody is listening in.".into(),
             })

@@ -402,7 +402,7 @@ async fn gui_8_the_right_answer_verifies_both_sides() {
     ));
     assert!(shows(
         &bob.app,
-        "Verified: your answer is the one alice expected. Nobody is listening in."
+        "Verified: your answer is the one alice expected. Nobody is listening in. alice chose the question: to have Cryptully remember alice as verified, ask a question of your own."
     ));
     assert!(shows(&alice.app, "secure, verified: an answer matched"));
 }
