@@ -716,14 +716,17 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
     fn contact_event(&mut self, peer: &Nick, event: &Event) -> Option<ConnEvent> {
         match event {
             Event::Established { peer_identity, .. } => {
-                let before = self.profile.contacts.clone();
                 let recognition = self.profile.contacts.recognise(peer, peer_identity);
                 if recognition.blocks() {
                     self.blocked.insert(peer.clone());
                 } else {
                     self.blocked.remove(peer);
                 }
-                if before != self.profile.contacts {
+                // `recognise` stores a key exactly when it is new or replaces an unverified one.
+                if matches!(
+                    recognition,
+                    Recognition::New | Recognition::Changed { was_verified: None }
+                ) {
                     self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
                 }
                 Some(ConnEvent::Contact {
@@ -976,9 +979,13 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             }
             Command::AnswerSmp { answer, .. } => session.answer_smp(&answer, rng),
             Command::AbortSmp { .. } => session.abort_smp(),
-            Command::Close { .. } if session.is_established() => session.end(),
-            // §4.7: keys exist; END tells the friend, who may already count the chat secure.
-            Command::Close { .. } if session.state_name() == "ExpectIdentity" => session.end(),
+            // §4.7: waiting for the friend's IDENTITY the keys exist too, and END tells the
+            // friend, who may already count the chat secure.
+            Command::Close { .. }
+                if session.is_established() || session.state_name() == "ExpectIdentity" =>
+            {
+                session.end()
+            }
             Command::Close { .. } if session.state_name() == "ExpectDecision" => session.reject(),
             Command::Close { .. } => Ok(session.terminate(EndReason::Closed)),
             _ => return,

@@ -582,20 +582,12 @@ impl Session {
                 (State::ExpectPubKey { keys, commitment }, PeerMessage::PubKey { public_key }) => {
                     self.on_pub_key(keys, commitment, public_key)
                 }
-                // §4.4: the friend's side found our key or commitment bad and said so. In
-                // `Established`, only before any record of the friend's has opened: after that the
-                // handshake provably worked, and a REJ can only be a relay's forgery.
+                // §4.4: the friend's side found our key, commitment or IDENTITY bad and said so.
+                // In `Established`, only until a record of the friend's after its IDENTITY has
+                // opened: after that the handshake provably worked, and a REJ can only be a
+                // relay's forgery.
                 (
-                    State::ExpectPubKey { .. },
-                    PeerMessage::Rej {
-                        reason: RejectReason::HandshakeFailed,
-                    },
-                ) => Ok(Step {
-                    send: Vec::new(),
-                    events: vec![Event::Ended(EndReason::HandshakeFailed)],
-                }),
-                (
-                    State::ExpectIdentity { .. },
+                    State::ExpectPubKey { .. } | State::ExpectIdentity { .. },
                     PeerMessage::Rej {
                         reason: RejectReason::HandshakeFailed,
                     },

@@ -752,6 +752,12 @@ impl State {
             // §12.5 [12.5-3]: loud, on top of the code that settles it; the message box below
             // takes no text until the person checks again or chooses to go on.
             let blocked = matches!(chat.trust, Trust::IdentityChanged { .. });
+            // The panel's quiet buttons read on its colour: green once verified.
+            let quiet: fn(&iced::Theme, ibutton::Status) -> ibutton::Style = if chat.verified() {
+                crate::theme::text_on_success
+            } else {
+                ibutton::text
+            };
             let warning = match chat.trust {
                 Trust::IdentityChanged { since } => Some(column![
                     text(format!("⚠ This may not be {}", chat.peer)).size(20),
@@ -777,11 +783,7 @@ impl State {
                             "Show identity fingerprint"
                         })
                         .on_press(Message::ToggleFingerprint)
-                        .style(if chat.verified() {
-                            crate::theme::text_on_success
-                        } else {
-                            ibutton::text
-                        }),
+                        .style(quiet),
                     ]
                     // Quiet, not the loudest control: marking is a claim the person makes.
                     .push(
@@ -812,11 +814,7 @@ impl State {
                     .push(
                         button("Copy code")
                             .on_press(Message::Copy(code.replace(' ', "")))
-                            .style(if chat.verified() {
-                                crate::theme::text_on_success
-                            } else {
-                                ibutton::text
-                            }),
+                            .style(quiet),
                     )
                     .spacing(8)
                     .align_y(iced::Alignment::Center)
@@ -843,11 +841,7 @@ impl State {
                         .size(13),
                         button(text("Copy fingerprint").size(13))
                             .on_press(Message::Copy(fingerprint))
-                            .style(if chat.verified() {
-                                crate::theme::text_on_success
-                            } else {
-                                ibutton::text
-                            }),
+                            .style(quiet),
                     ]
                     .spacing(8)
                     .align_y(iced::Alignment::Center)
