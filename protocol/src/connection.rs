@@ -770,11 +770,12 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
             .map_or(0, |d| d.as_secs());
         self.profile.contacts.mark_verified(peer, &identity, now);
         self.blocked.remove(peer);
+        // Stored before it is told: a person who quits on reading "verified" keeps it.
+        self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
         self.emit(ConnEvent::Contact {
             peer: peer.clone(),
             recognition: Recognition::Verified { since: now },
         });
-        self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
     }
 
     fn apply_result(&mut self, peer: &Nick, result: Result<Step, SessionError>) {
@@ -903,11 +904,11 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                 };
                 self.profile.contacts.accept(&peer, &identity);
                 self.blocked.remove(&peer);
+                self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
                 self.emit(ConnEvent::Contact {
                     peer: peer.clone(),
                     recognition: Recognition::Known,
                 });
-                self.emit(ConnEvent::ContactsChanged(self.profile.contacts.clone()));
             }
             Command::Unverify { peer } => {
                 let peer = peer.canonical();
