@@ -4,7 +4,9 @@
 # a time, and runs ONLY the relay and peer conformance suites against each mutant
 # (conformance/tests/runners.rs, `conformance_suites_alone`): not the unit tests and not the
 # vectors, which an outside implementation does not have. A mutant that survives is a bug the
-# suites would let through in another implementation.
+# suites would let through in another implementation. Mutants that cannot reach the wire (texts,
+# erasure, accessors only applications call, equivalent mutants) are left out by
+# .cargo/mutants.toml, each group with its reason; conformance/README.md scores both ways.
 #
 # Two runs: the client's protocol files judged by the peer suite alone (the relay never runs
 # that code, so the relay suite cannot see those mutants: CRYPTULLY_SUITES=peer), then the relay's

@@ -1686,6 +1686,25 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-4.7-CLOSE-WHILE-WAITING-FOR-IDENTITY-SENDS-END",
+            "the shim's person closes the chat after the shim sent its IDENTITY and before the friend's arrived: END goes to the friend all the same",
+            ["4.6-3"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (mut k, _) =
+                    shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                e.shim.send(json!({"cmd": "close", "peer": RUNNER})).await?;
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::End => Ok(()),
+                    other => Err(format!(
+                        "closing a chat that waits for the friend's IDENTITY must send END \
+                         (§4.7), got {}",
+                        other.name()
+                    )),
+                }
+            }
+        ),
+        case!(
             "PEER-7.7-END",
             "END from the peer ends the chat and reports unacknowledged messages",
             ["4.6-1", "7.4-3"],
@@ -1947,6 +1966,51 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-8.6-SMP-TIMEOUT-EACH-ANSWERED-RUN-ITS-OWN",
+            "the friend asks, the shim answers, and the friend cancels after 50 s of the shim's 60 s wait for SMP3; then the friend asks again: the new wait for SMP3 is 60 s of its own",
+            ["8.6-6"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut rng = crate::TestRng(17);
+                for run in 1..=2 {
+                    let (_, smp1) = model::smp_step1(k.secret("tom"), &mut rng);
+                    runner_asks(&mut e, &mut k, "Our cat?", smp1).await?;
+                    let InnerMessage::Smp2(_) = shim_answers(&mut e, &mut k, "tom").await? else {
+                        return Err("expected SMP2".into());
+                    };
+                    if run == 2 {
+                        break;
+                    }
+                    clock(&mut e.shim, 50).await?;
+                    e.wire.record(k.seal(&InnerMessage::SmpAbort)?).await?;
+                    let result = e.shim.expect("smp_result", |_| true).await?;
+                    if result["result"] != "aborted" {
+                        return Err(format!("the cancelled run ended as {result}"));
+                    }
+                }
+                // The second run has waited 15 s of its own, not 65; then 55; then 65.
+                for (step, waited) in [(15, 15), (40, 55)] {
+                    clock(&mut e.shim, step).await?;
+                    let early = e.shim.drain(Duration::from_millis(1500)).await?;
+                    if let Some(v) = early.iter().find(|v| v["event"] == "smp_result") {
+                        return Err(format!(
+                            "the friend's new run ended after {waited} s of its own 60 s wait (§8.6: each run's wait is its own): {v}"
+                        ));
+                    }
+                }
+                clock(&mut e.shim, 10).await?;
+                let result = e.shim.expect("smp_result", |_| true).await?;
+                if result["result"] != "aborted" {
+                    return Err(format!("a run that timed out is `aborted`, not {result}"));
+                }
+                match k.next_inner(&mut e.wire).await? {
+                    InnerMessage::SmpAbort => Ok(()),
+                    other => Err(format!("expected SMP_ABORT, got {}", other.name())),
+                }
+            }
+        ),
+        case!(
             "PEER-8.6-SMP-TIMEOUT-EACH-STATE-ITS-OWN",
             "the friend answers after 590 s of the shim's 600 s wait for SMP2: the shim's wait for SMP4 is a new one of 60 s, and the run completes",
             ["8.6-6"],
@@ -2156,6 +2220,25 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     ));
                 }
                 Ok(())
+            }
+        ),
+        case!(
+            "PEER-4.7-TAMPERED-IDENTITY-IS-A-WARNING",
+            "the friend's IDENTITY record arrives first with a bad tag: a tampering warning, and the genuine one still establishes the chat (a relay cannot end it with garbage)",
+            ["6.4-3", "6.4-4"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let (mut k, shim_ephemeral) =
+                    shim_opens_until_identity(&mut e.shim, &mut e.wire, SHIM, RUNNER).await?;
+                let identity = runner_identity();
+                let record = k.identity(&identity, &shim_ephemeral, "cryptully/3 identity r2i")?;
+                e.wire.record(flip_tag(record.clone())).await?;
+                e.shim
+                    .expect("warning", |v| v["kind"] == "tampered")
+                    .await?;
+                e.wire.record(record).await?;
+                let ev = e.shim.expect("established", |_| true).await?;
+                k.check_established(&ev, (SHIM, RUNNER), &identity)
             }
         ),
         case!(

@@ -292,7 +292,8 @@ async fn peer_cases_fail_or_report_unimplemented_for_broken_shims() {
 ///
 /// `CRYPTULLY_SUITES=peer` leaves the relay suite out: the script sets it for mutants of the
 /// client's protocol code (records, session, SMP...), which the relay never runs. The peer cases
-/// run four at a time, each group with its own shims and relays, as they are independent.
+/// run four at a time, each with its own shim and relay, as they are independent, and the test
+/// stops at the first that fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by scripts/mutants.sh; CI runs the same suites through the binaries"]
 async fn conformance_suites_alone() {
@@ -307,25 +308,34 @@ async fn conformance_suites_alone() {
     for g in 0..groups {
         let only: Vec<String> = ids.iter().skip(g).step_by(groups).cloned().collect();
         let shim = shim.clone();
+        // Case by case, so that the first failure ends the test: a mutant is caught as soon as
+        // one case fails, without waiting for the others' time-outs.
         runs.spawn(async move {
-            let selection = Selection { only, skip: vec![] };
-            peer::run(shim, &selection).await
+            let mut ran = 0;
+            for id in only {
+                let selection = Selection {
+                    only: vec![id],
+                    skip: vec![],
+                };
+                for o in peer::run(shim.clone(), &selection).await {
+                    ran += 1;
+                    if o.verdict != Verdict::Pass {
+                        return Err(format!("{}: {:?}", o.id, o.verdict));
+                    }
+                }
+            }
+            Ok(ran)
         });
     }
-    let mut failed = Vec::new();
     let mut ran = 0;
-    while let Some(outcomes) = runs.join_next().await {
-        let outcomes = outcomes.expect("a group of peer cases ran to its end");
-        ran += outcomes.len();
-        failed.extend(
-            outcomes
-                .into_iter()
-                .filter(|o| o.verdict != Verdict::Pass)
-                .map(|o| format!("{}: {:?}", o.id, o.verdict)),
-        );
+    while let Some(group) = runs.join_next().await {
+        match group.expect("a group of peer cases ran to its end") {
+            Ok(n) => ran += n,
+            // Dropping the other groups stops them and kills their shims (kill_on_drop).
+            Err(failed) => panic!("a peer case failed (the first to fail): {failed}"),
+        }
     }
     assert_eq!(ran, ids.len(), "every peer case ran once");
-    assert!(failed.is_empty(), "peer cases failed: {failed:?}");
 }
 
 /// Runs every relay case against `target` and asserts that each passes. The registration
