@@ -109,6 +109,17 @@ impl Shim {
                         v["cmd"]
                     ));
                 }
+                // §7.4 [7.4-3], §13: in every case, `undelivered` names one or more messages
+                // by the ids `send` gave; a report of nothing, or of a message the shim does
+                // not know, tells its person of a loss that did not happen.
+                let named = v["ids"]
+                    .as_array()
+                    .is_some_and(|ids| !ids.is_empty() && ids.iter().all(Value::is_u64));
+                if v["event"] == "undelivered" && !named {
+                    return Err(format!(
+                        "`undelivered` must name the ids of one or more sent messages (§7.4): {v}"
+                    ));
+                }
                 Ok(Some(v))
             }
             Ok(_) => {
@@ -1466,6 +1477,34 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-6.4-TOO-FAR-FEWER-THAN-MAX-GO-ON",
+            "MAX_TOO_FAR - 1 records in a row too far ahead are tampering warnings and the chat goes on; a record that opens resets the count, so MAX_TOO_FAR - 1 more do not end it either",
+            ["6.4-2", "6.4-5"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                for round in 0..2 {
+                    for i in 0..MAX_TOO_FAR - 1 {
+                        let mut r = k.msg(&format!("late {round} {i}"))?;
+                        r.seq += MAX_SKIP + 1;
+                        e.wire.record(r).await?;
+                        e.shim
+                            .expect("warning", |v| v["kind"] == "tampered")
+                            .await?;
+                    }
+                    let text = format!("genuine {round}");
+                    e.wire.record(k.msg(&text)?).await?;
+                    let v = e.shim.expect("message", |v| v["text"] == text).await;
+                    if let Err(why) = v {
+                        return Err(format!(
+                            "fewer than MAX_TOO_FAR records in a row too far ahead must not end the chat (§6.4): {why}"
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        ),
+        case!(
             "PEER-6.4-REPLAY",
             "a record sent twice is a replay warning, shown once",
             ["6.4-1"],
@@ -1478,6 +1517,40 @@ pub fn cases() -> Vec<Case<Ctx>> {
                 e.wire.record(r).await?;
                 let w = e.shim.expect("warning", |v| v["kind"] == "replayed").await;
                 w.map(|_| ())
+            }
+        ),
+        case!(
+            "PEER-6.4-MAX-SKIP-AHEAD-OPENS",
+            "a record exactly MAX_SKIP ahead (MAX_SKIP records lost) still opens: the loss is reported and the message shown",
+            ["6.4-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                for i in 0..MAX_SKIP {
+                    k.msg(&format!("lost {i}"))?;
+                }
+                e.wire.record(k.msg("after the gap")?).await?;
+                let mut seen = Vec::new();
+                loop {
+                    let Some(v) = e.shim.next(WAIT).await? else {
+                        return Err(format!(
+                            "a record MAX_SKIP ahead must open (§6.4: only more than MAX_SKIP is too far), saw {}",
+                            Value::from(seen)
+                        ));
+                    };
+                    if v["event"] == "message" && v["text"] == "after the gap" {
+                        break;
+                    }
+                    seen.push(v);
+                }
+                let deleted = |v: &Value| v["kind"] == "deleted" && v["count"] == MAX_SKIP;
+                match seen.iter().any(|v| v["event"] == "warning" && deleted(v)) {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "the {MAX_SKIP} records lost were not reported deleted (§6.4), saw {}",
+                        Value::from(seen)
+                    )),
+                }
             }
         ),
         case!(
@@ -1723,6 +1796,39 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-7.4-ACKNOWLEDGED-NEVER-UNDELIVERED",
+            "two messages sent, the first acknowledged, then the friend is gone: only the second is reported undelivered",
+            ["7.4-3", "3.9-2"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut seqs = Vec::new();
+                for (id, text) in [(1, "first"), (2, "second")] {
+                    e.shim
+                        .send(json!({"cmd": "send", "peer": RUNNER, "id": id, "text": text}))
+                        .await?;
+                    match e.wire.peer().await? {
+                        PeerMessage::Record(r) => seqs.push(r.seq),
+                        other => return Err(format!("expected a RECORD, got {}", other.name())),
+                    }
+                }
+                let [first, _] = seqs[..] else {
+                    return Err("expected two RECORDs".into());
+                };
+                let ack = k.seal(&InnerMessage::Ack { seq: first })?;
+                e.wire.record(ack).await?;
+                e.shim.expect("delivered", |v| v["id"] == 1).await?;
+                drop(e.wire);
+                let v = e.shim.expect("undelivered", |_| true).await?;
+                if v["ids"] != json!([2]) {
+                    return Err(format!(
+                        "only the unacknowledged message is undelivered (§7.4), got {v}"
+                    ));
+                }
+                e.shim.expect("ended", |_| true).await.map(|_| ())
+            }
+        ),
+        case!(
             "PEER-3.9-PEER-GONE",
             "when the peer disconnects, unacknowledged messages are reported undelivered",
             ["3.9-2", "7.4-3"],
@@ -1768,10 +1874,30 @@ pub fn cases() -> Vec<Case<Ctx>> {
         ),
         case!(
             "PEER-8.5-FORGED-SMP1-FIELDS",
-            "SMP1 with c3 off by one, D2 = q, D3 = 0, or g2a or g3a = 1 with a proof that holds: each reported `failed`, SMP_ABORT sent",
+            "SMP1 with c3 off by one, D2 = q, D3 = 0, or g2a or g3a = 1 with a proof that holds, or a field out of range that holds modulo p or q: each reported `failed`, SMP_ABORT sent",
             ["8.1-2", "8.5-1", "8.6-4"],
             |ctx| {
-                let forgeries: [Forgery<smp::Smp1>; 5] = [
+                let forgeries: [Forgery<smp::Smp1>; 8] = [
+                    // Out of range, yet the proof holds in arithmetic modulo p or q: only the
+                    // range checks of §8.1 refuse these.
+                    ("g2a = p + 4, where 4 = g^2 has a proof that holds", |m| {
+                        let r = BigUint::from(999u32);
+                        (m.g2a, m.c2, m.d2) =
+                            model::proof_of_knowledge(1, &BigUint::from(2u32), &r);
+                        m.g2a += model::prime();
+                    }),
+                    ("D2 + q", |m| m.d2 += model::subgroup_order()),
+                    ("D2 = q where the proof's D2 is 0", |m| {
+                        // a2 = r2 / c2 (mod q) makes D2 = r2 - a2·c2 = 0, and g^q = g^0.
+                        let (q, r) = (model::subgroup_order(), BigUint::from(4_242u32));
+                        let (_, c, _) = model::proof_of_knowledge(1, &BigUint::from(0u32), &r);
+                        let inverse = c.modpow(&(&q - 2u32), &q);
+                        let a = &r * inverse % &q;
+                        let d;
+                        (m.g2a, m.c2, d) = model::proof_of_knowledge(1, &a, &r);
+                        debug_assert_eq!(d, BigUint::from(0u32));
+                        m.d2 = q;
+                    }),
                     ("c3 + 1", |m| m.c3 += 1u32),
                     ("D2 = q", |m| m.d2 = model::subgroup_order()),
                     ("D3 = 0", |m| m.d3 = BigUint::from(0u32)),
@@ -1791,6 +1917,34 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     smp_forged(ctx, Forged::Smp1(forge))
                         .await
                         .map_err(|e| format!("{what}: {e}"))?;
+                }
+                Ok(())
+            }
+        ),
+        case!(
+            "PEER-8.1-SMP-FRESH-EXPONENTS",
+            "the shim asks twice: the two SMP1s' g2a and g3a differ, and none is g itself (exponent 1): the exponents are random and fresh for each run",
+            ["8.1-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                let mut seen = Vec::new();
+                for question in ["Our cat?", "Our dog?"] {
+                    let m1 = shim_asks(&mut e, &mut k, question, "tom").await?;
+                    seen.extend([m1.g2a, m1.g3a]);
+                    e.wire.record(k.seal(&InnerMessage::SmpAbort)?).await?;
+                    e.shim.expect("smp_result", |_| true).await?;
+                }
+                let g = BigUint::from(2u32);
+                if seen.contains(&g) {
+                    return Err("an SMP1 element is g: the exponent was 1 (§8.1)".into());
+                }
+                for (i, x) in seen.iter().enumerate() {
+                    if seen.iter().skip(i + 1).any(|y| y == x) {
+                        return Err(format!(
+                            "two SMP1 elements are equal, so their exponents were: {x:x} (§8.1: uniform random exponents)"
+                        ));
+                    }
                 }
                 Ok(())
             }
