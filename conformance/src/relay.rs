@@ -685,6 +685,21 @@ pub fn cases() -> Vec<Case<Target>> {
             }
         ),
         case!(
+            "RELAY-10.2-REGISTERED-OUTLIVES-REGISTRATION-TIMEOUT",
+            "a registered connection, quiet for longer than the registration timeout, is still served: only the idle timeout (never under 120 s) ends it",
+            ["10.2-2"],
+            |t| {
+                let mut c = Raw::registered(t.addr(), &fresh("outlive")).await?;
+                tokio::time::sleep(t.register_timeout + Duration::from_secs(1)).await;
+                c.expect_alive().await.map_err(|e| {
+                    format!(
+                        "a registered connection was not served after {:?} quiet: {e}",
+                        t.register_timeout + Duration::from_secs(1)
+                    )
+                })
+            }
+        ),
+        case!(
             "RELAY-10.2-REGISTRATION-TIMEOUT",
             "a connection that never registers gets TIMEOUT and a close",
             ["10.2-1"],
@@ -747,7 +762,13 @@ pub fn cases() -> Vec<Case<Target>> {
             "RELAY-10.2-SLOW-CONSUMER",
             "a client that stops reading: its senders are told SLOW_CONSUMER naming it, it is dropped after the stall timeout; others unaffected",
             ["10.2-1", "3.6-1"],
-            |t| { slow_consumer(t).await }
+            |t| { slow_consumer(t, false).await }
+        ),
+        case!(
+            "RELAY-10.2-SLOW-CONSUMER-CATCHES-UP",
+            "a client whose queue filled, and which then reads again before the stall timeout, is not dropped: it gets what was queued and is still served",
+            ["10.2-1"],
+            |t| { slow_consumer(t, true).await }
         ),
         case!(
             "RELAY-3.8-SHUTDOWN",
@@ -796,7 +817,10 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn slow_consumer(t: &Target) -> Result<()> {
+/// A client that stops reading (§10.2): its senders are told SLOW_CONSUMER. Then, with
+/// `catches_up`, it reads again at once and must be served on; without, it reads nothing and
+/// must be dropped after the stall timeout.
+async fn slow_consumer(t: &Target, catches_up: bool) -> Result<()> {
     let victim = fresh("slow");
     let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket
@@ -894,6 +918,30 @@ async fn slow_consumer(t: &Target) -> Result<()> {
         return Err("no sender was told SLOW_CONSUMER within 60 s".into());
     }
     bystander.expect_alive().await?;
+    if catches_up {
+        // Everything queued arrives, DELIVER after DELIVER, and then the connection is served:
+        // a full queue alone never drops a client that reads (§10.2).
+        let mut delivered = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(2), slow.r.next_frame()).await {
+                Err(_) => break,
+                Ok(Ok(Some(f))) => match RelayMessage::decode(&f) {
+                    Ok(RelayMessage::Deliver { .. }) => delivered += 1,
+                    other => {
+                        return Err(format!(
+                            "the client reading again after {delivered} DELIVERs got {other:?}: dropped before its stall timeout"
+                        ));
+                    }
+                },
+                Ok(other) => {
+                    return Err(format!(
+                        "the client reading again after {delivered} DELIVERs was dropped before its stall timeout: {other:?}"
+                    ));
+                }
+            }
+        }
+        return slow.expect_alive().await;
+    }
     // §10.2: the victim, which reads nothing at all, is dropped once it has stalled for the
     // relay's stall timeout (10 s by default), and its nickname released.
     let released_by = Instant::now() + Duration::from_secs(40);
