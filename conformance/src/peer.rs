@@ -2099,24 +2099,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     }
                 }
                 // The second run has waited 15 s of its own, not 605; then 595; then 605.
-                for (step, waited) in [(15, 15), (580, 595)] {
-                    clock(&mut e.shim, step).await?;
-                    let early = e.shim.drain(Duration::from_millis(1500)).await?;
-                    if let Some(v) = early.iter().find(|v| v["event"] == "smp_result") {
-                        return Err(format!(
-                            "the new run ended after {waited} s of its own 600 s wait (§8.6: each run's wait is its own): {v}"
-                        ));
-                    }
-                }
-                clock(&mut e.shim, 10).await?;
-                let result = e.shim.expect("smp_result", |_| true).await?;
-                if result["result"] != "aborted" {
-                    return Err(format!("a run that timed out is `aborted`, not {result}"));
-                }
-                match k.next_inner(&mut e.wire).await? {
-                    InnerMessage::SmpAbort => Ok(()),
-                    other => Err(format!("expected SMP_ABORT, got {}", other.name())),
-                }
+                new_run_waits_its_own(&mut e, &mut k, "new run", 600, [(15, 15), (580, 595)]).await
             }
         ),
         case!(
@@ -2144,24 +2127,8 @@ pub fn cases() -> Vec<Case<Ctx>> {
                     }
                 }
                 // The second run has waited 15 s of its own, not 65; then 55; then 65.
-                for (step, waited) in [(15, 15), (40, 55)] {
-                    clock(&mut e.shim, step).await?;
-                    let early = e.shim.drain(Duration::from_millis(1500)).await?;
-                    if let Some(v) = early.iter().find(|v| v["event"] == "smp_result") {
-                        return Err(format!(
-                            "the friend's new run ended after {waited} s of its own 60 s wait (§8.6: each run's wait is its own): {v}"
-                        ));
-                    }
-                }
-                clock(&mut e.shim, 10).await?;
-                let result = e.shim.expect("smp_result", |_| true).await?;
-                if result["result"] != "aborted" {
-                    return Err(format!("a run that timed out is `aborted`, not {result}"));
-                }
-                match k.next_inner(&mut e.wire).await? {
-                    InnerMessage::SmpAbort => Ok(()),
-                    other => Err(format!("expected SMP_ABORT, got {}", other.name())),
-                }
+                new_run_waits_its_own(&mut e, &mut k, "friend's new run", 60, [(15, 15), (40, 55)])
+                    .await
             }
         ),
         case!(
@@ -2732,6 +2699,36 @@ async fn shim_asks(e: &mut Env, k: &mut Keys, question: &str, answer: &str) -> R
         return Err("expected SMP1".into());
     };
     Ok(m1)
+}
+
+/// §8.6 [8.6-6], after a cancelled run: the clock moves by each of `steps` (seconds, and how
+/// long the new run has waited then) with no result, then 10 s more, past the new run's own
+/// `limit`: `aborted` reported and SMP_ABORT sent.
+async fn new_run_waits_its_own(
+    e: &mut Env,
+    k: &mut Keys,
+    run: &str,
+    limit: u64,
+    steps: [(u64, u64); 2],
+) -> Result<()> {
+    for (step, waited) in steps {
+        clock(&mut e.shim, step).await?;
+        let early = e.shim.drain(Duration::from_millis(1500)).await?;
+        if let Some(v) = early.iter().find(|v| v["event"] == "smp_result") {
+            return Err(format!(
+                "the {run} ended after {waited} s of its own {limit} s wait (§8.6: each run's wait is its own): {v}"
+            ));
+        }
+    }
+    clock(&mut e.shim, 10).await?;
+    let result = e.shim.expect("smp_result", |_| true).await?;
+    if result["result"] != "aborted" {
+        return Err(format!("a run that timed out is `aborted`, not {result}"));
+    }
+    match k.next_inner(&mut e.wire).await? {
+        InnerMessage::SmpAbort => Ok(()),
+        other => Err(format!("expected SMP_ABORT, got {}", other.name())),
+    }
 }
 
 /// §8.6 [8.6-6]: the run waits `limit` seconds of the shim's clock. Five seconds short of it
