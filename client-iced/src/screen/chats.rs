@@ -1096,9 +1096,7 @@ impl State {
                             && question.len() <= cryptully_protocol::limits::MAX_SMP_QUESTION)
                             .then_some(Message::SubmitDialog)
                     ),
-                    button("Cancel")
-                        .on_press(Message::DismissDialog)
-                        .style(ibutton::secondary)
+                    cancel(),
                 ]
                 .spacing(8)),
             Dialog::ConfirmClose => {
@@ -1121,16 +1119,7 @@ impl State {
                 column![
                     text(title).size(20),
                     text(body),
-                    row![
-                        button(act)
-                            .on_press(Message::ConfirmClose)
-                            .style(ibutton::danger),
-                        button("Cancel")
-                            .on_press(Message::DismissDialog)
-                            .style(ibutton::secondary)
-                            .id(DIALOG_CANCEL_ID)
-                    ]
-                    .spacing(8),
+                    confirm_row(act, Message::ConfirmClose, ibutton::danger),
                 ]
             }
             Dialog::ConfirmAcceptIdentity => column![
@@ -1138,16 +1127,11 @@ impl State {
                 text(format!(
                     "Cryptully will forget the identity of {peer} you verified, and treat this new one as not verified. Do this only if {peer} told you, some other way, that they reset their app. Otherwise check first: read the safety code together, or ask a question."
                 )),
-                row![
-                    button("Go on, not verified")
-                        .on_press(Message::ConfirmAcceptIdentity)
-                        .style(ibutton::danger),
-                    button("Cancel")
-                        .on_press(Message::DismissDialog)
-                        .style(ibutton::secondary)
-                        .id(DIALOG_CANCEL_ID)
-                ]
-                .spacing(8),
+                confirm_row(
+                    "Go on, not verified",
+                    Message::ConfirmAcceptIdentity,
+                    ibutton::danger
+                ),
             ],
             Dialog::ConfirmVerified => column![
                 text(format!("Did you and {peer} read the same safety code?")).size(20),
@@ -1156,16 +1140,11 @@ impl State {
                     model.current().and_then(|c| c.code.clone()).unwrap_or_default()
                 )),
                 text("Cryptully remembers it: your next chats with this identity start verified. You can undo it in this chat."),
-                row![
-                    button("Yes, the codes match")
-                        .on_press(Message::ConfirmVerified)
-                        .style(ibutton::success),
-                    button("Cancel")
-                        .on_press(Message::DismissDialog)
-                        .style(ibutton::secondary)
-                        .id(DIALOG_CANCEL_ID)
-                ]
-                .spacing(8),
+                confirm_row(
+                    "Yes, the codes match",
+                    Message::ConfirmVerified,
+                    ibutton::success
+                ),
             ],
             Dialog::Answer { answer } => {
                 let answered = (!answer.trim().is_empty()).then_some(Message::SubmitDialog);
@@ -1189,9 +1168,7 @@ impl State {
                     .padding(8),
                 row![
                     button("Answer").on_press_maybe(answered),
-                    button("Cancel")
-                        .on_press(Message::DismissDialog)
-                        .style(ibutton::secondary)
+                    cancel(),
                 ]
                 .spacing(8),
                 ]
@@ -1203,4 +1180,26 @@ impl State {
             .style(container::bordered_box)
             .into()
     }
+}
+
+/// "Cancel" in a dialog: closes it and changes nothing.
+fn cancel<'a>() -> crate::widget::Button<'a, Message> {
+    button("Cancel")
+        .on_press(Message::DismissDialog)
+        .style(ibutton::secondary)
+}
+
+/// A confirm dialog's buttons: `act`, which does what the dialog asks, and Cancel, which has the
+/// focus when the dialog opens, so a stray Enter confirms nothing (see [`DIALOG_CANCEL_ID`]).
+fn confirm_row<'a>(
+    act: &'a str,
+    message: Message,
+    style: fn(&iced::Theme, ibutton::Status) -> ibutton::Style,
+) -> Element<'a, Message> {
+    row![
+        button(act).on_press(message).style(style),
+        cancel().id(DIALOG_CANCEL_ID)
+    ]
+    .spacing(8)
+    .into()
 }
