@@ -624,6 +624,10 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                             }
                             let _ = self.writer.flush_all().await;
                             let _ = self.writer.w.shutdown().await;
+                            // §3.8: the relay closes the connection once it has read BYE and
+                            // let the nickname go; waiting for that close means a restart at
+                            // once finds the nickname free, not "in use".
+                            while let Ok(Some(_)) = reader.next_frame().await {}
                         })
                         .await;
                         break "you left".to_string();

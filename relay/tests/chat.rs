@@ -733,3 +733,28 @@ async fn chat_a_relay_that_stops_answering_pings_is_noticed() {
         + cryptully_protocol::connection::PONG_TIMEOUT;
     assert!(waited <= limit + Duration::from_secs(2), "{waited:?}");
 }
+
+/// §3.8: a client that quits has its nickname back at once. It sends BYE and waits for the
+/// relay to close the connection, which the relay does once it has let the nickname go, so
+/// when `Disconnected` comes the same person can register again without a "nickname in use"
+/// (an app restarted at once used to meet one now and then: issue 14's review).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_3_8_after_quitting_the_nickname_is_free_at_once() {
+    let r = relay().await;
+    let mut seed = 0;
+    for round in 0..200 {
+        seed += 1;
+        let mut c = match connect_with_rng(
+            r.local_addr(),
+            nick("alice"),
+            ChaCha20Rng::seed_from_u64(seed),
+        )
+        .await
+        {
+            Ok((handle, events)) => Client { handle, events },
+            Err(e) => panic!("round {round}: registering after Disconnected: {e:?}"),
+        };
+        c.cmd(Command::Quit);
+        while !matches!(c.next().await, ConnEvent::Disconnected { .. }) {}
+    }
+}

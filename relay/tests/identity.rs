@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cryptully_protocol::connection::{
-    CONNECT_TIMEOUT, Command, ConnEvent, ConnectError, Handle, Profile, connect_as,
+    CONNECT_TIMEOUT, Command, ConnEvent, Handle, Profile, connect_as,
 };
 use cryptully_protocol::contacts::Recognition;
 use cryptully_protocol::session::Event;
-use cryptully_protocol::{ErrorCode, Nick, storage};
+use cryptully_protocol::{Nick, storage};
 use cryptully_relay::{Config, RelayHandle, spawn};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,27 +53,17 @@ impl App {
             identity: std::sync::Arc::new(identity),
             contacts,
         };
-        // The app that quit just before sent BYE, and the relay releases the nickname once it
-        // has read it (§3.8): a REGISTER on the new connection can get there first. A person
-        // would try again; so does this app, for up to two seconds.
-        let mut tries = 0;
-        let (handle, events) = loop {
-            match connect_as(
-                relay,
-                nick(name),
-                profile.clone(),
-                rand_core::OsRng,
-                CONNECT_TIMEOUT,
-            )
-            .await
-            {
-                Err(ConnectError::Refused(ErrorCode::NickInUse)) if tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                other => break other.unwrap(),
-            }
-        };
+        // The app that quit just before waited for the relay to close its connection, so
+        // the nickname is free (§3.8; chat_3_8_after_quitting_the_nickname_is_free_at_once).
+        let (handle, events) = connect_as(
+            relay,
+            nick(name),
+            profile,
+            rand_core::OsRng,
+            CONNECT_TIMEOUT,
+        )
+        .await
+        .unwrap();
         App {
             handle,
             events,
