@@ -208,7 +208,9 @@ fn tag_input(seq: u64, ciphertext: &[u8]) -> Vec<u8> {
     [&[0x20u8][..], &seq.to_be_bytes(), ciphertext].concat()
 }
 
-/// The sending half of a direction (§6.2, §6.3).
+/// The sending half of a direction (§6.2, §6.3). A clone seals with the same keys: the cases
+/// that send a record the shim must refuse before opening it use one.
+#[derive(Clone)]
 pub struct SendChain {
     ck: [u8; 32],
     next_seq: u64,

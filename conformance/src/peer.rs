@@ -1400,6 +1400,53 @@ pub fn cases() -> Vec<Case<Ctx>> {
             }
         ),
         case!(
+            "PEER-6.3-CIPHERTEXT-LENGTH-REFUSED",
+            "a RECORD whose ciphertext is not 64·k + 16 bytes with 1 ≤ k ≤ 257 is refused as undecodable, though its tag is good: the chat goes on",
+            ["6.3-1"],
+            |ctx| {
+                let mut e = env(ctx).await?;
+                let mut k = shim_initiates(&mut e.shim, &mut e.wire).await?;
+                // Each is sealed with the chain's next keys, so its tag is good, around a
+                // plaintext of 0, 80 and 258·64 bytes: ciphertexts of 16 (k = 0), 96 (not
+                // 64·k + 16) and 64·258 + 16 bytes (k = 258, over §10.1's bound). A decoder
+                // that took one would open it, and an invalid padded message behind a good tag
+                // ends the chat (§6.4 step 6); refused, it changes nothing (§4.5 [4.5-4]), and
+                // the next record has the same number.
+                for len in [0, 80, 258 * 64] {
+                    let bad = k.tx.clone().seal(&vec![0u8; len])?;
+                    e.wire.record(bad).await?;
+                }
+                e.wire.record(k.msg("genuine")?).await?;
+                let mut seen = Vec::new();
+                loop {
+                    let Some(v) = e.shim.next(WAIT).await? else {
+                        return Err(format!(
+                            "the genuine record after the three was not shown, saw {}",
+                            Value::from(seen)
+                        ));
+                    };
+                    if v["event"] == "message" && v["text"] == "genuine" {
+                        break;
+                    }
+                    if v["event"] == "ended" || v["event"] == "message" {
+                        return Err(format!(
+                            "a ciphertext of a length §6.3 forbids was opened: {v}"
+                        ));
+                    }
+                    seen.push(v);
+                }
+                match seen
+                    .iter()
+                    .find(|v| v["event"] == "warning" && v["kind"] == "deleted")
+                {
+                    Some(v) => Err(format!(
+                        "a refused record moved the chain (§6.4: only an opened record does): {v}"
+                    )),
+                    None => Ok(()),
+                }
+            }
+        ),
+        case!(
             "PEER-6.4-BAD-PADDING-IS-FATAL",
             "a record with a good tag around an invalid padded message ends the chat (§6.4 step 6)",
             ["6.4-6"],

@@ -728,6 +728,55 @@ pub fn cases() -> Vec<Case<Target>> {
             }
         ),
         case!(
+            "RELAY-10.2-REGISTRATION-TIMEOUT-DESPITE-PINGS",
+            "a connection that PINGs every 50 ms but never registers still gets TIMEOUT at the registration timeout",
+            ["10.2-1"],
+            |t| {
+                let mut c = Raw::hello(t.addr()).await?;
+                let start = Instant::now();
+                let limit = t.register_timeout + Duration::from_secs(5);
+                let mut ping = tokio::time::interval(Duration::from_millis(50));
+                let mut token = 0u64;
+                loop {
+                    tokio::select! {
+                        _ = ping.tick() => {
+                            if start.elapsed() > limit {
+                                return Err(format!(
+                                    "no ERROR TIMEOUT after {:?} of PINGs without REGISTER (registration timeout {:?})",
+                                    start.elapsed(),
+                                    t.register_timeout
+                                ));
+                            }
+                            token += 1;
+                            // A relay that closed in the meantime ends the write; the read
+                            // below says what it sent first.
+                            let _ = c.send(&ClientMessage::Ping { token }).await;
+                        }
+                        frame = c.r.next_frame() => match frame {
+                            Ok(Some(f)) => match RelayMessage::decode(&f) {
+                                Ok(RelayMessage::Pong { .. })
+                                | Ok(RelayMessage::Error { code: ErrorCode::RateLimited, nick: None }) => {}
+                                Ok(RelayMessage::Error { code: ErrorCode::Timeout, nick: None }) => {
+                                    if start.elapsed() + Duration::from_millis(500) < t.register_timeout {
+                                        return Err(format!(
+                                            "timed out after {:?}, before the configured {:?}",
+                                            start.elapsed(),
+                                            t.register_timeout
+                                        ));
+                                    }
+                                    return Ok(());
+                                }
+                                other => return Err(format!("unexpected {other:?}")),
+                            },
+                            other => return Err(format!(
+                                "expected ERROR TIMEOUT before the close, got {other:?}"
+                            )),
+                        }
+                    }
+                }
+            }
+        ),
+        case!(
             "RELAY-10.2-RATE-LIMIT",
             "a flood of 2000 PINGs gets RATE_LIMITED for what it drops; every frame is answered one way or the other",
             ["10.2-1"],
