@@ -476,6 +476,9 @@ pub const PACE_BYTES_BURST: f64 = 1.6 * 1024.0 * 1024.0;
 pub const MAX_PACED_BYTES: usize = 4 * 1024 * 1024;
 /// How long quitting may spend sending what is still paced before it sends the rest at once.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
+/// How much longer quitting waits, after the grace, for the last bytes to go and for the relay
+/// to close the connection (§3.8).
+const QUIT_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 struct Writer {
     w: WriteHalf<Box<dyn Io>>,
@@ -614,9 +617,16 @@ impl<R: CryptoRngCore + Send + 'static> Client<R> {
                     Some(Command::Quit) | None => {
                         self.quit();
                         // The last messages (END to each chat, BYE) still keep the pace, for
-                        // a few seconds at most, so the relay does not drop them (§10.2).
-                        let _ = tokio::time::timeout(QUIT_GRACE, async {
+                        // QUIT_GRACE at most, so the relay does not drop them (§10.2); what is
+                        // left then goes at once. The loop stops itself at the deadline rather
+                        // than being cancelled, since a write cut short would leave half a frame
+                        // that the rest, sent again, could not follow.
+                        let deadline = tokio::time::Instant::now() + QUIT_GRACE;
+                        let _ = tokio::time::timeout_at(deadline + QUIT_CLOSE_WAIT, async {
                             while let Some(at) = self.writer.next_send() {
+                                if at > deadline {
+                                    break;
+                                }
                                 tokio::time::sleep_until(at).await;
                                 if self.writer.flush().await.is_err() {
                                     break;

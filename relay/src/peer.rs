@@ -287,6 +287,9 @@ impl Peer {
     /// Starts closing: `last` (if any) is written after what is queued, unless `discard` drops
     /// the queue first (a slow consumer's queue is dropped: it would not be read in time).
     pub(crate) fn close(&self, last: Option<&RelayMessage>, discard: bool) {
+        // Closed before the writer can see `closing` and shut the socket: a client that saw the
+        // close finds its nickname free (§3.8; MemoryRouter::register takes over a closed one).
+        self.closed.store(true, Ordering::Release);
         if let Ok(mut out) = self.out.lock() {
             if !out.closing {
                 out.closing = true;
@@ -307,7 +310,6 @@ impl Peer {
             self.aborted.store(true, Ordering::Release);
             self.abort_notify.notify_waiters();
         }
-        self.closed.store(true, Ordering::Release);
         self.closed_notify.notify_waiters();
         self.wake_writer.notify_one();
     }
