@@ -663,15 +663,15 @@ struct Env {
     wire: Wire,
 }
 
-/// The shim's events up to the message `text`, which must come (§4.5 [4.5-4]: what the peer
-/// sent before it was dropped and changed nothing). A chat that ended, or another message shown,
-/// fails: nothing before `text` was a message the shim could open.
+/// The shim's events before it shows the message `text`, which must come. The runner sent only
+/// messages the shim must drop before it (§4.5 [4.5-4]: they change nothing), so a chat that
+/// ends, or any other message shown, fails.
 async fn before_message(shim: &mut Shim, text: &str) -> Result<Vec<Value>> {
     let mut seen = Vec::new();
     loop {
         let Some(v) = shim.next(WAIT).await? else {
             return Err(format!(
-                "the genuine record ({text:?}) after the refused ones was not shown, saw {}",
+                "the genuine message {text:?} after the dropped ones was not shown, saw {}",
                 Value::from(seen)
             ));
         };

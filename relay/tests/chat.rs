@@ -741,13 +741,11 @@ async fn chat_a_relay_that_stops_answering_pings_is_noticed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_3_8_after_quitting_the_nickname_is_free_at_once() {
     let r = relay().await;
-    let mut seed = 0;
     for round in 0..200 {
-        seed += 1;
         let mut c = match connect_with_rng(
             r.local_addr(),
             nick("alice"),
-            ChaCha20Rng::seed_from_u64(seed),
+            ChaCha20Rng::seed_from_u64(round),
         )
         .await
         {
